@@ -1,0 +1,140 @@
+import Foundation
+import XbarSimGraph
+import XbarSimIO
+import XbarSimTensor
+
+/// What to evaluate and how.
+public struct EvaluationSettings: Sendable, Equatable, Codable {
+    /// HDF5 model file (see `Weights/FORMAT.md`).
+    public var modelPath: String = EvaluationSettings.defaultModelPath
+    /// CIFAR-10 folder; nil searches the default locations (`CIFAR10.locate`).
+    public var dataDirectory: String?
+    /// Evaluate only the first N test images; nil for all 10,000.
+    public var limit: Int?
+    /// Images per batch (one GEMM covers a whole batch).
+    public var batchSize: Int = 256
+    /// Threads for BLAS and XbarSim's own loops.
+    public var threads: Int = ProcessInfo.processInfo.activeProcessorCount
+
+    public static let defaultModelPath = "Weights/mobilenetv3_cifar10.h5"
+
+    public init() {}
+
+    /// Rejects settings no run could use, naming the command-line flag.
+    public func validate() throws {
+        if let limit, limit <= 0 { throw SettingsError(flag: "--limit", message: "must be positive, got \(limit)") }
+        guard batchSize > 0 else { throw SettingsError(flag: "--batch", message: "must be positive, got \(batchSize)") }
+        guard threads > 0 else { throw SettingsError(flag: "--threads", message: "must be positive, got \(threads)") }
+    }
+}
+
+/// A setting that is out of range; `flag` is the command-line spelling.
+public struct SettingsError: Error, CustomStringConvertible, Sendable, Equatable {
+    public var flag: String
+    public var message: String
+    public init(flag: String, message: String) {
+        self.flag = flag
+        self.message = message
+    }
+    public var description: String { "\(flag): \(message)" }
+}
+
+/// Result of evaluating a model on CIFAR-10.
+public struct EvaluationReport: Sendable, Equatable, Codable {
+    public var mode: String
+    public var model: String
+    public var architecture: String
+    public var data: String
+    public var images: Int
+    public var correct: Int
+    /// Top-1 accuracy as a fraction 0...1.
+    public var accuracy: Double
+    public var seconds: Double
+    public var imagesPerSecond: Double
+    public var batchSize: Int
+    public var threads: Int
+}
+
+/// Progress of a running evaluation, for progress bars.
+public struct EvaluationProgress: Sendable {
+    public var imagesDone: Int
+    public var imagesTotal: Int
+    public var secondsElapsed: Double
+}
+
+/// Loads everything an evaluation needs, once.
+public struct EvaluationInputs: Sendable {
+    public var model: Model
+    public var dataset: CIFAR10
+    public var dataDirectory: String
+
+    public init(settings: EvaluationSettings) throws {
+        try settings.validate()
+        guard FileManager.default.fileExists(atPath: settings.modelPath) else {
+            throw DatasetError(
+                "\(settings.modelPath): model file not found (pass --model PATH; the default model is "
+                    + "\(EvaluationSettings.defaultModelPath), run from the repository root)")
+        }
+        model = try ModelFile.load(settings.modelPath)
+        guard model.metadata.inputShape == [3, 32, 32] else {
+            throw ModelError(file: settings.modelPath, object: "/@input_shape",
+                             message: "is \(model.metadata.inputShape); CIFAR-10 images are [3, 32, 32]")
+        }
+        dataDirectory = try CIFAR10.locate(explicit: settings.dataDirectory)
+        dataset = try CIFAR10.test(in: dataDirectory, limit: settings.limit)
+    }
+
+    /// Images `range` of the test set as a normalised `[3, N, 32, 32]` batch.
+    public func batch(_ range: Range<Int>) -> Tensor {
+        Tensor(shape: [3, range.count, 32, 32]) { out in
+            dataset.normalizedBatch(range, mean: model.metadata.normalizationMean,
+                                    std: model.metadata.normalizationStd, into: out)
+        }
+    }
+}
+
+public enum Evaluation {
+    /// Index of the largest logit of each image in a `[classes, N]` tensor (first on ties, as `torch.argmax`).
+    public static func predictions(_ logits: Tensor) -> [Int] {
+        let (k, n) = (logits.shape[0], logits.shape[1])
+        return (0..<n).map { j in
+            var best = 0
+            var bestValue = logits.scalars[j]
+            for c in 1..<k where logits.scalars[c * n + j] > bestValue {
+                best = c
+                bestValue = logits.scalars[c * n + j]
+            }
+            return best
+        }
+    }
+
+    /// Runs the float reference engine over the test set.
+    public static func float(
+        _ inputs: EvaluationInputs, settings: EvaluationSettings,
+        progress: ((EvaluationProgress) -> Void)? = nil
+    ) throws -> EvaluationReport {
+        BLAS.setThreads(settings.threads)
+        let executor = FloatExecutor(graph: inputs.model.graph, threads: settings.threads)
+        let total = inputs.dataset.count
+        let start = Date()
+        var correct = 0
+        var done = 0
+        while done < total {
+            let range = done..<min(total, done + settings.batchSize)
+            let logits = try executor.run(inputs.batch(range))
+            for (j, p) in predictions(logits).enumerated() where p == inputs.dataset.labels[range.lowerBound + j] {
+                correct += 1
+            }
+            done = range.upperBound
+            progress?(EvaluationProgress(imagesDone: done, imagesTotal: total,
+                                         secondsElapsed: Date().timeIntervalSince(start)))
+        }
+        let seconds = Date().timeIntervalSince(start)
+        return EvaluationReport(
+            mode: "float", model: inputs.model.path, architecture: inputs.model.metadata.architecture,
+            data: inputs.dataDirectory, images: total, correct: correct,
+            accuracy: total > 0 ? Double(correct) / Double(total) : 0, seconds: seconds,
+            imagesPerSecond: Double(total) / max(seconds, 1e-9), batchSize: settings.batchSize,
+            threads: settings.threads)
+    }
+}

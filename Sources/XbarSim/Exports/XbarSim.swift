@@ -1,0 +1,5 @@
+// The XbarSim library: one import for the whole public API.
+@_exported import XbarSimExperiments
+@_exported import XbarSimGraph
+@_exported import XbarSimIO
+@_exported import XbarSimTensor

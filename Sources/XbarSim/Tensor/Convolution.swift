@@ -1,0 +1,204 @@
+/// Shape of a 2-D convolution over one image (PyTorch `Conv2d` semantics).
+public struct Conv2DGeometry: Sendable, Hashable, Codable {
+    public var inChannels: Int
+    public var outChannels: Int
+    public var kernelHeight: Int
+    public var kernelWidth: Int
+    public var stride: (Int, Int) { (strideHeight, strideWidth) }
+    public var strideHeight: Int
+    public var strideWidth: Int
+    public var paddingHeight: Int
+    public var paddingWidth: Int
+    public var dilationHeight: Int
+    public var dilationWidth: Int
+    public var groups: Int
+    public var inHeight: Int
+    public var inWidth: Int
+
+    public init(
+        inChannels: Int, outChannels: Int, kernel: (Int, Int), stride: (Int, Int) = (1, 1),
+        padding: (Int, Int) = (0, 0), dilation: (Int, Int) = (1, 1), groups: Int = 1, input: (Int, Int)
+    ) {
+        self.inChannels = inChannels
+        self.outChannels = outChannels
+        (kernelHeight, kernelWidth) = kernel
+        (strideHeight, strideWidth) = stride
+        (paddingHeight, paddingWidth) = padding
+        (dilationHeight, dilationWidth) = dilation
+        self.groups = groups
+        (inHeight, inWidth) = input
+    }
+
+    public var outHeight: Int { (inHeight + 2 * paddingHeight - dilationHeight * (kernelHeight - 1) - 1) / strideHeight + 1 }
+    public var outWidth: Int { (inWidth + 2 * paddingWidth - dilationWidth * (kernelWidth - 1) - 1) / strideWidth + 1 }
+    /// Input channels seen by one output channel.
+    public var channelsPerGroup: Int { inChannels / groups }
+    public var outChannelsPerGroup: Int { outChannels / groups }
+    /// Length of one output channel's receptive field (`in/groups * kh * kw`): a crossbar's row count.
+    public var fanIn: Int { channelsPerGroup * kernelHeight * kernelWidth }
+    public var isDepthwise: Bool { groups == inChannels && groups == outChannels && groups > 1 }
+    public var isPointwise: Bool {
+        kernelHeight == 1 && kernelWidth == 1 && strideHeight == 1 && strideWidth == 1
+            && paddingHeight == 0 && paddingWidth == 0 && groups == 1
+    }
+    /// Multiply-accumulates per image.
+    public var macsPerImage: Int { outChannels * outHeight * outWidth * fanIn }
+}
+
+extension Kernels {
+    /// Upper bound on the floats of one im2col buffer; the batch is split into chunks to respect it.
+    static let im2colBudget = 1 << 21
+
+    /// 2-D convolution of a `[C, N, H, W]` batch.
+    ///
+    /// - Parameters:
+    ///   - weight: `(outChannels, inChannels/groups, kh, kw)` row-major, PyTorch layout.
+    ///   - bias: `outChannels` values, or nil.
+    /// - Returns: `[outChannels, N, outHeight, outWidth]`.
+    ///
+    /// Regular and grouped convolutions run as im2col + `cblas_sgemm` (pointwise ones
+    /// as one GEMM with no copy); depthwise ones as a direct loop, which BLAS cannot speed up.
+    public static func conv2d(
+        _ input: Tensor, weight: [Float], bias: [Float]?, geometry g: Conv2DGeometry, threads: Int
+    ) -> Tensor {
+        precondition(input.shape.count == 4 && input.shape[0] == g.inChannels
+            && input.shape[2] == g.inHeight && input.shape[3] == g.inWidth)
+        precondition(weight.count == g.outChannels * g.fanIn)
+        let n = input.shape[1]
+        let outPlane = g.outHeight * g.outWidth
+        var output = Tensor(shape: [g.outChannels, n, g.outHeight, g.outWidth]) { out in
+            input.scalars.withUnsafeBufferPointer { x in
+                weight.withUnsafeBufferPointer { w in
+                    if g.isPointwise {
+                        BLAS.sgemm(m: g.outChannels, n: n * outPlane, k: g.inChannels,
+                                   a: w.baseAddress!, lda: g.inChannels, b: x.baseAddress!, ldb: n * outPlane,
+                                   c: out.baseAddress!, ldc: n * outPlane)
+                    } else if g.isDepthwise && g.dilationHeight == 1 && g.dilationWidth == 1 {
+                        depthwise(x, w, out, g, images: n, threads: threads)
+                    } else {
+                        im2colConvolution(x, w, out, g, images: n, threads: threads)
+                    }
+                }
+            }
+        }
+        if let bias { addChannelBias(&output, bias, threads: threads) }
+        return output
+    }
+
+    static func im2colConvolution(
+        _ x: UnsafeBufferPointer<Float>, _ w: UnsafeBufferPointer<Float>, _ out: UnsafeMutableBufferPointer<Float>,
+        _ g: Conv2DGeometry, images n: Int, threads: Int
+    ) {
+        let rows = g.fanIn
+        let outPlane = g.outHeight * g.outWidth
+        let chunk = max(1, min(n, im2colBudget / max(1, rows * outPlane)))
+        var cols = [Float](repeating: 0, count: rows * chunk * outPlane)
+        cols.withUnsafeMutableBufferPointer { cols in
+            var n0 = 0
+            while n0 < n {
+                let m = min(chunk, n - n0)
+                for group in 0..<g.groups {
+                    im2col(x, into: cols, g, group: group, images: n0..<(n0 + m), batch: n, threads: threads)
+                    let og = g.outChannelsPerGroup
+                    BLAS.sgemm(m: og, n: m * outPlane, k: rows,
+                               a: w.baseAddress! + group * og * rows, lda: rows,
+                               b: cols.baseAddress!, ldb: m * outPlane,
+                               c: out.baseAddress! + group * og * n * outPlane + n0 * outPlane, ldc: n * outPlane)
+                }
+                n0 += m
+            }
+        }
+    }
+
+    /// Unfolds the receptive fields of images `images` for one group into `cols`:
+    /// row `(ci*kh + ki)*kw + kj`, column `(image*outH + oh)*outW + ow`.
+    static func im2col(
+        _ x: UnsafeBufferPointer<Float>, into cols: UnsafeMutableBufferPointer<Float>, _ g: Conv2DGeometry,
+        group: Int, images: Range<Int>, batch n: Int, threads: Int
+    ) {
+        let (kh, kw) = (g.kernelHeight, g.kernelWidth)
+        let (oh, ow) = (g.outHeight, g.outWidth)
+        let (ih, iw) = (g.inHeight, g.inWidth)
+        let m = images.count
+        let width = m * oh * ow
+        let colsBox = UncheckedSendable(cols)
+        Parallel.forEach(g.fanIn, threads: threads) { row in
+            let cols = colsBox.value
+            let kj = row % kw
+            let ki = (row / kw) % kh
+            let ci = row / (kw * kh) + group * g.channelsPerGroup
+            let dst = row * width
+            for (j, image) in images.enumerated() {
+                let src = (ci * n + image) * ih * iw
+                for y in 0..<oh {
+                    let iy = y * g.strideHeight - g.paddingHeight + ki * g.dilationHeight
+                    let rowBase = dst + (j * oh + y) * ow
+                    if iy < 0 || iy >= ih {
+                        for xo in 0..<ow { cols[rowBase + xo] = 0 }
+                        continue
+                    }
+                    for xo in 0..<ow {
+                        let ix = xo * g.strideWidth - g.paddingWidth + kj * g.dilationWidth
+                        cols[rowBase + xo] = (ix >= 0 && ix < iw) ? x[src + iy * iw + ix] : 0
+                    }
+                }
+            }
+        }
+    }
+
+    /// Depthwise convolution: each channel of each image filtered by its own kernel.
+    static func depthwise(
+        _ x: UnsafeBufferPointer<Float>, _ w: UnsafeBufferPointer<Float>, _ out: UnsafeMutableBufferPointer<Float>,
+        _ g: Conv2DGeometry, images n: Int, threads: Int
+    ) {
+        let (kh, kw) = (g.kernelHeight, g.kernelWidth)
+        let (oh, ow) = (g.outHeight, g.outWidth)
+        let (ih, iw) = (g.inHeight, g.inWidth)
+        let (sh, sw) = (g.strideHeight, g.strideWidth)
+        let (ph, pw) = (g.paddingHeight, g.paddingWidth)
+        let outBox = UncheckedSendable(out)
+        Parallel.forEach(g.inChannels * n, threads: threads) { plane in
+            let out = outBox.value
+            let c = plane / n
+            let src = plane * ih * iw
+            let dst = plane * oh * ow
+            for k in 0..<(oh * ow) { out[dst + k] = 0 }
+            for ki in 0..<kh {
+                // Output rows whose input row is inside the image.
+                let yLow = max(0, (ph - ki + sh - 1) / sh)
+                let yHigh = min(oh, (ih - 1 + ph - ki) / sh + 1)
+                guard yLow < yHigh else { continue }
+                for kj in 0..<kw {
+                    let weight = w[(c * kh + ki) * kw + kj]
+                    let xLow = max(0, (pw - kj + sw - 1) / sw)
+                    let xHigh = min(ow, (iw - 1 + pw - kj) / sw + 1)
+                    guard xLow < xHigh else { continue }
+                    for y in yLow..<yHigh {
+                        let inRow = src + (y * sh - ph + ki) * iw - pw + kj
+                        let outRow = dst + y * ow
+                        if sw == 1 {
+                            for xo in xLow..<xHigh { out[outRow + xo] += weight * x[inRow + xo] }
+                        } else {
+                            for xo in xLow..<xHigh { out[outRow + xo] += weight * x[inRow + xo * sw] }
+                        }
+                    }
+                }
+            }
+        }
+    }
+
+    /// Adds `bias[c]` to every element of channel `c` of a `[C, ...]` tensor.
+    public static func addChannelBias(_ t: inout Tensor, _ bias: [Float], threads: Int) {
+        let c = t.shape[0]
+        precondition(bias.count == c)
+        let inner = t.count / max(1, c)
+        t.scalars.withUnsafeMutableBufferPointer { buf in
+            let box = UncheckedSendable(buf)
+            Parallel.forEach(c, threads: threads) { ch in
+                let b = bias[ch]
+                let base = ch * inner
+                for k in 0..<inner { box.value[base + k] += b }
+            }
+        }
+    }
+}

@@ -1,0 +1,68 @@
+/// A dense float32 array with a shape, stored contiguously in row-major order.
+///
+/// XbarSim keeps activations of a whole batch in *channel-major* layout,
+/// `[channels, images, height, width]` (CNHW), and feature vectors as
+/// `[features, images]`. In that layout a pointwise convolution or a fully
+/// connected layer over the whole batch is a single GEMM `W · X`, and every
+/// per-channel operation (depthwise convolution, batch-norm, pooling) works on one
+/// contiguous block. Conversions to and from PyTorch's NCHW are `fromNCHW` / `toNCHW`.
+public struct Tensor: Sendable, Equatable {
+    public var shape: [Int]
+    public var scalars: [Float]
+
+    public init(shape: [Int], scalars: [Float]) {
+        precondition(shape.reduce(1, *) == scalars.count, "shape \(shape) does not hold \(scalars.count) values")
+        self.shape = shape
+        self.scalars = scalars
+    }
+
+    public init(zeros shape: [Int]) {
+        self.shape = shape
+        self.scalars = [Float](repeating: 0, count: shape.reduce(1, *))
+    }
+
+    /// Allocates an uninitialised-looking tensor filled by `body` (no zero fill pass).
+    public init(shape: [Int], filling body: (UnsafeMutableBufferPointer<Float>) throws -> Void) rethrows {
+        let count = shape.reduce(1, *)
+        self.shape = shape
+        self.scalars = try [Float](unsafeUninitializedCapacity: count) { buffer, initialized in
+            try body(buffer)
+            initialized = count
+        }
+    }
+
+    public var count: Int { scalars.count }
+
+    /// Largest absolute value; NaN if any element is NaN.
+    public var maxAbs: Float {
+        var m: Float = 0
+        for v in scalars {
+            if v.isNaN { return .nan }
+            m = max(m, abs(v))
+        }
+        return m
+    }
+
+    /// Index of the first NaN or infinite element, if any.
+    public var firstNonFiniteIndex: Int? { scalars.firstIndex { !$0.isFinite } }
+
+    /// Reorders a `[n, c, rest...]` array to `[c, n, rest...]` (and back: the swap is its own inverse).
+    public func swappingFirstTwoAxes() -> Tensor {
+        precondition(shape.count >= 2)
+        let a = shape[0], b = shape[1]
+        let inner = shape.dropFirst(2).reduce(1, *)
+        var newShape = shape
+        newShape.swapAt(0, 1)
+        return Tensor(shape: newShape) { out in
+            scalars.withUnsafeBufferPointer { src in
+                for i in 0..<a {
+                    for j in 0..<b {
+                        let from = (i * b + j) * inner
+                        let to = (j * a + i) * inner
+                        for k in 0..<inner { out[to + k] = src[from + k] }
+                    }
+                }
+            }
+        }
+    }
+}

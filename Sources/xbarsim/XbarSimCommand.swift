@@ -1,0 +1,29 @@
+import ArgumentParser
+import XbarSim
+
+@main
+struct XbarSimCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "xbarsim",
+        abstract: "Memristor-crossbar inference emulator.",
+        discussion: """
+            Runs trained networks (HDF5 model files, see Weights/FORMAT.md) on CIFAR-10, \
+            in float32 or on simulated memristor crossbars.
+            """,
+        version: "0.1.0",
+        subcommands: [Eval.self, Info.self, Golden.self])
+}
+
+/// Options every command that reads a model and the dataset shares.
+struct ModelOptions: ParsableArguments {
+    @Option(help: ArgumentHelp("HDF5 model file.", valueName: "path"))
+    var model: String = EvaluationSettings.defaultModelPath
+
+    @Option(help: ArgumentHelp(
+        "CIFAR-10 folder (binary layout). Default: $XBARSIM_DATA, Datasets/cifar-10-batches-bin, ../shared/cifar10/cifar-10-batches-bin.",
+        valueName: "path"))
+    var data: String?
+
+    @Option(help: ArgumentHelp("Threads for BLAS and XbarSim's loops.", valueName: "n"))
+    var threads: Int = EvaluationSettings().threads
+}

@@ -1,0 +1,162 @@
+#!/usr/bin/env python3
+"""Train the CIFAR-10 MobileNetV3-Small of the reference design (see model.py).
+
+Reproducible (fixed seed), resumable (checkpoint after every epoch), and fast on a
+CPU (channels_last, batched per-image augmentation on uint8 tensors).
+
+    python Weights/train.py --epochs 40 --out Weights/checkpoints/run.pt
+    python Weights/train.py --resume Weights/checkpoints/run.pt      # continue
+    python Weights/export.py --checkpoint Weights/checkpoints/run.pt --out Weights/mobilenetv3_cifar10.h5
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import sys
+import time
+
+import numpy as np
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from cifar10 import MEAN, STD, TEST_FILES, TRAIN_FILES, DataError, default_data_dir, die, read_batches  # noqa: E402
+
+try:
+    import torch
+    import torch.nn.functional as F
+except ImportError:
+    die("PyTorch is needed to train: python3 -m venv ~/torchenv && ~/torchenv/bin/pip install torch h5py numpy")
+
+from model import MobileNetV3SmallCIFAR  # noqa: E402
+
+
+def augment(x: torch.Tensor, gen: torch.Generator) -> torch.Tensor:
+    """Per-image random 32x32 crop from a 4-pixel zero-padded image, and random horizontal flip."""
+    b = x.shape[0]
+    padded = F.pad(x, (4, 4, 4, 4))
+    oy = torch.randint(0, 9, (b,), generator=gen)
+    ox = torch.randint(0, 9, (b,), generator=gen)
+    ar = torch.arange(32)
+    rows = (oy[:, None] + ar)[:, None, :, None]
+    cols = (ox[:, None] + ar)[:, None, None, :]
+    flip = torch.rand(b, generator=gen) < 0.5
+    cols = torch.where(flip[:, None, None, None], cols.flip(-1), cols)
+    bi = torch.arange(b)[:, None, None, None]
+    ci = torch.arange(3)[None, :, None, None]
+    return padded[bi, ci, rows, cols]
+
+
+def normalise(x_uint8: torch.Tensor) -> torch.Tensor:
+    mean = torch.tensor(MEAN).view(1, 3, 1, 1)
+    std = torch.tensor(STD).view(1, 3, 1, 1)
+    return ((x_uint8.float() / 255.0) - mean) / std
+
+
+@torch.no_grad()
+def evaluate(model: torch.nn.Module, images: torch.Tensor, labels: torch.Tensor, batch: int = 500) -> float:
+    model.eval()
+    correct = 0
+    for i in range(0, images.shape[0], batch):
+        x = normalise(images[i:i + batch]).contiguous(memory_format=torch.channels_last)
+        correct += (model(x).argmax(1) == labels[i:i + batch]).sum().item()
+    return correct / images.shape[0]
+
+
+def param_groups(model: torch.nn.Module, wd: float) -> list[dict]:
+    decay, no_decay = [], []
+    for name, p in model.named_parameters():
+        (no_decay if p.ndim <= 1 else decay).append(p)
+    return [{"params": decay, "weight_decay": wd}, {"params": no_decay, "weight_decay": 0.0}]
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--data", default=None, help="CIFAR-10 binary folder (default: $XBARSIM_DATA, Datasets/, ../shared/cifar10/)")
+    ap.add_argument("--epochs", type=int, default=40)
+    ap.add_argument("--batch", type=int, default=128)
+    ap.add_argument("--lr", type=float, default=0.15, help="peak learning rate of the one-cycle schedule")
+    ap.add_argument("--wd", type=float, default=5e-4, help="weight decay on conv/linear weights (not BN, not biases)")
+    ap.add_argument("--label-smoothing", type=float, default=0.1)
+    ap.add_argument("--seed", type=int, default=0)
+    ap.add_argument("--threads", type=int, default=os.cpu_count() or 1)
+    ap.add_argument("--out", default="Weights/checkpoints/run.pt", help="checkpoint written after every epoch")
+    ap.add_argument("--resume", default=None, help="continue from this checkpoint (same schedule)")
+    ap.add_argument("--eval-every", type=int, default=5)
+    ap.add_argument("--limit-train", type=int, default=0, help="use only the first N training images (smoke tests)")
+    args = ap.parse_args()
+
+    torch.set_num_threads(args.threads)
+    data_dir = args.data or default_data_dir()
+    try:
+        tr_x, tr_y = read_batches(data_dir, TRAIN_FILES)
+        te_x, te_y = read_batches(data_dir, TEST_FILES)
+    except DataError as e:
+        die(str(e))
+    if args.limit_train > 0:
+        tr_x, tr_y = tr_x[:args.limit_train], tr_y[:args.limit_train]
+    tr_x, tr_y = torch.from_numpy(tr_x), torch.from_numpy(tr_y)
+    te_x, te_y = torch.from_numpy(te_x), torch.from_numpy(te_y)
+
+    start_epoch, elapsed, history = 0, 0.0, []
+    if args.resume:
+        if not os.path.isfile(args.resume):
+            die(f"{args.resume}: no such checkpoint")
+        ckpt = torch.load(args.resume, map_location="cpu", weights_only=False)
+        saved = ckpt["args"]
+        for k in ("epochs", "batch", "lr", "wd", "label_smoothing", "seed"):
+            setattr(args, k, saved[k])
+        args.out = args.resume
+    torch.manual_seed(args.seed)
+    np.random.seed(args.seed)
+    model = MobileNetV3SmallCIFAR().to(memory_format=torch.channels_last)
+    opt = torch.optim.SGD(param_groups(model, args.wd), lr=args.lr, momentum=0.9, nesterov=True)
+    steps_per_epoch = tr_x.shape[0] // args.batch
+    sched = torch.optim.lr_scheduler.OneCycleLR(opt, max_lr=args.lr, epochs=args.epochs, steps_per_epoch=steps_per_epoch,
+                                                pct_start=0.25, div_factor=25.0, final_div_factor=1e4)
+    gen = torch.Generator().manual_seed(args.seed + 1)
+    if args.resume:
+        model.load_state_dict(ckpt["model"])
+        opt.load_state_dict(ckpt["optimizer"])
+        sched.load_state_dict(ckpt["scheduler"])
+        gen.set_state(ckpt["generator"])
+        start_epoch, elapsed, history = ckpt["epoch"], ckpt["elapsed"], ckpt["history"]
+        print(f"resumed {args.resume} at epoch {start_epoch}/{args.epochs}", flush=True)
+    criterion = torch.nn.CrossEntropyLoss(label_smoothing=args.label_smoothing)
+    os.makedirs(os.path.dirname(os.path.abspath(args.out)), exist_ok=True)
+
+    for epoch in range(start_epoch, args.epochs):
+        model.train()
+        t0 = time.time()
+        perm = torch.randperm(tr_x.shape[0], generator=gen)
+        loss_sum, correct, seen = 0.0, 0, 0
+        for step in range(steps_per_epoch):
+            idx = perm[step * args.batch:(step + 1) * args.batch]
+            x = normalise(augment(tr_x[idx], gen)).contiguous(memory_format=torch.channels_last)
+            y = tr_y[idx]
+            out = model(x)
+            loss = criterion(out, y)
+            opt.zero_grad(set_to_none=True)
+            loss.backward()
+            opt.step()
+            sched.step()
+            loss_sum += loss.item() * y.shape[0]
+            correct += (out.argmax(1) == y).sum().item()
+            seen += y.shape[0]
+        elapsed += time.time() - t0
+        rec = {"epoch": epoch + 1, "loss": loss_sum / seen, "train_acc": correct / seen, "minutes": elapsed / 60}
+        if (epoch + 1) % args.eval_every == 0 or epoch + 1 == args.epochs:
+            rec["test_acc"] = evaluate(model, te_x, te_y)
+        history.append(rec)
+        print(json.dumps(rec), flush=True)
+        tmp = args.out + ".tmp"
+        torch.save({"model": model.state_dict(), "optimizer": opt.state_dict(), "scheduler": sched.state_dict(),
+                    "generator": gen.get_state(), "epoch": epoch + 1, "elapsed": elapsed, "history": history,
+                    "args": vars(args), "command": " ".join(sys.argv),
+                    "hardware": f"{platform.processor() or platform.machine()}, {args.threads} threads, torch {torch.__version__}"},
+                   tmp)
+        os.replace(tmp, args.out)  # atomic: a kill never leaves a half-written checkpoint
+
+
+if __name__ == "__main__":
+    main()
