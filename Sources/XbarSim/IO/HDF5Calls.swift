@@ -2,14 +2,16 @@ import CHDF5
 
 // The one place that reads HDF5's "negative means failure" convention.
 // (HDF5 keeps a per-thread error stack; automatic printing of it is silenced in
-// `HDF5Library.initialize()` because XbarSim reports errors itself.)
+// `HDF5Library.prepareThread()` because XbarSim reports errors itself.)
 
 enum HDF5Library {
-    /// Silences HDF5's own stderr error printing. Idempotent.
-    static let initialize: Void = {
+    /// Opens the library and silences its own stderr error printing for the calling
+    /// thread. Debian's HDF5 is built thread-safe, which makes the error-printing
+    /// setting per thread, so every entry point calls this (it is cheap).
+    static func prepareThread() {
         H5open()
         xbar_H5_silence_errors()
-    }()
+    }
 }
 
 @discardableResult

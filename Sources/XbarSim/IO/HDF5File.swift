@@ -14,7 +14,7 @@ public final class HDF5File {
 
     /// Opens an existing file for reading.
     public init(readingFrom path: String) throws {
-        _ = HDF5Library.initialize
+        HDF5Library.prepareThread()
         self.path = path
         guard H5Fis_hdf5(path) > 0 else {
             throw HDF5Error(file: path, object: "/", message: "not an HDF5 file, or it cannot be read")
@@ -25,7 +25,7 @@ public final class HDF5File {
 
     /// Creates (or truncates) a file for writing.
     public init(creating path: String) throws {
-        _ = HDF5Library.initialize
+        HDF5Library.prepareThread()
         self.path = path
         id = try h5check(
             H5Fcreate(path, xbar_H5F_ACC_TRUNC(), xbar_H5P_DEFAULT(), xbar_H5P_DEFAULT()),
@@ -55,6 +55,7 @@ public final class HDF5Group {
     let id: hid_t
 
     init(file: HDF5File, path: String) throws {
+        HDF5Library.prepareThread()
         self.file = file
         self.path = path
         if path != "/" && H5Lexists(file.id, path, xbar_H5P_DEFAULT()) <= 0 {

@@ -47,7 +47,7 @@ public struct Conv2DGeometry: Sendable, Hashable, Codable {
 
 extension Kernels {
     /// Upper bound on the floats of one im2col buffer; the batch is split into chunks to respect it.
-    static let im2colBudget = 1 << 21
+    public static let im2colBudget = 1 << 21
 
     /// 2-D convolution of a `[C, N, H, W]` batch.
     ///

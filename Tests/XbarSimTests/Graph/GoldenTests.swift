@@ -1,0 +1,50 @@
+import Foundation
+import Testing
+@testable import XbarSim
+
+/// The float engine against PyTorch's outputs stored in the trained model file.
+struct GoldenTests {
+    @Test(.enabled(if: sharedDataDirectory != nil, "needs ../shared/cifar10"))
+    func floatEngineReproducesPyTorchLogitsAndEveryOp() throws {
+        let model = try ModelFile.load(defaultModelPath)
+        let dataset = try CIFAR10.test(in: try #require(sharedDataDirectory))
+        for threads in [1, 2] {
+            BLAS.setThreads(threads)
+            let result = try GoldenCheck.float(model: model, dataset: dataset, threads: threads)
+            #expect(result.images == 256)
+            #expect(result.logitsRelativeError <= 1e-4, "logits relative error \(result.logitsRelativeError)")
+            #expect(result.ops.count == model.graph.ops.count)
+            for op in result.ops {
+                #expect(op.relativeError <= 1e-4, "op \(op.index) \(op.name) (\(op.type)): \(op.relativeError)")
+            }
+            #expect(result.predictionMismatches == 0)
+        }
+    }
+
+    @Test(.enabled(if: sharedDataDirectory != nil, "needs ../shared/cifar10"))
+    func evaluationAccuracyEqualsAccuracyOfGoldenLogits() throws {
+        var settings = EvaluationSettings()
+        settings.modelPath = defaultModelPath
+        settings.dataDirectory = sharedDataDirectory
+        settings.limit = 256
+        settings.batchSize = 100     // batches that do not divide the total
+        settings.threads = 2
+        let inputs = try EvaluationInputs(settings: settings)
+        let report = try Evaluation.float(inputs, settings: settings)
+        let golden = try #require(inputs.model.golden)
+        let predicted = Evaluation.predictions(golden.logits.swappingFirstTwoAxes())
+        let expectedCorrect = zip(predicted, golden.labels).filter { $0 == $1 }.count
+        #expect(report.images == 256)
+        #expect(report.correct == expectedCorrect)
+        #expect(report.accuracy == Double(expectedCorrect) / 256)
+    }
+
+    @Test func modelProvenanceIsRecorded() throws {
+        let model = try ModelFile.load(defaultModelPath)
+        let p = model.metadata.provenance
+        #expect(model.metadata.inputShape == [3, 32, 32])
+        #expect(model.metadata.classNames.count == 10)
+        #expect(p.trainingEpochs > 0 && p.trainingSeed >= 0 && !p.trainingCommand.isEmpty)
+        #expect(model.graph.macsPerImage == 17_507_328)     // the reference design's ~17.5 M MACs
+    }
+}

@@ -1,0 +1,64 @@
+import Testing
+@testable import XbarSim
+
+struct KernelTests {
+    @Test func activationsMatchTheirDefinitions() {
+        // Hand-computed: hardsigmoid(x) = clamp(x + 3, 0, 6) / 6, hardswish(x) = x * hardsigmoid(x).
+        #expect(Activation.hardSigmoid(-4) == 0)
+        #expect(Activation.hardSigmoid(0) == 0.5)
+        #expect(Activation.hardSigmoid(1.5) == 0.75)
+        #expect(Activation.hardSigmoid(3) == 1)
+        #expect(Activation.hardSigmoid(10) == 1)
+        #expect(Activation.hardSwish(-3) == 0)
+        #expect(Activation.hardSwish(-1.5) == -0.375)
+        #expect(Activation.hardSwish(1) == Float(4) / 6)
+        #expect(Activation.hardSwish(5) == 5)
+        #expect(Activation.relu(-2) == 0 && Activation.relu(2) == 2)
+        let x = Tensor(shape: [2, 1, 1, 2], scalars: [-4, -1.5, 0, 4])
+        #expect(Kernels.hardSwish(x, threads: 2).scalars == [0, -0.375, 0, 4])
+        #expect(Kernels.relu(x, threads: 1).scalars == [0, 0, 0, 4])
+    }
+
+    @Test func batchNormAsChannelAffine() {
+        // gamma 2, beta 1, mean 3, var 4 - eps: y = 2 (x - 3) / 2 + 1 = x - 2.
+        let bn = BatchNormParameters(gamma: [2, -1], beta: [1, 0], runningMean: [3, 0], runningVariance: [3.999, 0.999],
+                                     epsilon: 0.001)
+        let x = Tensor(shape: [2, 1, 1, 2], scalars: [3, 5, 2, -4])
+        let y = Kernels.channelAffine(x, scale: bn.scale, shift: bn.shift, threads: 2)
+        let expected: [Float] = [1, 3, -2, 4]
+        for (a, b) in zip(y.scalars, expected) { #expect(abs(a - b) < 1e-6) }
+    }
+
+    @Test func broadcastMultiplyScalesEachChannelOfEachImage() {
+        // [C=2, N=2, 1, 2] times per-(channel, image) factors.
+        let x = Tensor(shape: [2, 2, 1, 2], scalars: [1, 2, 3, 4, 5, 6, 7, 8])
+        let s = Tensor(shape: [2, 2, 1, 1], scalars: [10, 0, -1, 0.5])
+        #expect(Kernels.multiply(s, x).scalars == [10, 20, 0, 0, -5, -6, 3.5, 4])
+        #expect(Kernels.multiply(x, s) == Kernels.multiply(s, x))
+    }
+
+    @Test func poolingFlattenAndLinear() {
+        let x = Tensor(shape: [2, 1, 2, 2], scalars: [1, 2, 3, 4, -1, -1, -1, 3])
+        #expect(Kernels.globalAveragePool(x).scalars == [2.5, 0])
+        // flatten of [C=2, N=2, H=1, W=2]: features in PyTorch order c*HW + w.
+        let y = Tensor(shape: [2, 2, 1, 2], scalars: [1, 2, 3, 4, 5, 6, 7, 8]) // image0 ch0 = [1,2], image1 ch0 = [3,4]
+        let f = Kernels.flatten(y)
+        #expect(f.shape == [4, 2])
+        // image 0 features: [1, 2, 5, 6]; image 1: [3, 4, 7, 8]; stored [feature][image].
+        #expect(f.scalars == [1, 3, 2, 4, 5, 7, 6, 8])
+        // linear: W = [[1, 2], [0, -1], [3, 0]], b = [0, 1, -1], x = [[1, 2]] for image 0, [[3, 4]] image 1.
+        let v = Tensor(shape: [2, 2], scalars: [1, 3, 2, 4])
+        let out = Kernels.linear(v, weight: [1, 2, 0, -1, 3, 0], bias: [0, 1, -1], outFeatures: 3, threads: 1)
+        #expect(out.shape == [3, 2])
+        #expect(out.scalars == [5, 11, -1, -3, 2, 8])
+    }
+
+    @Test func addAndAxisSwap() {
+        let a = Tensor(shape: [2, 3], scalars: [1, 2, 3, 4, 5, 6])
+        #expect(Kernels.add(a, a).scalars == [2, 4, 6, 8, 10, 12])
+        let t = a.swappingFirstTwoAxes()
+        #expect(t.shape == [3, 2] && t.scalars == [1, 4, 2, 5, 3, 6])
+        #expect(t.swappingFirstTwoAxes() == a)
+        #expect(Tensor(shape: [2], scalars: [1, .nan]).firstNonFiniteIndex == 1)
+    }
+}

@@ -1,0 +1,613 @@
+#!/usr/bin/env python3
+"""Export a trained network to the XbarSim HDF5 model format (Weights/FORMAT.md).
+
+    python Weights/export.py --checkpoint Weights/checkpoints/mobilenetv3_cifar10.pt \\
+        --out Weights/mobilenetv3_cifar10.h5 [--data DIR] [--golden 256]
+
+The exporter is general: ``export_module`` traces any ``torch.nn.Module`` with
+torch.fx and writes one op per supported module / function call, in execution
+order. Supported: nn.Conv2d (zero padding), nn.BatchNorm2d (eval statistics, kept
+separate), ReLU / Hardsigmoid / Hardswish (modules or functions), residual add,
+broadcast mul (squeeze-and-excitation), global average pooling
+(AdaptiveAvgPool2d(1), adaptive_avg_pool2d(x, 1), x.mean((2, 3), keepdim=True)),
+flatten (from dim 1) and nn.Linear. Dropout and Identity modules are removed.
+Anything else is refused with an error naming the node and its type.
+
+The golden per-op outputs are computed by running the exported graph itself
+(``h5model.GraphModule``) on the golden batch, and the exporter checks that its
+final output equals the module's logits before writing anything.
+"""
+from __future__ import annotations
+
+import argparse
+import operator
+import os
+import sys
+import time
+
+import numpy as np
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from cifar10 import MEAN, STD, TEST_FILES, DataError, class_names as cifar_class_names, default_data_dir, die, read_batches  # noqa: E402
+
+try:
+    import h5py
+    import torch
+    import torch.fx as fx
+    import torch.nn.functional as F
+    from torch import nn
+    from torch.fx.passes.shape_prop import ShapeProp
+except ImportError as _e:  # pragma: no cover
+    die(f"export needs PyTorch and h5py ({_e}): python3 -m venv ~/torchenv && ~/torchenv/bin/pip install torch h5py numpy")
+
+from h5model import FORMAT_NAME, FORMAT_VERSION, INPUT_NAME, GraphError, GraphModule, Op, infer_shapes, op_label  # noqa: E402
+
+EXPORTER_VERSION = "1.0"
+EXPORTER = f"Weights/export.py {EXPORTER_VERSION}, torch {torch.__version__}, h5py {h5py.__version__}"
+
+
+class ExportError(Exception):
+    """The module (or its data) cannot be exported; the message names the node / op / file."""
+
+
+# ----------------------------------------------------------------------------- tracing
+
+REMOVED_MODULES = (nn.Dropout, nn.Dropout1d, nn.Dropout2d, nn.Dropout3d, nn.AlphaDropout, nn.FeatureAlphaDropout, nn.Identity)
+ACTIVATION_MODULES = {nn.ReLU: "relu", nn.Hardsigmoid: "hardsigmoid", nn.Hardswish: "hardswish"}
+ACTIVATION_FUNCTIONS = {F.relu: "relu", torch.relu: "relu", F.hardsigmoid: "hardsigmoid", F.hardswish: "hardswish"}
+ADD_FUNCTIONS = (operator.add, torch.add, operator.iadd)
+MUL_FUNCTIONS = (operator.mul, torch.mul, operator.imul)
+
+
+def _qualname(target) -> str:
+    try:
+        from torch.fx.node import _get_qualified_name
+        name = _get_qualified_name(target)
+    except Exception:
+        name = getattr(target, "__qualname__", None) or getattr(target, "__name__", None) or repr(target)
+    return name.replace("_operator.", "operator.").replace("torch._C._nn.", "torch.nn.functional.")
+
+
+def _pair(v, what: str) -> tuple[int, int]:
+    if isinstance(v, int):
+        return (v, v)
+    v = tuple(int(x) for x in v)
+    if len(v) == 1:
+        return (v[0], v[0])
+    if len(v) != 2:
+        raise ExportError(f"{what}: expected 2 values, got {v}")
+    return v
+
+
+def _np(t: torch.Tensor) -> np.ndarray:
+    return t.detach().to("cpu", torch.float32).contiguous().numpy().copy()
+
+
+def _conv_padding(mod: nn.Conv2d, where: str) -> tuple[int, int]:
+    if mod.padding_mode != "zeros":
+        raise ExportError(f"{where}: padding_mode '{mod.padding_mode}' is not supported (only 'zeros')")
+    p = mod.padding
+    if isinstance(p, str):
+        if p == "valid":
+            return (0, 0)
+        if p == "same":
+            out = []
+            for k, d in zip(mod.kernel_size, mod.dilation):
+                total = d * (k - 1)
+                if total % 2:
+                    raise ExportError(f"{where}: padding='same' with kernel {tuple(mod.kernel_size)} and dilation "
+                                      f"{tuple(mod.dilation)} needs asymmetric padding, which the format cannot store")
+                out.append(total // 2)
+            return (out[0], out[1])
+        raise ExportError(f"{where}: padding '{p}' is not supported")
+    return _pair(p, f"{where}: padding")
+
+
+def _shape(node) -> tuple[int, ...] | None:
+    if not isinstance(node, fx.Node):
+        return None
+    tm = node.meta.get("tensor_meta")
+    return tuple(tm.shape) if tm is not None and hasattr(tm, "shape") else None
+
+
+class _Converter:
+    """fx graph -> list of Op. One instance per build_graph call."""
+
+    def __init__(self, gm: fx.GraphModule) -> None:
+        self.gm = gm
+        self.modules = dict(gm.named_modules())
+        self.ops: list[Op] = []
+        self.alias: dict[fx.Node, str] = {}   # fx node -> op name ("input" for the placeholder)
+        self.calls: dict[str, int] = {}        # module path -> times called so far
+        self.op_node: dict[str, str] = {}      # op name -> fx node name
+        self.output: str | None = None
+
+    # -- helpers
+    def src(self, node: fx.Node, arg, what: str) -> str:
+        if not isinstance(arg, fx.Node):
+            raise ExportError(f"unsupported {what} at node {node.name}: operand {arg!r} is a constant, "
+                              "not a tensor computed by the network")
+        return self.alias[arg]
+
+    def emit(self, node: fx.Node, name: str, typ: str, inputs: list[str], attrs=None, tensors=None) -> None:
+        self.ops.append(Op(name, typ, inputs, attrs or {}, tensors or {}))
+        self.alias[node] = name
+        self.op_node[name] = node.name
+
+    @staticmethod
+    def rank(node: fx.Node, arg, rank: int, what: str) -> None:
+        s = _shape(arg)
+        if s is None or len(s) != rank:
+            raise ExportError(f"unsupported {what} at node {node.name}: input has shape {s}, expected a {rank}-D tensor")
+
+    @staticmethod
+    def args_with_defaults(node: fx.Node, what: str, names: list[str], defaults: dict) -> list:
+        """Positional + keyword arguments as a list in ``names`` order; unknown ones are refused."""
+        args = list(node.args)
+        if len(args) > len(names):
+            raise ExportError(f"unsupported {what} at node {node.name}: too many arguments {tuple(node.args)}")
+        for k in node.kwargs:
+            if k not in names or names.index(k) < len(args):
+                raise ExportError(f"unsupported {what} at node {node.name}: unexpected argument {k}={node.kwargs[k]!r}")
+        out = []
+        for i, n in enumerate(names):
+            if i < len(args):
+                out.append(args[i])
+            elif n in node.kwargs:
+                out.append(node.kwargs[n])
+            elif n in defaults:
+                out.append(defaults[n])
+            else:
+                raise ExportError(f"unsupported {what} at node {node.name}: missing argument {n}")
+        return out
+
+    # -- op kinds shared by modules, functions and methods
+    def activation(self, node: fx.Node, name: str, typ: str, arg, what: str) -> None:
+        self.emit(node, name, typ, [self.src(node, arg, what)])
+
+    def binary(self, node: fx.Node, typ: str, what: str) -> None:
+        a, b, alpha = self.args_with_defaults(node, what, ["input", "other", "alpha"], {"alpha": 1})
+        if alpha != 1:
+            raise ExportError(f"unsupported {what} at node {node.name}: alpha={alpha!r}")
+        ia, ib = self.src(node, a, what), self.src(node, b, what)
+        sa, sb = _shape(a), _shape(b)
+        if typ == "add" and sa != sb:
+            raise ExportError(f"unsupported {what} at node {node.name}: operands have shapes {sa} and {sb}; "
+                              "add needs two tensors of the same shape")
+        if typ == "mul" and sa != sb:
+            ok = (sa is not None and sb is not None and len(sa) == 4 and len(sb) == 4 and sa[:2] == sb[:2]
+                  and (sa[2:] == (1, 1) or sb[2:] == (1, 1)))
+            if not ok:
+                raise ExportError(f"unsupported {what} at node {node.name}: operands have shapes {sa} and {sb}; "
+                                  "mul needs equal shapes or (N, C, 1, 1) with (N, C, H, W)")
+        self.emit(node, node.name, typ, [ia, ib])
+
+    def global_pool(self, node: fx.Node, name: str, arg, what: str) -> None:
+        self.rank(node, arg, 4, what)
+        self.emit(node, name, "global_avg_pool", [self.src(node, arg, what)])
+
+    def flatten(self, node: fx.Node, name: str, arg, start: int, end: int, what: str) -> None:
+        self.rank(node, arg, 4, what)
+        if start != 1 or end not in (-1, 3):
+            raise ExportError(f"unsupported {what} at node {node.name}: flatten(start_dim={start}, end_dim={end}) "
+                              "(only start_dim=1, end_dim=-1)")
+        self.emit(node, name, "flatten", [self.src(node, arg, what)])
+
+    def mean(self, node: fx.Node, what: str) -> None:
+        x, dim, keepdim, dtype = self.args_with_defaults(node, what, ["input", "dim", "keepdim", "dtype"],
+                                                         {"dim": None, "keepdim": False, "dtype": None})
+        self.rank(node, x, 4, what)
+        dims = sorted(d % 4 for d in ([dim] if isinstance(dim, int) else (dim or [])))
+        if dims != [2, 3] or dtype is not None:
+            raise ExportError(f"unsupported {what} at node {node.name}: mean over dim={dim!r} "
+                              "(only the spatial dims (2, 3) = global average pooling)")
+        if keepdim is not True:
+            raise ExportError(f"unsupported {what} at node {node.name}: mean over (2, 3) without keepdim=True "
+                              "(write x.mean((2, 3), keepdim=True) followed by a flatten)")
+        self.global_pool(node, node.name, x, what)
+
+    # -- node kinds
+    def call_module(self, node: fx.Node) -> None:
+        path = node.target
+        mod = self.modules[path]
+        k = self.calls.get(path, 0)
+        self.calls[path] = k + 1
+        name = path if k == 0 else f"{path}@{k}"   # a module called twice gives ops path, path@1, ...
+        cls = type(mod).__name__
+        what = f"module {path} ({cls})"
+        if type(mod) in REMOVED_MODULES:
+            if len(node.args) != 1 or node.kwargs:
+                raise ExportError(f"unsupported {what}: called with arguments {tuple(node.args)} {dict(node.kwargs)}")
+            self.alias[node] = self.src(node, node.args[0], what)
+            return
+        known = (nn.Conv2d, nn.BatchNorm2d, nn.AdaptiveAvgPool2d, nn.Flatten, nn.Linear, *ACTIVATION_MODULES)
+        if type(mod) not in known:
+            raise ExportError(f"unsupported module {path} ({cls})")
+        if len(node.args) != 1 or node.kwargs:
+            raise ExportError(f"unsupported {what}: called with arguments {tuple(node.args)} {dict(node.kwargs)}")
+        arg = node.args[0]
+        x = self.src(node, arg, what)
+        if type(mod) is nn.Conv2d:
+            self.rank(node, arg, 4, what)
+            attrs = {"stride": _pair(mod.stride, what), "padding": _conv_padding(mod, what),
+                     "dilation": _pair(mod.dilation, what), "groups": int(mod.groups)}
+            tensors = {"weight": _np(mod.weight)}
+            if mod.bias is not None:
+                tensors["bias"] = _np(mod.bias)
+            self.emit(node, name, "conv2d", [x], attrs, tensors)
+        elif type(mod) is nn.BatchNorm2d:
+            self.rank(node, arg, 4, what)
+            if mod.running_mean is None or mod.running_var is None:
+                raise ExportError(f"unsupported {what}: track_running_stats=False (no running statistics to export)")
+            c = mod.num_features
+            gamma = _np(mod.weight) if mod.weight is not None else np.ones(c, np.float32)
+            beta = _np(mod.bias) if mod.bias is not None else np.zeros(c, np.float32)
+            self.emit(node, name, "batchnorm", [x], {"eps": float(mod.eps)},
+                      {"gamma": gamma, "beta": beta, "running_mean": _np(mod.running_mean),
+                       "running_var": _np(mod.running_var)})
+        elif type(mod) in ACTIVATION_MODULES:
+            self.activation(node, name, ACTIVATION_MODULES[type(mod)], arg, what)
+        elif type(mod) is nn.AdaptiveAvgPool2d:
+            if _pair(mod.output_size, what) != (1, 1):
+                raise ExportError(f"unsupported {what} with output_size={mod.output_size} "
+                                  "(only 1 = global average pooling)")
+            self.global_pool(node, name, arg, what)
+        elif type(mod) is nn.Flatten:
+            self.flatten(node, name, arg, mod.start_dim, mod.end_dim, what)
+        elif type(mod) is nn.Linear:
+            self.rank(node, arg, 2, what)
+            bias = _np(mod.bias) if mod.bias is not None else np.zeros(mod.out_features, np.float32)
+            self.emit(node, name, "linear", [x], {}, {"weight": _np(mod.weight), "bias": bias})
+
+    def call_function(self, node: fx.Node) -> None:
+        fn = node.target
+        what = f"function {_qualname(fn)}"
+        if fn in ACTIVATION_FUNCTIONS:
+            names, defaults = (["input"], {}) if fn is torch.relu else (["input", "inplace"], {"inplace": False})
+            x = self.args_with_defaults(node, what, names, defaults)[0]
+            self.activation(node, node.name, ACTIVATION_FUNCTIONS[fn], x, what)
+        elif fn in ADD_FUNCTIONS:
+            self.binary(node, "add", what)
+        elif fn in MUL_FUNCTIONS:
+            self.binary(node, "mul", what)
+        elif fn is F.adaptive_avg_pool2d:
+            x, size = self.args_with_defaults(node, what, ["input", "output_size"], {})
+            if isinstance(size, fx.Node) or _pair(size, what) != (1, 1):
+                raise ExportError(f"unsupported {what} at node {node.name} with output_size={size!r} "
+                                  "(only 1 = global average pooling)")
+            self.global_pool(node, node.name, x, what)
+        elif fn is torch.flatten:
+            x, start, end = self.args_with_defaults(node, what, ["input", "start_dim", "end_dim"],
+                                                    {"start_dim": 0, "end_dim": -1})
+            self.flatten(node, node.name, x, start, end, what)
+        elif fn is torch.mean:
+            self.mean(node, what)
+        else:
+            raise ExportError(f"unsupported function {_qualname(fn)} at node {node.name}")
+
+    def call_method(self, node: fx.Node) -> None:
+        m = node.target
+        what = f"method Tensor.{m}"
+        if m == "relu":
+            x = self.args_with_defaults(node, what, ["input"], {})[0]
+            self.activation(node, node.name, "relu", x, what)
+        elif m == "add":
+            self.binary(node, "add", what)
+        elif m == "mul":
+            self.binary(node, "mul", what)
+        elif m == "flatten":
+            x, start, end = self.args_with_defaults(node, what, ["input", "start_dim", "end_dim"],
+                                                    {"start_dim": 0, "end_dim": -1})
+            self.flatten(node, node.name, x, start, end, what)
+        elif m == "mean":
+            self.mean(node, what)
+        else:
+            raise ExportError(f"unsupported method Tensor.{m} at node {node.name}")
+
+    def run(self) -> None:
+        placeholders = 0
+        for node in self.gm.graph.nodes:
+            if node.op == "placeholder":
+                placeholders += 1
+                if placeholders > 1:
+                    raise ExportError(f"unsupported second input '{node.target}': the format has one network input")
+                self.alias[node] = INPUT_NAME
+            elif node.op == "get_attr":
+                raise ExportError(f"unsupported tensor attribute {node.target} (get_attr at node {node.name}): only "
+                                  "parameters of supported modules can be exported")
+            elif node.op == "call_module":
+                self.call_module(node)
+            elif node.op == "call_function":
+                self.call_function(node)
+            elif node.op == "call_method":
+                self.call_method(node)
+            elif node.op == "output":
+                out = node.args[0]
+                if not isinstance(out, fx.Node):
+                    raise ExportError(f"unsupported network output {out!r}: the module must return a single tensor")
+                self.output = self.alias[out]
+                if self.output == INPUT_NAME:
+                    raise ExportError("the network output is its input: nothing to export")
+            else:  # pragma: no cover
+                raise ExportError(f"unsupported fx node {node.name} ({node.op})")
+
+
+def build_graph(module: nn.Module, example_input_shape) -> tuple[list[Op], str, dict[str, str]]:
+    """Traces ``module`` (switched to eval mode) and converts it to ops.
+
+    Returns (ops, name of the output op, {op name: fx node name}). Raises ExportError
+    for anything the format cannot represent, naming the node / module path and type.
+    """
+    example_input_shape = tuple(int(s) for s in example_input_shape)
+    module.eval()
+    for name, p in list(module.named_parameters()) + list(module.named_buffers()):
+        if p.is_floating_point() and p.dtype != torch.float32:
+            raise ExportError(f"tensor {name} has dtype {p.dtype}; the format stores float32 (call module.float())")
+    try:
+        gm = fx.symbolic_trace(module)
+    except Exception as e:
+        raise ExportError(f"cannot trace {type(module).__name__} with torch.fx: {type(e).__name__}: {e}") from None
+    try:
+        with torch.no_grad():
+            ShapeProp(gm).propagate(torch.zeros((1, *example_input_shape), dtype=torch.float32))
+    except Exception as e:
+        raise ExportError(f"cannot run {type(module).__name__} on an input of shape (1, {example_input_shape}): "
+                          f"{type(e).__name__}: {e}") from None
+    conv = _Converter(gm)
+    conv.run()
+    ops, output = conv.ops, conv.output
+    if output is None:
+        raise ExportError("the traced graph has no output")
+    used = {n for op in ops for n in op.inputs} | {output}
+    dead = [op.name for op in ops if op.name not in used]
+    if dead:
+        raise ExportError(f"op(s) {', '.join(dead)} compute values that never reach the output "
+                          "(an unused branch, or an in-place update such as x += y); remove them from the module")
+    names = [op.name for op in ops]
+    if len(set(names)) != len(names) or INPUT_NAME in names:
+        dup = sorted({n for n in names if names.count(n) > 1 or n == INPUT_NAME})
+        raise ExportError(f"op names are not unique: {dup}")
+    try:
+        shapes = infer_shapes(ops, example_input_shape)   # also refuses NaN / Inf in any weight, naming the op
+    except GraphError as e:
+        raise ExportError(str(e)) from None
+    nodes = {n.name: n for n in gm.graph.nodes}
+    for i, op in enumerate(ops):   # the format's shape rules must agree with what PyTorch computed
+        s = _shape(nodes[conv.op_node[op.name]])
+        if s is not None and tuple(s[1:]) != shapes[op.name]:
+            raise ExportError(f"{op_label(i, op)}: PyTorch output shape {tuple(s[1:])} differs from the format's "
+                              f"{shapes[op.name]}")
+    return ops, output, conv.op_node
+
+
+# ----------------------------------------------------------------------------- writing
+
+PROVENANCE_DEFAULTS = {
+    "training_command": "",
+    "training_epochs": -1,
+    "training_seed": -1,
+    "training_wall_seconds": -1.0,
+    "training_hardware": "",
+    "float_test_accuracy": -1.0,
+}
+_STR = None  # h5py.string_dtype("utf-8"), created lazily
+
+
+def _check_finite(arr, what: str) -> None:
+    a = arr.numpy() if isinstance(arr, torch.Tensor) else np.asarray(arr)
+    if not np.all(np.isfinite(a)):
+        bad = "NaN" if np.isnan(a).any() else "Inf"
+        raise ExportError(f"{what} contains {bad}; refusing to write")
+
+
+def export_module(module: nn.Module, path: str, *, example_input_shape, class_names, provenance: dict,
+                  golden_images: np.ndarray, golden_labels, golden_indices=None,
+                  normalization_mean=MEAN, normalization_std=STD, architecture: str | None = None,
+                  compression: str | None = "gzip") -> dict:
+    """Writes ``module`` as an XbarSim model file (FORMAT.md) at ``path``.
+
+    golden_images: float32 (M, C, H, W), already normalised; golden_labels: (M,)
+    ints; golden_indices: their test-set indices (default 0..M-1). ``provenance``
+    holds any of PROVENANCE_DEFAULTS' keys (missing ones are written as unknown).
+    The file is written to ``path + '.tmp'`` and renamed, so a failure leaves no
+    partial file. Returns a summary dict (ops, output, num_params, bytes,
+    max_abs_diff between the module and the exported graph, ...).
+    """
+    shape = tuple(int(s) for s in example_input_shape)
+    if len(shape) != 3:
+        raise ExportError(f"example_input_shape {shape} must be (C, H, W)")
+    unknown = set(provenance) - set(PROVENANCE_DEFAULTS)
+    if unknown:
+        raise ExportError(f"unknown provenance keys {sorted(unknown)} (known: {sorted(PROVENANCE_DEFAULTS)})")
+    prov = {**PROVENANCE_DEFAULTS, **provenance}
+    mean = np.asarray(normalization_mean, np.float64).reshape(-1)
+    std = np.asarray(normalization_std, np.float64).reshape(-1)
+    if mean.shape != (shape[0],) or std.shape != (shape[0],) or not np.all(std > 0):
+        raise ExportError(f"normalization mean/std must have {shape[0]} entries (std > 0)")
+    images = np.ascontiguousarray(golden_images, dtype=np.float32)
+    if images.ndim != 4 or images.shape[1:] != shape or images.shape[0] < 1:
+        raise ExportError(f"golden_images has shape {images.shape}, expected (M >= 1, {shape[0]}, {shape[1]}, {shape[2]})")
+    m = images.shape[0]
+    labels = np.asarray(golden_labels, np.int64).reshape(-1)
+    indices = np.arange(m, dtype=np.int64) if golden_indices is None else np.asarray(golden_indices, np.int64).reshape(-1)
+    if labels.shape != (m,) or indices.shape != (m,):
+        raise ExportError(f"golden_labels / golden_indices must have {m} entries")
+    _check_finite(images, "golden_images")
+
+    ops, output, op_node = build_graph(module, shape)
+    graph = GraphModule(ops, output, shape).eval()
+
+    # golden outputs: the module's logits, and the exported graph run on the same batch
+    per_op: list[np.ndarray | None] = [None] * len(ops)
+
+    def record(i, op, y):
+        per_op[i] = y[0].detach().clone().contiguous().numpy()
+
+    x = torch.from_numpy(images)
+    with torch.no_grad():
+        ref = module(x)
+        got = graph(x, record=record)
+    if not isinstance(ref, torch.Tensor) or ref.dim() != 2 or ref.shape[0] != m:
+        raise ExportError(f"the module returned {type(ref).__name__} {getattr(ref, 'shape', '')}, expected logits (M, K)")
+    ref = ref.detach().to(torch.float32).contiguous()
+    k = ref.shape[1]
+    names = [str(c) for c in class_names]
+    if len(names) != k:
+        raise ExportError(f"{len(names)} class names for {k} logits")
+    _check_finite(ref, f"golden logits (output of op {output})")
+    for i, op in enumerate(ops):
+        _check_finite(per_op[i], f"golden output of {op_label(i, op)}")
+    diff = float((ref - got).abs().max())
+    if not torch.equal(ref, got):
+        scale = max(1.0, float(ref.abs().max()))
+        if diff > 1e-5 * scale:
+            raise ExportError(f"the exported graph does not reproduce the module: max |logit difference| {diff:.3g} "
+                              "(an in-place operation or an op with semantics the tracer cannot see?)")
+
+    global _STR
+    _STR = _STR or h5py.string_dtype("utf-8")
+    tmp = path + ".tmp"
+    os.makedirs(os.path.dirname(os.path.abspath(path)) or ".", exist_ok=True)
+    ds_opts = {"compression": compression} if compression else {}
+    try:
+        with h5py.File(tmp, "w") as f:
+            a = f.attrs
+            a["format"] = FORMAT_NAME
+            a["format_version"] = np.int64(FORMAT_VERSION)
+            a["architecture"] = architecture or type(module).__name__
+            a["input_shape"] = np.asarray(shape, np.int64)
+            a["normalization_mean"] = mean
+            a["normalization_std"] = std
+            a.create("class_names", np.asarray(names, dtype=object), dtype=_STR)
+            a["output"] = output
+            a["num_ops"] = np.int64(len(ops))
+            a["training_command"] = str(prov["training_command"])
+            a["training_epochs"] = np.int64(prov["training_epochs"])
+            a["training_seed"] = np.int64(prov["training_seed"])
+            a["training_wall_seconds"] = np.float64(prov["training_wall_seconds"])
+            a["training_hardware"] = str(prov["training_hardware"])
+            a["float_test_accuracy"] = np.float64(prov["float_test_accuracy"])
+            a["exporter"] = EXPORTER
+            gops = f.create_group("ops")
+            for i, op in enumerate(ops):
+                g = gops.create_group(f"{i:04d}")
+                g.attrs["name"] = op.name
+                g.attrs["type"] = op.type
+                g.attrs.create("inputs", np.asarray(op.inputs, dtype=object), dtype=_STR)
+                for key, v in op.attrs.items():
+                    if isinstance(v, tuple):
+                        g.attrs[key] = np.asarray(v, np.int64)
+                    elif isinstance(v, float):
+                        g.attrs[key] = np.float64(v)
+                    else:
+                        g.attrs[key] = np.int64(v)
+                for key, arr in op.tensors.items():
+                    g.create_dataset(key, data=np.ascontiguousarray(arr, np.float32), **ds_opts)
+            gg = f.create_group("golden")
+            gg.create_dataset("test_indices", data=indices)
+            gg.create_dataset("labels", data=labels)
+            gg.create_dataset("logits", data=ref.numpy(), **ds_opts)
+            go = gg.create_group("ops")
+            go.attrs["image_index"] = np.int64(0)
+            for i, arr in enumerate(per_op):
+                go.create_dataset(f"{i:04d}", data=arr, **ds_opts)
+        os.replace(tmp, path)
+    except BaseException:
+        if os.path.exists(tmp):
+            os.remove(tmp)
+        raise
+    return {"ops": ops, "output": output, "op_node": op_node, "max_abs_diff": diff, "exact": diff == 0.0,
+            "num_params": int(sum(t.size for op in ops for t in op.tensors.values())),
+            "bytes": os.path.getsize(path), "golden_logits": ref.numpy()}
+
+
+# ----------------------------------------------------------------------------- CLI
+
+def normalise_images(x_uint8: np.ndarray, mean=MEAN, std=STD) -> np.ndarray:
+    """FORMAT.md normalisation, every step in float32: (float32(p) / 255 - float32(mean)) / float32(std)."""
+    m = np.asarray(mean, np.float32).reshape(1, -1, 1, 1)
+    s = np.asarray(std, np.float32).reshape(1, -1, 1, 1)
+    return ((x_uint8.astype(np.float32) / np.float32(255.0)) - m) / s
+
+
+def training_command(cmd) -> str:
+    """The checkpoint's command is " ".join(sys.argv) of train.py; make it a runnable command line."""
+    cmd = str(cmd or "").strip()
+    if not cmd:
+        return ""
+    first = cmd.split()[0]
+    if first.startswith("-"):                       # just the arguments
+        return "python Weights/train.py " + cmd
+    if first.endswith("train.py"):                  # "Weights/train.py --epochs ..."
+        return "python " + cmd
+    return cmd
+
+
+def load_checkpoint_model(path: str):
+    from model import MobileNetV3SmallCIFAR
+    if not os.path.isfile(path):
+        raise ExportError(f"{path}: no such checkpoint")
+    try:
+        ckpt = torch.load(path, map_location="cpu", weights_only=False)
+    except Exception as e:
+        raise ExportError(f"{path}: cannot read checkpoint ({type(e).__name__}: {str(e).splitlines()[0] if str(e) else ''})") from None
+    if not isinstance(ckpt, dict) or "model" not in ckpt:
+        raise ExportError(f"{path}: not a train.py checkpoint (no 'model' key)")
+    model = MobileNetV3SmallCIFAR()
+    try:
+        model.load_state_dict(ckpt["model"])
+    except Exception as e:
+        msg = " ".join(str(e).split())
+        raise ExportError(f"{path}: state dict does not match MobileNetV3SmallCIFAR: {msg[:400]}") from None
+    return model.eval(), ckpt
+
+
+def evaluate(module: nn.Module, images_u8: np.ndarray, labels: np.ndarray, batch: int = 500) -> float:
+    correct = 0
+    with torch.no_grad():
+        for i in range(0, images_u8.shape[0], batch):
+            x = torch.from_numpy(normalise_images(images_u8[i:i + batch]))
+            correct += int((module(x).argmax(1) == torch.from_numpy(labels[i:i + batch])).sum())
+    return correct / images_u8.shape[0]
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--checkpoint", required=True, help="train.py checkpoint (.pt)")
+    ap.add_argument("--out", required=True, help="HDF5 model file to write")
+    ap.add_argument("--data", default=None, help="CIFAR-10 binary folder (default: $XBARSIM_DATA, Datasets/, ../shared/cifar10/)")
+    ap.add_argument("--golden", type=int, default=256, help="number of golden test images (default 256)")
+    ap.add_argument("--threads", type=int, default=1, help="PyTorch CPU threads (default 1)")
+    args = ap.parse_args()
+    torch.set_num_threads(max(1, args.threads))
+    t0 = time.time()
+    try:
+        if not 1 <= args.golden <= 10000:
+            raise ExportError(f"--golden {args.golden}: must be between 1 and 10000")
+        model, ckpt = load_checkpoint_model(args.checkpoint)
+        data_dir = args.data or default_data_dir()
+        te_x, te_y = read_batches(data_dir, TEST_FILES)
+        if te_x.shape[0] < args.golden:
+            raise ExportError(f"{os.path.join(data_dir, TEST_FILES[0])}: {te_x.shape[0]} images, fewer than --golden {args.golden}")
+        acc = evaluate(model, te_x, te_y)
+        cargs = ckpt.get("args") or {}
+        prov = {
+            "training_command": training_command(ckpt.get("command", "")),
+            "training_epochs": int(ckpt.get("epoch", -1)),
+            "training_seed": int(cargs.get("seed", -1)),
+            "training_wall_seconds": float(ckpt.get("elapsed", -1.0)),
+            "training_hardware": str(ckpt.get("hardware", "")),
+            "float_test_accuracy": acc,
+        }
+        info = export_module(model, args.out, example_input_shape=(3, 32, 32), class_names=cifar_class_names(data_dir),
+                             provenance=prov, golden_images=normalise_images(te_x[:args.golden]),
+                             golden_labels=te_y[:args.golden], architecture="mobilenetv3_small_cifar10")
+    except (ExportError, DataError, GraphError) as e:
+        die(str(e))
+    print(f"wrote {args.out}: {len(info['ops'])} ops, {info['num_params']} parameters, {info['bytes'] / 1e6:.2f} MB, "
+          f"float test accuracy {acc:.4f} (epoch {prov['training_epochs']}), golden {args.golden} images, "
+          f"graph vs module max |diff| {info['max_abs_diff']:.3g}, {time.time() - t0:.0f} s")
+
+
+if __name__ == "__main__":
+    main()

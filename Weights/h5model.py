@@ -1,0 +1,303 @@
+"""The XbarSim model graph (Weights/FORMAT.md) in PyTorch: in-memory ops, shape
+inference, an interpreter module, and the HDF5 reader.
+
+``export.py`` builds a list of :class:`Op` from a traced ``nn.Module``, runs it with
+:class:`GraphModule` to produce the golden per-op outputs, and writes it;
+``load_hdf5_as_torch(path)`` reads a file back into the same :class:`GraphModule`,
+so a round trip can be checked against the original module.
+
+Every op is computed with the same ``torch.nn.functional`` call the corresponding
+``torch.nn`` module makes, so a re-imported graph reproduces the module bit for bit
+on the CPU.
+"""
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+FORMAT_NAME = "xbarsim-model"
+FORMAT_VERSION = 1
+INPUT_NAME = "input"
+
+# type -> (required int-array attrs, required int attrs, required float attrs, required datasets, optional datasets)
+OP_SPECS: dict[str, tuple[tuple[str, ...], tuple[str, ...], tuple[str, ...], tuple[str, ...], tuple[str, ...]]] = {
+    "conv2d": (("stride", "padding", "dilation"), ("groups",), (), ("weight",), ("bias",)),
+    "batchnorm": ((), (), ("eps",), ("gamma", "beta", "running_mean", "running_var"), ()),
+    "relu": ((), (), (), (), ()),
+    "hardsigmoid": ((), (), (), (), ()),
+    "hardswish": ((), (), (), (), ()),
+    "add": ((), (), (), (), ()),
+    "mul": ((), (), (), (), ()),
+    "global_avg_pool": ((), (), (), (), ()),
+    "flatten": ((), (), (), (), ()),
+    "linear": ((), (), (), ("weight", "bias"), ()),
+}
+NUM_INPUTS = {"add": 2, "mul": 2}  # every other type takes exactly one input
+RESERVED_TYPES = ("max_pool", "concat", "channel_split", "channel_shuffle")
+
+
+class GraphError(Exception):
+    """A malformed graph or model file; the message names the file / op / field."""
+
+
+@dataclass
+class Op:
+    name: str
+    type: str
+    inputs: list[str]
+    attrs: dict = field(default_factory=dict)      # int tuples / ints / floats
+    tensors: dict = field(default_factory=dict)    # name -> float32 np.ndarray
+
+
+def op_label(index: int, op: Op) -> str:
+    return f"op {op.name} (/ops/{index:04d}, {op.type})"
+
+
+def infer_shapes(ops: list[Op], input_shape: tuple[int, ...], where: str = "") -> dict[str, tuple[int, ...]]:
+    """Per-image output shape (no batch dim) of every op; raises GraphError on any
+    inconsistency (unknown input, wrong tensor shape, channel mismatch)."""
+    pre = f"{where}: " if where else ""
+    shapes: dict[str, tuple[int, ...]] = {INPUT_NAME: tuple(int(s) for s in input_shape)}
+    for i, op in enumerate(ops):
+        lab = op_label(i, op)
+        if op.type not in OP_SPECS:
+            if op.type in RESERVED_TYPES:
+                raise GraphError(f"{pre}{lab}: type '{op.type}' is reserved for a later format version and not supported")
+            raise GraphError(f"{pre}{lab}: unknown type '{op.type}'")
+        if op.name in shapes:
+            raise GraphError(f"{pre}{lab}: name '{op.name}' is used twice")
+        want = NUM_INPUTS.get(op.type, 1)
+        if len(op.inputs) != want:
+            raise GraphError(f"{pre}{lab}: field inputs has {len(op.inputs)} names, expected {want}")
+        ins = []
+        for n in op.inputs:
+            if n not in shapes:
+                raise GraphError(f"{pre}{lab}: field inputs names '{n}', which is not an earlier op or '{INPUT_NAME}'")
+            ins.append(shapes[n])
+        ivec, iint, iflt, req, opt = OP_SPECS[op.type]
+        for a in ivec:
+            v = op.attrs.get(a)
+            if v is None or len(v) != 2 or any(int(x) < 0 for x in v):
+                raise GraphError(f"{pre}{lab}: field {a} must be 2 non-negative ints, got {v!r}")
+        for a in iint + iflt:
+            if a not in op.attrs:
+                raise GraphError(f"{pre}{lab}: missing field {a}")
+        for t in req:
+            if t not in op.tensors:
+                raise GraphError(f"{pre}{lab}: missing dataset {t}")
+        for t, arr in op.tensors.items():
+            if t not in req and t not in opt:
+                raise GraphError(f"{pre}{lab}: unexpected dataset {t}")
+            if not np.all(np.isfinite(arr)):
+                bad = "NaN" if np.isnan(arr).any() else "Inf"
+                raise GraphError(f"{pre}{lab}: dataset {t} contains {bad}")
+        x = ins[0]
+
+        def need(cond: bool, msg: str) -> None:
+            if not cond:
+                raise GraphError(f"{pre}{lab}: {msg}")
+
+        t = op.type
+        if t == "conv2d":
+            need(len(x) == 3, f"input '{op.inputs[0]}' has shape {x}, expected (C, H, W)")
+            w = op.tensors["weight"].shape
+            g = int(op.attrs["groups"])
+            need(len(w) == 4, f"dataset weight has shape {w}, expected (O, I/groups, KH, KW)")
+            need(g >= 1 and x[0] % g == 0 and w[0] % g == 0, f"field groups={g} does not divide input channels {x[0]} and output channels {w[0]}")
+            need(w[1] == x[0] // g, f"dataset weight has shape {w}: second dimension must be input channels / groups = {x[0]}/{g}")
+            if "bias" in op.tensors:
+                need(op.tensors["bias"].shape == (w[0],), f"dataset bias has shape {op.tensors['bias'].shape}, expected ({w[0]},)")
+            s, p, d = (tuple(int(v) for v in op.attrs[k]) for k in ("stride", "padding", "dilation"))
+            need(min(s) >= 1 and min(d) >= 1, "fields stride and dilation must be >= 1")
+            oh = (x[1] + 2 * p[0] - d[0] * (w[2] - 1) - 1) // s[0] + 1
+            ow = (x[2] + 2 * p[1] - d[1] * (w[3] - 1) - 1) // s[1] + 1
+            need(oh >= 1 and ow >= 1, f"kernel {w[2:]} does not fit the padded input {x[1:]}")
+            out = (w[0], oh, ow)
+        elif t == "batchnorm":
+            need(len(x) == 3, f"input '{op.inputs[0]}' has shape {x}, expected (C, H, W)")
+            for k in ("gamma", "beta", "running_mean", "running_var"):
+                need(op.tensors[k].shape == (x[0],), f"dataset {k} has shape {op.tensors[k].shape}, expected ({x[0]},)")
+            need(float(op.attrs["eps"]) >= 0, "field eps is negative")
+            need(bool(np.all(op.tensors["running_var"] + float(op.attrs["eps"]) > 0)), "running_var + eps is not positive")
+            out = x
+        elif t in ("relu", "hardsigmoid", "hardswish"):
+            out = x
+        elif t == "add":
+            need(ins[0] == ins[1], f"inputs have shapes {ins[0]} and {ins[1]}, expected equal shapes")
+            out = x
+        elif t == "mul":
+            a, b = ins
+            ok = a == b or (len(a) == 3 and len(b) == 3 and a[0] == b[0] and (a[1:] == (1, 1) or b[1:] == (1, 1)))
+            need(ok, f"inputs have shapes {a} and {b}, expected equal shapes or (C, 1, 1) with (C, H, W)")
+            out = a if b[1:] == (1, 1) else b
+        elif t == "global_avg_pool":
+            need(len(x) == 3, f"input '{op.inputs[0]}' has shape {x}, expected (C, H, W)")
+            out = (x[0], 1, 1)
+        elif t == "flatten":
+            need(len(x) == 3, f"input '{op.inputs[0]}' has shape {x}, expected (C, H, W)")
+            out = (x[0] * x[1] * x[2],)
+        elif t == "linear":
+            w = op.tensors["weight"].shape
+            need(len(x) == 1, f"input '{op.inputs[0]}' has shape {x}, expected (features,)")
+            need(len(w) == 2 and w[1] == x[0], f"dataset weight has shape {w}, expected (O, {x[0]})")
+            need(op.tensors["bias"].shape == (w[0],), f"dataset bias has shape {op.tensors['bias'].shape}, expected ({w[0]},)")
+            out = (w[0],)
+        else:  # pragma: no cover - guarded by OP_SPECS
+            raise GraphError(f"{pre}{lab}: unhandled type")
+        shapes[op.name] = tuple(int(v) for v in out)
+    return shapes
+
+
+class GraphModule(nn.Module):
+    """Runs a list of :class:`Op` with torch.nn.functional (eval semantics)."""
+
+    def __init__(self, ops: list[Op], output: str, input_shape: tuple[int, ...]) -> None:
+        super().__init__()
+        infer_shapes(ops, input_shape)
+        names = {INPUT_NAME} | {op.name for op in ops}
+        if output not in names or output == INPUT_NAME:
+            raise GraphError(f"output '{output}' is not the name of an op")
+        self.ops = ops
+        self.output = output
+        self.input_shape = tuple(input_shape)
+        self._keys: list[dict[str, str]] = []
+        for i, op in enumerate(ops):
+            keys = {}
+            for k, arr in op.tensors.items():
+                key = f"op{i:04d}_{k}"
+                self.register_buffer(key, torch.from_numpy(np.ascontiguousarray(arr, dtype=np.float32)).clone())
+                keys[k] = key
+            self._keys.append(keys)
+        last = {}
+        for i, op in enumerate(ops):
+            for n in op.inputs:
+                last[n] = i
+        self._free_after = [[n for n in set(op.inputs) if last[n] == i and n != output] for i, op in enumerate(ops)]
+
+    def _t(self, i: int, k: str) -> torch.Tensor | None:
+        key = self._keys[i].get(k)
+        return getattr(self, key) if key is not None else None
+
+    def forward(self, x: torch.Tensor, record=None) -> torch.Tensor:
+        """``record(index, op, tensor)`` is called with every op's output if given."""
+        env = {INPUT_NAME: x}
+        for i, op in enumerate(self.ops):
+            a = [env[n] for n in op.inputs]
+            t = op.type
+            if t == "conv2d":
+                y = F.conv2d(a[0], self._t(i, "weight"), self._t(i, "bias"), tuple(op.attrs["stride"]),
+                             tuple(op.attrs["padding"]), tuple(op.attrs["dilation"]), int(op.attrs["groups"]))
+            elif t == "batchnorm":
+                y = F.batch_norm(a[0], self._t(i, "running_mean"), self._t(i, "running_var"), self._t(i, "gamma"),
+                                 self._t(i, "beta"), False, 0.0, float(op.attrs["eps"]))
+            elif t == "relu":
+                y = F.relu(a[0])
+            elif t == "hardsigmoid":
+                y = F.hardsigmoid(a[0])
+            elif t == "hardswish":
+                y = F.hardswish(a[0])
+            elif t == "add":
+                y = a[0] + a[1]
+            elif t == "mul":
+                y = a[0] * a[1]
+            elif t == "global_avg_pool":
+                y = F.adaptive_avg_pool2d(a[0], 1)
+            elif t == "flatten":
+                y = torch.flatten(a[0], 1)
+            elif t == "linear":
+                y = F.linear(a[0], self._t(i, "weight"), self._t(i, "bias"))
+            else:  # pragma: no cover
+                raise GraphError(f"{op_label(i, op)}: unhandled type")
+            env[op.name] = y
+            if record is not None:
+                record(i, op, y)
+            for n in self._free_after[i]:
+                del env[n]
+        return env[self.output]
+
+
+# ----------------------------------------------------------------------------- HDF5 reading
+
+def _attr_str(obj, key: str, where: str) -> str:
+    if key not in obj.attrs:
+        raise GraphError(f"{where}: missing attribute {key}")
+    v = obj.attrs[key]
+    if isinstance(v, bytes):
+        v = v.decode("utf-8")
+    if not isinstance(v, str):
+        raise GraphError(f"{where}: attribute {key} is not a string")
+    return v
+
+
+def _attr_strs(obj, key: str, where: str) -> list[str]:
+    if key not in obj.attrs:
+        raise GraphError(f"{where}: missing attribute {key}")
+    v = np.asarray(obj.attrs[key]).reshape(-1)
+    return [s.decode("utf-8") if isinstance(s, bytes) else str(s) for s in v]
+
+
+def read_model(path: str) -> tuple[list[Op], dict]:
+    """Reads and validates an XbarSim model file; returns (ops, root attributes)."""
+    import h5py
+
+    try:
+        f = h5py.File(path, "r")
+    except OSError as e:
+        raise GraphError(f"{path}: cannot open as HDF5 ({e})") from None
+    with f:
+        fmt = _attr_str(f, "format", path)
+        if fmt != FORMAT_NAME:
+            raise GraphError(f"{path}: attribute format is '{fmt}', expected '{FORMAT_NAME}'")
+        ver = int(f.attrs.get("format_version", -1))
+        if ver != FORMAT_VERSION:
+            raise GraphError(f"{path}: format_version {ver} is not supported (this reader knows {FORMAT_VERSION})")
+        root = {k: f.attrs[k] for k in f.attrs}
+        if "ops" not in f:
+            raise GraphError(f"{path}: missing group /ops")
+        n = int(f.attrs["num_ops"])
+        if len(f["ops"]) != n:
+            raise GraphError(f"{path}: attribute num_ops is {n} but /ops has {len(f['ops'])} groups")
+        ops = []
+        for i in range(n):
+            gp = f"/ops/{i:04d}"
+            if gp not in f:
+                raise GraphError(f"{path}: missing group {gp}")
+            g = f[gp]
+            where = f"{path}: {gp}"
+            name = _attr_str(g, "name", where)
+            typ = _attr_str(g, "type", where)
+            inputs = _attr_strs(g, "inputs", where)
+            attrs = {}
+            for k in ("stride", "padding", "dilation"):
+                if k in g.attrs:
+                    attrs[k] = tuple(int(v) for v in np.asarray(g.attrs[k]).reshape(-1))
+            if "groups" in g.attrs:
+                attrs["groups"] = int(g.attrs["groups"])
+            if "eps" in g.attrs:
+                attrs["eps"] = float(g.attrs["eps"])
+            tensors = {}
+            for k in g:
+                ds = g[k]
+                if ds.dtype != np.float32:
+                    raise GraphError(f"{path}: op {name} ({gp}): dataset {k} has dtype {ds.dtype}, expected float32")
+                tensors[k] = ds[()]
+            ops.append(Op(name, typ, inputs, attrs, tensors))
+        root["input_shape"] = tuple(int(v) for v in np.asarray(root["input_shape"]).reshape(-1))
+        root["output"] = _attr_str(f, "output", path)
+    infer_shapes(ops, root["input_shape"], where=path)
+    return ops, root
+
+
+def load_hdf5_as_torch(path: str) -> GraphModule:
+    """Rebuilds a PyTorch module (eval mode) from an XbarSim model file."""
+    ops, root = read_model(path)
+    try:
+        m = GraphModule(ops, root["output"], root["input_shape"])
+    except GraphError as e:
+        raise GraphError(f"{path}: {e}") from None
+    return m.eval()
