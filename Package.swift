@@ -11,7 +11,24 @@
 //   XbarSimExperiments      evaluations that produce reports          (Experiments/)
 //   XbarSim                 umbrella that re-exports the public API   (Exports/)
 //   xbarsim                 the command-line tool (parses and prints only)
+import Foundation
 import PackageDescription
+
+/// Hot loops (depthwise convolution, noise, activations) vectorise 8-wide with AVX2/FMA.
+/// Swift compiles for baseline x86-64 (SSE2) unless told otherwise, so on an x86-64 host
+/// whose CPU has AVX2 and FMA the compute targets are built for `haswell`.
+/// `XBARSIM_PORTABLE=1 swift build` turns this off (for binaries copied to older CPUs).
+let vectorFlags: [SwiftSetting] = {
+    #if arch(x86_64)
+    let portable = Context.environment["XBARSIM_PORTABLE"].map { !$0.isEmpty && $0 != "0" } ?? false
+    let cpuinfo = (try? String(contentsOfFile: "/proc/cpuinfo", encoding: .utf8)) ?? ""
+    let flags = cpuinfo.split(separator: "\n").first { $0.hasPrefix("flags") }.map { Set($0.split(separator: " ")) } ?? []
+    if !portable && flags.contains("avx2") && flags.contains("fma") {
+        return [.unsafeFlags(["-target-cpu", "haswell"])]
+    }
+    #endif
+    return []
+}()
 
 let package = Package(
     name: "XbarSim",
@@ -29,7 +46,9 @@ let package = Package(
         .systemLibrary(
             name: "CHDF5", path: "Sources/CHDF5", pkgConfig: "hdf5",
             providers: [.apt(["libhdf5-dev"])]),
-        .target(name: "XbarSimTensor", dependencies: ["CBLAS"], path: "Sources/XbarSim/Tensor"),
+        .target(
+            name: "XbarSimTensor", dependencies: ["CBLAS"], path: "Sources/XbarSim/Tensor",
+            swiftSettings: vectorFlags),
         .target(name: "XbarSimIO", dependencies: ["CHDF5"], path: "Sources/XbarSim/IO"),
         .target(
             name: "XbarSimGraph", dependencies: ["XbarSimTensor", "XbarSimIO"],

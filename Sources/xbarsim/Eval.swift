@@ -22,6 +22,9 @@ extension XbarSimCommand {
         @Flag(help: "Print one JSON object (mode, model, images, accuracy, imagesPerSecond, ...).")
         var json = false
 
+        @Flag(help: "Time every op and print the seconds spent per op type.")
+        var profile = false
+
         var settings: EvaluationSettings {
             var s = EvaluationSettings()
             s.modelPath = common.model
@@ -43,7 +46,7 @@ extension XbarSimCommand {
         func run() throws {
             let inputs = try EvaluationInputs(settings: settings)
             let bar = ProgressBar(label: "float", enabled: !json)
-            let report = try Evaluation.float(inputs, settings: settings) { bar.update($0) }
+            let report = try Evaluation.float(inputs, settings: settings, profile: profile) { bar.update($0) }
             bar.finish()
             if json {
                 try printJSON(report)
@@ -55,6 +58,10 @@ extension XbarSimCommand {
                 print("accuracy  \(formatPercent(report.accuracy)) (\(report.correct)/\(report.images))")
                 print("speed     \(String(format: "%.1f", report.imagesPerSecond)) images/s "
                       + "(\(String(format: "%.2f", report.seconds)) s, batch \(report.batchSize), \(report.threads) threads)")
+                for (type, seconds) in (report.secondsByOpType ?? [:]).sorted(by: { $0.value > $1.value }) {
+                    print("  " + type.padding(toLength: 18, withPad: " ", startingAt: 0)
+                          + String(format: "%7.3f s  %5.1f%%", seconds, 100 * seconds / report.seconds))
+                }
             }
         }
     }

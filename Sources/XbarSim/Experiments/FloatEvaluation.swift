@@ -53,6 +53,8 @@ public struct EvaluationReport: Sendable, Equatable, Codable {
     public var imagesPerSecond: Double
     public var batchSize: Int
     public var threads: Int
+    /// Wall seconds per op type over the run (only when profiling was asked for).
+    public var secondsByOpType: [String: Double]?
 }
 
 /// Progress of a running evaluation, for progress bars.
@@ -110,7 +112,7 @@ public enum Evaluation {
 
     /// Runs the float reference engine over the test set.
     public static func float(
-        _ inputs: EvaluationInputs, settings: EvaluationSettings,
+        _ inputs: EvaluationInputs, settings: EvaluationSettings, profile: Bool = false,
         progress: ((EvaluationProgress) -> Void)? = nil
     ) throws -> EvaluationReport {
         BLAS.setThreads(settings.threads)
@@ -119,9 +121,12 @@ public enum Evaluation {
         let start = Date()
         var correct = 0
         var done = 0
+        var byType: [String: Double] = [:]
+        let ops = inputs.model.graph.ops
+        let timing: ((Int, Double) -> Void)? = profile ? { byType[ops[$0].kind.profileName, default: 0] += $1 } : nil
         while done < total {
             let range = done..<min(total, done + settings.batchSize)
-            let logits = try executor.run(inputs.batch(range))
+            let logits = try executor.run(inputs.batch(range), timing: timing)
             for (j, p) in predictions(logits).enumerated() where p == inputs.dataset.labels[range.lowerBound + j] {
                 correct += 1
             }
@@ -135,6 +140,6 @@ public enum Evaluation {
             data: inputs.dataDirectory, images: total, correct: correct,
             accuracy: total > 0 ? Double(correct) / Double(total) : 0, seconds: seconds,
             imagesPerSecond: Double(total) / max(seconds, 1e-9), batchSize: settings.batchSize,
-            threads: settings.threads)
+            threads: settings.threads, secondsByOpType: profile ? byType : nil)
     }
 }

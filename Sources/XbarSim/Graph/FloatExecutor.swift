@@ -1,3 +1,4 @@
+import Dispatch
 import XbarSimTensor
 
 /// An error while running a graph: a non-finite result, named by op.
@@ -27,13 +28,27 @@ public struct FloatExecutor: Sendable {
 
     /// Runs the network on a `[C, N, H, W]` batch; returns `[classes, N]` logits.
     /// Throws if the output holds NaN or Inf.
-    public func run(_ input: Tensor) throws -> Tensor {
+    ///
+    /// - Parameters:
+    ///   - timing: called after each op with its index and wall seconds (profiling).
+    ///   - observe: called with each op's index and output batch (calibration).
+    public func run(
+        _ input: Tensor, timing: ((Int, Double) -> Void)? = nil, observe: ((Int, Tensor) -> Void)? = nil
+    ) throws -> Tensor {
         var values = [Tensor?](repeating: nil, count: graph.ops.count + 1)
         values[0] = input
         let lastUse = graph.lastUse
         for (i, op) in graph.ops.enumerated() {
-            values[i + 1] = apply(op, op.inputs.map { values[$0]! })
-            for v in op.inputs where lastUse[v] == i { values[v] = nil }
+            let start = timing == nil ? 0 : DispatchTime.now().uptimeNanoseconds
+            // Inputs read for the last time are moved out, so elementwise ops can reuse their storage.
+            var inputs: [Tensor] = []
+            for v in op.inputs {
+                inputs.append(values[v]!)
+                if lastUse[v] == i { values[v] = nil }
+            }
+            values[i + 1] = apply(op, &inputs)
+            if let timing { timing(i, Double(DispatchTime.now().uptimeNanoseconds - start) * 1e-9) }
+            if let observe { observe(i, values[i + 1]!) }
         }
         let output = values[graph.outputIndex + 1]!
         if let bad = output.firstNonFiniteIndex {
@@ -46,26 +61,44 @@ public struct FloatExecutor: Sendable {
     /// Runs the network and keeps every op's output (for op-by-op checks).
     public func runKeepingAll(_ input: Tensor) -> [Tensor] {
         var values: [Tensor] = [input]
-        for op in graph.ops { values.append(apply(op, op.inputs.map { values[$0] })) }
+        for op in graph.ops {
+            var inputs = op.inputs.map { values[$0] }
+            values.append(apply(op, &inputs))
+        }
         return Array(values.dropFirst())
     }
 
-    /// Applies one op to its input batches.
-    public func apply(_ op: Op, _ x: [Tensor]) -> Tensor {
+    /// Applies one op to its input batches. Elementwise ops work in place on their
+    /// first input's storage when nothing else holds it (Swift copy-on-write).
+    /// `inputs` is emptied when the op takes ownership of its storage.
+    public func apply(_ op: Op, _ x: inout [Tensor]) -> Tensor {
         switch op.kind {
         case .conv2d(let geometry, let weight, let bias):
             return Kernels.conv2d(x[0], weight: weight, bias: bias, geometry: geometry, threads: threads)
         case .batchNorm(let bn):
-            return Kernels.channelAffine(x[0], scale: bn.scale, shift: bn.shift, threads: threads)
-        case .relu: return Kernels.relu(x[0], threads: threads)
-        case .hardSigmoid: return Kernels.hardSigmoid(x[0], threads: threads)
-        case .hardSwish: return Kernels.hardSwish(x[0], threads: threads)
-        case .add: return Kernels.add(x[0], x[1])
-        case .mul: return Kernels.multiply(x[0], x[1])
+            var y = x.removeFirst()
+            Kernels.channelAffine(&y, scale: bn.scale, shift: bn.shift, threads: threads)
+            return y
+        case .relu: return activate(x.removeFirst(), .relu)
+        case .hardSigmoid: return activate(x.removeFirst(), .hardSigmoid)
+        case .hardSwish: return activate(x.removeFirst(), .hardSwish)
+        case .add:
+            var y = x.removeFirst()
+            Kernels.add(&y, x[0])
+            return y
+        case .mul:
+            let a = x.removeFirst()
+            return Kernels.multiply(a, x.removeFirst())
         case .globalAveragePool: return Kernels.globalAveragePool(x[0])
         case .flatten: return Kernels.flatten(x[0])
         case .linear(_, let outFeatures, let weight, let bias):
             return Kernels.linear(x[0], weight: weight, bias: bias, outFeatures: outFeatures, threads: threads)
         }
+    }
+
+    private func activate(_ x: Tensor, _ f: ActivationFunction) -> Tensor {
+        var y = x
+        Kernels.activate(&y, f, threads: threads)
+        return y
     }
 }

@@ -45,6 +45,12 @@ public enum OpKind: Sendable, Equatable {
     /// Fully connected; `weight` is `(out, in)`.
     case linear(inFeatures: Int, outFeatures: Int, weight: [Float], bias: [Float]?)
 
+    /// A finer name for profiles: convolutions split into regular, depthwise and pointwise.
+    public var profileName: String {
+        guard case .conv2d(let g, _, _) = self else { return typeName }
+        return g.isDepthwise ? "conv2d/depthwise" : g.isPointwise ? "conv2d/pointwise" : "conv2d/regular"
+    }
+
     /// The type name used in model files.
     public var typeName: String {
         switch self {

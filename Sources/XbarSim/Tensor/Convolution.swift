@@ -147,6 +147,10 @@ extension Kernels {
     }
 
     /// Depthwise convolution: each channel of each image filtered by its own kernel.
+    ///
+    /// Per channel, the `[N, H, W]` block is transposed into a zero-padded `[H+2p, W+2p, N]`
+    /// buffer (images innermost), so every kernel tap is one long vector update of
+    /// length N with no boundary tests; the result is transposed back to `[N, Ho, Wo]`.
     static func depthwise(
         _ x: UnsafeBufferPointer<Float>, _ w: UnsafeBufferPointer<Float>, _ out: UnsafeMutableBufferPointer<Float>,
         _ g: Conv2DGeometry, images n: Int, threads: Int
@@ -156,32 +160,65 @@ extension Kernels {
         let (ih, iw) = (g.inHeight, g.inWidth)
         let (sh, sw) = (g.strideHeight, g.strideWidth)
         let (ph, pw) = (g.paddingHeight, g.paddingWidth)
-        let outBox = UncheckedSendable(out)
-        Parallel.forEach(g.inChannels * n, threads: threads) { plane in
-            let out = outBox.value
-            let c = plane / n
-            let src = plane * ih * iw
-            let dst = plane * oh * ow
-            for k in 0..<(oh * ow) { out[dst + k] = 0 }
-            for ki in 0..<kh {
-                // Output rows whose input row is inside the image.
-                let yLow = max(0, (ph - ki + sh - 1) / sh)
-                let yHigh = min(oh, (ih - 1 + ph - ki) / sh + 1)
-                guard yLow < yHigh else { continue }
-                for kj in 0..<kw {
-                    let weight = w[(c * kh + ki) * kw + kj]
-                    let xLow = max(0, (pw - kj + sw - 1) / sw)
-                    let xHigh = min(ow, (iw - 1 + pw - kj) / sw + 1)
-                    guard xLow < xHigh else { continue }
-                    for y in yLow..<yHigh {
-                        let inRow = src + (y * sh - ph + ki) * iw - pw + kj
-                        let outRow = dst + y * ow
-                        if sw == 1 {
-                            for xo in xLow..<xHigh { out[outRow + xo] += weight * x[inRow + xo] }
-                        } else {
-                            for xo in xLow..<xHigh { out[outRow + xo] += weight * x[inRow + xo * sw] }
+        let (hp, wp) = (ih + 2 * ph, iw + 2 * pw)
+        let box = UncheckedSendable((x, out))
+        Parallel.forEachChunk(g.inChannels, threads: threads) { channels in
+            let (x, out) = box.value
+            let padded = UnsafeMutablePointer<Float>.allocate(capacity: hp * wp * n)
+            let acc = UnsafeMutablePointer<Float>.allocate(capacity: oh * ow * n)
+            defer {
+                padded.deallocate()
+                acc.deallocate()
+            }
+            padded.initialize(repeating: 0, count: hp * wp * n)
+            for c in channels {
+                let src = x.baseAddress! + c * n * ih * iw
+                for image in 0..<n {
+                    for y in 0..<ih {
+                        let row = src + (image * ih + y) * iw
+                        let dst = padded + ((y + ph) * wp + pw) * n + image
+                        for xi in 0..<iw { dst[xi * n] = row[xi] }
+                    }
+                }
+                let taps = w.baseAddress! + c * kh * kw
+                for y in 0..<oh {
+                    for xo in 0..<ow {
+                        let o = acc + (y * ow + xo) * n
+                        let corner = padded + ((y * sh) * wp + xo * sw) * n
+                        // Blocks of 32 images stay in registers across all taps.
+                        var k = 0
+                        while k + 32 <= n {
+                            var s0 = SIMD8<Float>(), s1 = SIMD8<Float>(), s2 = SIMD8<Float>(), s3 = SIMD8<Float>()
+                            for ki in 0..<kh {
+                                for kj in 0..<kw {
+                                    let weight = SIMD8<Float>(repeating: taps[ki * kw + kj])
+                                    let p = UnsafeRawPointer(corner + (ki * wp + kj) * n + k)
+                                    s0 += weight * p.loadUnaligned(as: SIMD8<Float>.self)
+                                    s1 += weight * p.loadUnaligned(fromByteOffset: 32, as: SIMD8<Float>.self)
+                                    s2 += weight * p.loadUnaligned(fromByteOffset: 64, as: SIMD8<Float>.self)
+                                    s3 += weight * p.loadUnaligned(fromByteOffset: 96, as: SIMD8<Float>.self)
+                                }
+                            }
+                            let q = UnsafeMutableRawPointer(o + k)
+                            q.storeBytes(of: s0, as: SIMD8<Float>.self)
+                            q.storeBytes(of: s1, toByteOffset: 32, as: SIMD8<Float>.self)
+                            q.storeBytes(of: s2, toByteOffset: 64, as: SIMD8<Float>.self)
+                            q.storeBytes(of: s3, toByteOffset: 96, as: SIMD8<Float>.self)
+                            k += 32
+                        }
+                        while k < n {
+                            var s: Float = 0
+                            for ki in 0..<kh {
+                                for kj in 0..<kw { s += taps[ki * kw + kj] * corner[(ki * wp + kj) * n + k] }
+                            }
+                            o[k] = s
+                            k += 1
                         }
                     }
+                }
+                let dst = out.baseAddress! + c * n * oh * ow
+                for image in 0..<n {
+                    for pix in 0..<(oh * ow) { dst[image * oh * ow + pix] = acc[pix * n + image] }
                 }
             }
         }

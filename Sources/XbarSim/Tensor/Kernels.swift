@@ -2,79 +2,74 @@
 ///
 /// Every kernel is deterministic for any thread count: work is split by channel.
 public enum Kernels {
-    /// `y = x * scale[c] + shift[c]` per channel (inference batch-norm, after
+    /// `x = x * scale[c] + shift[c]` per channel, in place (inference batch-norm, after
     /// `scale = gamma / sqrt(var + eps)`, `shift = beta - mean * scale`).
-    public static func channelAffine(_ x: Tensor, scale: [Float], shift: [Float], threads: Int) -> Tensor {
+    public static func channelAffine(_ x: inout Tensor, scale: [Float], shift: [Float], threads: Int) {
         let c = x.shape[0]
         precondition(scale.count == c && shift.count == c)
         let inner = x.count / max(1, c)
-        return Tensor(shape: x.shape) { out in
-            x.scalars.withUnsafeBufferPointer { src in
-                let box = UncheckedSendable(out)
-                Parallel.forEach(c, threads: threads) { ch in
-                    let (a, b) = (scale[ch], shift[ch])
-                    let base = ch * inner
-                    for k in base..<(base + inner) { box.value[k] = src[k] * a + b }
+        x.scalars.withUnsafeMutableBufferPointer { buf in
+            let box = UncheckedSendable(buf)
+            Parallel.forEach(c, threads: threads) { ch in
+                let (a, b) = (scale[ch], shift[ch])
+                let p = box.value.baseAddress! + ch * inner
+                for k in 0..<inner { p[k] = p[k] * a + b }
+            }
+        }
+    }
+
+    /// Applies an activation to every element, in place.
+    public static func activate(_ x: inout Tensor, _ function: ActivationFunction, threads: Int) {
+        let n = x.count
+        let blocks = max(1, min(threads * 4, n / 16384))
+        x.scalars.withUnsafeMutableBufferPointer { buf in
+            let box = UncheckedSendable(buf)
+            Parallel.forEach(blocks, threads: threads) { b in
+                let p = box.value.baseAddress!
+                let range = (n * b / blocks)..<(n * (b + 1) / blocks)
+                // One specialised loop per function, so each vectorises.
+                switch function {
+                case .relu: for k in range { p[k] = max(p[k], 0) }
+                case .hardSigmoid: for k in range { p[k] = min(max(p[k] + 3, 0), 6) / 6 }
+                case .hardSwish: for k in range { p[k] = p[k] * min(max(p[k] + 3, 0), 6) / 6 }
                 }
             }
         }
     }
 
-    /// Applies `f` to every element.
-    @inline(__always)
-    public static func map(_ x: Tensor, threads: Int, _ f: @escaping @Sendable (Float) -> Float) -> Tensor {
-        let blocks = max(1, min(threads * 4, x.count / 4096))
-        return Tensor(shape: x.shape) { out in
-            x.scalars.withUnsafeBufferPointer { src in
-                let box = UncheckedSendable(out)
-                let n = x.count
-                Parallel.forEach(blocks, threads: threads) { b in
-                    for k in (n * b / blocks)..<(n * (b + 1) / blocks) { box.value[k] = f(src[k]) }
-                }
-            }
-        }
-    }
-
-    public static func relu(_ x: Tensor, threads: Int) -> Tensor { map(x, threads: threads, Activation.relu) }
-    public static func hardSigmoid(_ x: Tensor, threads: Int) -> Tensor { map(x, threads: threads, Activation.hardSigmoid) }
-    public static func hardSwish(_ x: Tensor, threads: Int) -> Tensor { map(x, threads: threads, Activation.hardSwish) }
-
-    /// Elementwise sum of two equal-shaped tensors.
-    public static func add(_ a: Tensor, _ b: Tensor) -> Tensor {
+    /// Elementwise sum of two equal-shaped tensors, written into the first.
+    public static func add(_ a: inout Tensor, _ b: Tensor) {
         precondition(a.shape == b.shape)
-        return Tensor(shape: a.shape) { out in
-            a.scalars.withUnsafeBufferPointer { x in
-                b.scalars.withUnsafeBufferPointer { y in
-                    for k in 0..<out.count { out[k] = x[k] + y[k] }
-                }
+        a.scalars.withUnsafeMutableBufferPointer { x in
+            b.scalars.withUnsafeBufferPointer { y in
+                for k in 0..<x.count { x[k] += y[k] }
             }
         }
     }
 
     /// Elementwise product; a `[C, N, 1, 1]` operand is broadcast over the other's H and W.
+    /// Returns the product (reusing the larger operand's storage when it is not shared).
     public static func multiply(_ a: Tensor, _ b: Tensor) -> Tensor {
-        if a.shape == b.shape {
-            return Tensor(shape: a.shape) { out in
-                a.scalars.withUnsafeBufferPointer { x in
-                    b.scalars.withUnsafeBufferPointer { y in
-                        for k in 0..<out.count { out[k] = x[k] * y[k] }
-                    }
+        var (big, small) = a.count >= b.count ? (a, b) : (b, a)
+        if big.shape == small.shape {
+            big.scalars.withUnsafeMutableBufferPointer { x in
+                small.scalars.withUnsafeBufferPointer { y in
+                    for k in 0..<x.count { x[k] *= y[k] }
                 }
             }
+            return big
         }
-        let (big, small) = a.count >= b.count ? (a, b) : (b, a)
         precondition(big.shape.count == 4 && small.shape == [big.shape[0], big.shape[1], 1, 1])
         let plane = big.shape[2] * big.shape[3]
-        return Tensor(shape: big.shape) { out in
-            big.scalars.withUnsafeBufferPointer { x in
-                small.scalars.withUnsafeBufferPointer { s in
-                    for p in 0..<small.count {
-                        let f = s[p]
-                        for k in (p * plane)..<((p + 1) * plane) { out[k] = x[k] * f }
-                    }
+        big.scalars.withUnsafeMutableBufferPointer { x in
+            small.scalars.withUnsafeBufferPointer { s in
+                for p in 0..<s.count {
+                    let f = s[p]
+                    for k in (p * plane)..<((p + 1) * plane) { x[k] *= f }
                 }
             }
         }
+        return big
     }
 
     /// Mean over H and W: `[C, N, H, W]` to `[C, N, 1, 1]`.
@@ -128,6 +123,11 @@ public enum Kernels {
     }
 }
 
+/// The elementwise activations of the format.
+public enum ActivationFunction: String, Sendable, CaseIterable, Codable {
+    case relu, hardSigmoid, hardSwish
+}
+
 /// The scalar activation functions, exactly as PyTorch defines them.
 public enum Activation {
     @Sendable public static func relu(_ x: Float) -> Float { x > 0 ? x : 0 }
@@ -135,4 +135,34 @@ public enum Activation {
     @Sendable public static func hardSigmoid(_ x: Float) -> Float { min(max(x + 3, 0), 6) / 6 }
     /// `x * min(max(x + 3, 0), 6) / 6`
     @Sendable public static func hardSwish(_ x: Float) -> Float { x * min(max(x + 3, 0), 6) / 6 }
+}
+
+extension Kernels {
+    /// Elementwise square (read-noise variance needs `x²`).
+    public static func squared(_ x: Tensor) -> Tensor {
+        Tensor(shape: x.shape) { out in
+            x.scalars.withUnsafeBufferPointer { src in
+                for k in 0..<out.count { out[k] = src[k] * src[k] }
+            }
+        }
+    }
+
+    /// Clips every element to `[-limit, limit]` in place (op-amp rails).
+    public static func clip(_ x: inout Tensor, _ limit: Float) {
+        x.scalars.withUnsafeMutableBufferPointer { p in
+            for k in p.indices { p[k] = min(max(p[k], -limit), limit) }
+        }
+    }
+
+    /// `clip(a − clip(b))`: a subtractor after two saturating TIAs.
+    public static func subtractClipped(_ a: Tensor, _ b: Tensor, rail: Float) -> Tensor {
+        precondition(a.shape == b.shape)
+        return Tensor(shape: a.shape) { out in
+            a.scalars.withUnsafeBufferPointer { x in
+                b.scalars.withUnsafeBufferPointer { y in
+                    for k in 0..<out.count { out[k] = min(max(x[k] - min(max(y[k], -rail), rail), -rail), rail) }
+                }
+            }
+        }
+    }
 }

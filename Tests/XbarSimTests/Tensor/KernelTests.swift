@@ -15,16 +15,23 @@ struct KernelTests {
         #expect(Activation.hardSwish(5) == 5)
         #expect(Activation.relu(-2) == 0 && Activation.relu(2) == 2)
         let x = Tensor(shape: [2, 1, 1, 2], scalars: [-4, -1.5, 0, 4])
-        #expect(Kernels.hardSwish(x, threads: 2).scalars == [0, -0.375, 0, 4])
-        #expect(Kernels.relu(x, threads: 1).scalars == [0, 0, 0, 4])
+        var y = x
+        Kernels.activate(&y, .hardSwish, threads: 2)
+        #expect(y.scalars == [0, -0.375, 0, 4])
+        y = x
+        Kernels.activate(&y, .hardSigmoid, threads: 1)
+        #expect(y.scalars == [0, 0.25, 0.5, 1])
+        y = x
+        Kernels.activate(&y, .relu, threads: 1)
+        #expect(y.scalars == [0, 0, 0, 4])
     }
 
     @Test func batchNormAsChannelAffine() {
         // gamma 2, beta 1, mean 3, var 4 - eps: y = 2 (x - 3) / 2 + 1 = x - 2.
         let bn = BatchNormParameters(gamma: [2, -1], beta: [1, 0], runningMean: [3, 0], runningVariance: [3.999, 0.999],
                                      epsilon: 0.001)
-        let x = Tensor(shape: [2, 1, 1, 2], scalars: [3, 5, 2, -4])
-        let y = Kernels.channelAffine(x, scale: bn.scale, shift: bn.shift, threads: 2)
+        var y = Tensor(shape: [2, 1, 1, 2], scalars: [3, 5, 2, -4])
+        Kernels.channelAffine(&y, scale: bn.scale, shift: bn.shift, threads: 2)
         let expected: [Float] = [1, 3, -2, 4]
         for (a, b) in zip(y.scalars, expected) { #expect(abs(a - b) < 1e-6) }
     }
@@ -55,7 +62,10 @@ struct KernelTests {
 
     @Test func addAndAxisSwap() {
         let a = Tensor(shape: [2, 3], scalars: [1, 2, 3, 4, 5, 6])
-        #expect(Kernels.add(a, a).scalars == [2, 4, 6, 8, 10, 12])
+        var sum = a
+        Kernels.add(&sum, a)
+        #expect(sum.scalars == [2, 4, 6, 8, 10, 12])
+        #expect(a.scalars == [1, 2, 3, 4, 5, 6])     // the shared operand was not modified
         let t = a.swappingFirstTwoAxes()
         #expect(t.shape == [3, 2] && t.scalars == [1, 4, 2, 5, 3, 6])
         #expect(t.swappingFirstTwoAxes() == a)
