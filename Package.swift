@@ -8,6 +8,9 @@
 //   XbarSimTensor           tensors and the BLAS-backed kernels      (Tensor/)
 //   XbarSimIO               HDF5 reader/writer, CIFAR-10 loader      (IO/)
 //   XbarSimGraph            op graph, model-file loader, float engine (Graph/)
+//   XbarSimDevice           device non-idealities, seeded streams    (Device/)
+//   XbarSimCrossbar         weight->conductance mapping, tiles, DAC/ADC/op-amp (Crossbar/)
+//   XbarSimAnalog           memristive network: crossbar layers, analog modules, chips (Analog/)
 //   XbarSimExperiments      evaluations that produce reports          (Experiments/)
 //   XbarSim                 umbrella that re-exports the public API   (Exports/)
 //   xbarsim                 the command-line tool (parses and prints only)
@@ -50,16 +53,27 @@ let package = Package(
             name: "XbarSimTensor", dependencies: ["CBLAS"], path: "Sources/XbarSim/Tensor",
             swiftSettings: vectorFlags),
         .target(name: "XbarSimIO", dependencies: ["CHDF5"], path: "Sources/XbarSim/IO"),
+        .target(name: "XbarSimDevice", path: "Sources/XbarSim/Device", swiftSettings: vectorFlags),
         .target(
             name: "XbarSimGraph", dependencies: ["XbarSimTensor", "XbarSimIO"],
             path: "Sources/XbarSim/Graph"),
         .target(
+            name: "XbarSimCrossbar", dependencies: ["XbarSimTensor", "XbarSimDevice"],
+            path: "Sources/XbarSim/Crossbar", swiftSettings: vectorFlags),
+        .target(
+            name: "XbarSimAnalog",
+            dependencies: ["XbarSimTensor", "XbarSimDevice", "XbarSimCrossbar", "XbarSimGraph"],
+            path: "Sources/XbarSim/Analog", swiftSettings: vectorFlags),
+        .target(
             name: "XbarSimExperiments",
-            dependencies: ["XbarSimTensor", "XbarSimIO", "XbarSimGraph"],
+            dependencies: ["XbarSimTensor", "XbarSimIO", "XbarSimGraph", "XbarSimDevice", "XbarSimCrossbar", "XbarSimAnalog"],
             path: "Sources/XbarSim/Experiments"),
         .target(
             name: "XbarSim",
-            dependencies: ["XbarSimTensor", "XbarSimIO", "XbarSimGraph", "XbarSimExperiments"],
+            dependencies: [
+                "XbarSimTensor", "XbarSimIO", "XbarSimGraph", "XbarSimDevice", "XbarSimCrossbar", "XbarSimAnalog",
+                "XbarSimExperiments",
+            ],
             path: "Sources/XbarSim/Exports"),
         .executableTarget(
             name: "xbarsim",

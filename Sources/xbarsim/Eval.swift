@@ -8,10 +8,18 @@ extension XbarSimCommand {
             abstract: "Evaluate a model on the CIFAR-10 test set.",
             discussion: "Prints accuracy and throughput; --json prints one JSON object instead.")
 
-        @Flag(help: "Run the float32 reference engine (no crossbar simulation).")
+        @Flag(help: "Run only the float32 reference engine (no crossbar simulation).")
         var float = false
 
         @OptionGroup var common: ModelOptions
+
+        @OptionGroup(title: "Simulated chip") var chip: ChipOptions
+
+        @Option(help: ArgumentHelp("Monte Carlo chips (independent programmings).", valueName: "k"))
+        var chips: Int = 1
+
+        @Option(help: ArgumentHelp("Seed of every random draw; equal seeds give equal results.", valueName: "n"))
+        var seed: UInt64 = 0
 
         @Option(help: ArgumentHelp("Evaluate only the first N test images.", valueName: "n"))
         var limit: Int?
@@ -37,14 +45,12 @@ extension XbarSimCommand {
 
         func validate() throws {
             do { try settings.validate() } catch let error as SettingsError { throw ValidationError(error.description) }
-            guard float else {
-                throw ValidationError(
-                    "only the float reference engine exists in this version: pass --float (crossbar simulation is not implemented yet)")
-            }
+            guard chips > 0 else { throw ValidationError("--chips: must be positive, got \(chips)") }
         }
 
         func run() throws {
             let inputs = try EvaluationInputs(settings: settings)
+            if !float { return try runAnalog(inputs) }
             let bar = ProgressBar(label: "float", enabled: !json)
             let report = try Evaluation.float(inputs, settings: settings, profile: profile) { bar.update($0) }
             bar.finish()
@@ -64,6 +70,32 @@ extension XbarSimCommand {
                 }
             }
         }
+    }
+}
+
+extension XbarSimCommand.Eval {
+    func runAnalog(_ inputs: EvaluationInputs) throws {
+        let config = try chip.config()
+        let bar = ProgressBar(label: "chip", enabled: !json)
+        let report = try Evaluation.analog(
+            inputs, settings: settings, config: config, preset: chip.preset, seed: seed, chips: chips
+        ) { p in
+            bar.update(EvaluationProgress(imagesDone: p.chip * p.imagesTotal + p.imagesDone,
+                                          imagesTotal: p.chips * p.imagesTotal, secondsElapsed: p.secondsElapsed))
+        }
+        bar.finish()
+        if json { return try printJSON(report) }
+        print("model       \(report.model)")
+        print("data        \(report.data)")
+        print("chip        preset \(chip.preset.rawValue), mapping \(config.mapping.rawValue), mode \(config.mode.rawValue), "
+              + "tile \(config.tile), scaling \(config.scaling.description)")
+        print("images      \(report.images) x \(report.chips) chip(s), seed \(report.seed)")
+        print("float       \(formatPercent(report.floatAccuracy))  (\(String(format: "%.1f", report.floatImagesPerSecond)) images/s)")
+        print("analog      \(formatPercent(report.accuracy)) ± \(formatPercent(report.accuracyStd)) (std over chips), "
+              + "95% CI [\(formatPercent(report.accuracyCI95[0])), \(formatPercent(report.accuracyCI95[1]))]")
+        print("degradation \(String(format: "%.2f", report.degradation * 100)) percentage points")
+        print("speed       \(String(format: "%.1f", report.imagesPerSecond)) images/s "
+              + "(\(String(format: "%.2f", report.imagesPerSecond / report.floatImagesPerSecond))x float)")
     }
 }
 

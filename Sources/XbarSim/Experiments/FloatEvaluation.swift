@@ -62,6 +62,12 @@ public struct EvaluationProgress: Sendable {
     public var imagesDone: Int
     public var imagesTotal: Int
     public var secondsElapsed: Double
+
+    public init(imagesDone: Int, imagesTotal: Int, secondsElapsed: Double) {
+        self.imagesDone = imagesDone
+        self.imagesTotal = imagesTotal
+        self.secondsElapsed = secondsElapsed
+    }
 }
 
 /// Loads everything an evaluation needs, once.

@@ -41,6 +41,13 @@ public struct Conv2DGeometry: Sendable, Hashable, Codable {
         kernelHeight == 1 && kernelWidth == 1 && strideHeight == 1 && strideWidth == 1
             && paddingHeight == 0 && paddingWidth == 0 && groups == 1
     }
+    /// One output pixel whose window is the whole unpadded input (1x1 on 1x1, or a global
+    /// weighted pooling), so each output is a dot product of one input plane.
+    public var isFullWindow: Bool {
+        kernelHeight == inHeight && kernelWidth == inWidth && paddingHeight == 0 && paddingWidth == 0
+            && dilationHeight == 1 && dilationWidth == 1
+    }
+
     /// Multiply-accumulates per image.
     public var macsPerImage: Int { outChannels * outHeight * outWidth * fanIn }
 }
@@ -73,6 +80,20 @@ extension Kernels {
                         BLAS.sgemm(m: g.outChannels, n: n * outPlane, k: g.inChannels,
                                    a: w.baseAddress!, lda: g.inChannels, b: x.baseAddress!, ldb: n * outPlane,
                                    c: out.baseAddress!, ldc: n * outPlane)
+                    } else if g.isDepthwise && g.kernelHeight == 1 && g.kernelWidth == 1 && g.strideHeight == 1
+                                && g.strideWidth == 1 && g.paddingHeight == 0 && g.paddingWidth == 0 {
+                        // Per-channel scaling (one device per channel, e.g. a batch-norm stage).
+                        let inner = n * g.inHeight * g.inWidth
+                        let box = UncheckedSendable((x, w, out))
+                        Parallel.forEachChunk(g.inChannels, threads: threads) { channels in
+                            let (x, w, out) = box.value
+                            for c in channels {
+                                let f = w[c]
+                                for k in (c * inner)..<((c + 1) * inner) { out[k] = f * x[k] }
+                            }
+                        }
+                    } else if g.isDepthwise && g.isFullWindow {
+                        depthwiseFullWindow(x, w, out, g, images: n, threads: threads)
                     } else if g.isDepthwise && g.dilationHeight == 1 && g.dilationWidth == 1 {
                         depthwise(x, w, out, g, images: n, threads: threads)
                     } else {
@@ -219,6 +240,28 @@ extension Kernels {
                 let dst = out.baseAddress! + c * n * oh * ow
                 for image in 0..<n {
                     for pix in 0..<(oh * ow) { dst[image * oh * ow + pix] = acc[pix * n + image] }
+                }
+            }
+        }
+    }
+
+    /// Depthwise convolution whose kernel covers the whole input plane (1x1 maps, global
+    /// weighted pooling): `out[c, n] = Σ_p w[c, p]·x[c, n, p]`.
+    static func depthwiseFullWindow(
+        _ x: UnsafeBufferPointer<Float>, _ w: UnsafeBufferPointer<Float>, _ out: UnsafeMutableBufferPointer<Float>,
+        _ g: Conv2DGeometry, images n: Int, threads: Int
+    ) {
+        let plane = g.inHeight * g.inWidth
+        let box = UncheckedSendable((x, w, out))
+        Parallel.forEachChunk(g.inChannels, threads: threads) { channels in
+            let (x, w, out) = box.value
+            for c in channels {
+                let weights = w.baseAddress! + c * plane
+                for image in 0..<n {
+                    let src = x.baseAddress! + (c * n + image) * plane
+                    var s: Float = 0
+                    for p in 0..<plane { s += weights[p] * src[p] }
+                    out[c * n + image] = s
                 }
             }
         }

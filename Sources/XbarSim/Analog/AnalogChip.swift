@@ -1,0 +1,194 @@
+import XbarSimCrossbar
+import XbarSimDevice
+import XbarSimGraph
+import XbarSimTensor
+
+/// How one op of the graph is realised in the memristive circuit.
+public enum AnalogStage: Sendable {
+    /// Convolution, fully connected layer or global average pooling on crossbars.
+    case crossbar(CrossbarLayer)
+    /// The reference design's batch-norm module: a subtract stage `±(x − E[x])` and a
+    /// scale stage `|γ/σ|·v + β`, each a one-input memristor stage with a TIA; the sign
+    /// of γ chooses the wiring of the first stage.
+    case batchNorm(subtract: CrossbarLayer, scale: CrossbarLayer)
+    /// ReLU / hard-sigmoid / hard-swish: op-amp adder with diode limiters (and a multiplier).
+    case activation(ActivationFunction)
+    /// Residual add: op-amp summer.
+    case add
+    /// SE channel scaling: analog multiplier.
+    case multiply
+    /// Flatten: wiring only.
+    case flatten
+}
+
+/// Maximum |value| of every value of the graph on calibration images (float engine).
+/// Digitized mode sets each crossbar's DAC and ADC full scale from it.
+public struct Calibration: Sendable, Equatable, Codable {
+    /// Index 0: network input; `i + 1`: output of op `i`.
+    public var maxAbs: [Float]
+    public var images: Int
+
+    public init(maxAbs: [Float], images: Int) {
+        self.maxAbs = maxAbs
+        self.images = images
+    }
+
+    /// Runs the float engine on `batch` and records maxima.
+    public static func measure(graph: Graph, batch: Tensor, threads: Int) throws -> Calibration {
+        var maxima = [Float](repeating: 0, count: graph.ops.count + 1)
+        maxima[0] = batch.maxAbs
+        _ = try FloatExecutor(graph: graph, threads: threads).run(batch, observe: { i, t in maxima[i + 1] = t.maxAbs })
+        return Calibration(maxAbs: maxima, images: batch.shape[1])
+    }
+}
+
+/// One Monte Carlo chip: every conductance of the network programmed once.
+public struct AnalogChip: Sendable {
+    public let graph: Graph
+    public let config: AnalogConfig
+    public let seed: UInt64
+    public let chip: Int
+    public let stages: [AnalogStage]
+    /// Volts per unit of signal (analog mode): the network input's largest magnitude
+    /// is driven at `periphery.inputVoltageVolts`.
+    public let voltsPerUnit: Double
+    public let calibration: Calibration
+
+    /// Maps and programs the whole network for chip number `chip`.
+    ///
+    /// - Parameter inputMaxAbs: largest |input| the network can see (normalised pixel range).
+    public init(graph: Graph, config: AnalogConfig, seed: UInt64, chip: Int, inputMaxAbs: Double, calibration: Calibration) {
+        self.graph = graph
+        self.config = config
+        self.seed = seed
+        self.chip = chip
+        self.calibration = calibration
+        voltsPerUnit = config.periphery.inputVoltageVolts / max(inputMaxAbs, 1e-30)
+        stages = graph.ops.enumerated().map { i, op in
+            let key: [UInt64] = [UInt64(chip), UInt64(i)]
+            switch op.kind {
+            case .conv2d(let g, let w, let b):
+                return .crossbar(CrossbarLayer(
+                    geometry: g, matrix: CrossbarMatrix(inputs: g.fanIn, outputs: g.outChannels, weights: w, bias: b),
+                    config: config, seed: seed, key: key))
+            case .linear(let inF, let outF, let w, let b):
+                let g = Conv2DGeometry(inChannels: inF, outChannels: outF, kernel: (1, 1), input: (1, 1))
+                return .crossbar(CrossbarLayer(
+                    geometry: g, matrix: CrossbarMatrix(inputs: inF, outputs: outF, weights: w, bias: b),
+                    config: config, seed: seed, key: key))
+            case .globalAveragePool:
+                let s = graph.shape(ofValue: op.inputs[0])
+                let (c, h, w) = (s[0], s[1], s[2])
+                let g = Conv2DGeometry(inChannels: c, outChannels: c, kernel: (h, w), groups: c, input: (h, w))
+                let weights = [Float](repeating: 1 / Float(h * w), count: c * h * w)
+                return .crossbar(CrossbarLayer(
+                    geometry: g, matrix: CrossbarMatrix(inputs: h * w, outputs: c, weights: weights, bias: nil),
+                    config: config, seed: seed, key: key))
+            case .batchNorm(let bn):
+                let s = graph.shape(ofValue: op.inputs[0])
+                let c = s[0]
+                let g = Conv2DGeometry(inChannels: c, outChannels: c, kernel: (1, 1), groups: c,
+                                       input: (s.count > 1 ? s[1] : 1, s.count > 2 ? s[2] : 1))
+                // Stage 1: ±(x − mean), sign = sign(γ) (eqs. 6-7). Stage 2: |γ/σ|·v + β.
+                let sign: [Float] = bn.gamma.map { $0 >= 0 ? 1 : -1 }
+                let scale = bn.scale
+                let subtract = CrossbarMatrix(inputs: 1, outputs: c, weights: sign,
+                                              bias: zip(sign, bn.runningMean).map { -$0 * $1 })
+                let scaleStage = CrossbarMatrix(inputs: 1, outputs: c, weights: scale.map { abs($0) }, bias: bn.beta)
+                return .batchNorm(
+                    subtract: CrossbarLayer(geometry: g, matrix: subtract, config: config, seed: seed, key: key + [1]),
+                    scale: CrossbarLayer(geometry: g, matrix: scaleStage, config: config, seed: seed, key: key + [2]))
+            case .relu: return .activation(.relu)
+            case .hardSigmoid: return .activation(.hardSigmoid)
+            case .hardSwish: return .activation(.hardSwish)
+            case .add: return .add
+            case .mul: return .multiply
+            case .flatten: return .flatten
+            }
+        }
+    }
+
+    /// Signal limit of every op-amp output, in units (analog mode only).
+    var railUnits: Float? {
+        guard config.mode == .analog, let rail = config.periphery.opAmp.railVolts else { return nil }
+        return Float(rail / voltsPerUnit)
+    }
+
+    /// Runs a `[C, N, H, W]` batch whose first image has test-set index `firstImage`;
+    /// returns `[classes, N]` logits. Throws if an output is NaN or infinite.
+    public func run(_ input: Tensor, firstImage: Int, threads: Int) throws -> Tensor {
+        var x = input
+        if let bits = config.periphery.dac.bits {
+            // The network input always passes a DAC (pixels come from memory).
+            let q = SymmetricQuantizer(bits: bits, range: max(calibration.maxAbs[0], .leastNormalMagnitude))
+            x.scalars.withUnsafeMutableBufferPointer { q.apply($0) }
+        }
+        var values = [Tensor?](repeating: nil, count: graph.ops.count + 1)
+        values[0] = x
+        let lastUse = graph.lastUse
+        for (i, op) in graph.ops.enumerated() {
+            var inputs: [Tensor] = []
+            for v in op.inputs {
+                inputs.append(values[v]!)
+                if lastUse[v] == i { values[v] = nil }
+            }
+            values[i + 1] = apply(stage: i, inputs: &inputs, firstImage: firstImage, threads: threads)
+        }
+        let output = values[graph.outputIndex + 1]!
+        if let bad = output.firstNonFiniteIndex {
+            throw ExecutionError(op: graph.ops[graph.outputIndex].name,
+                                 message: "analog output has a non-finite value (\(output.scalars[bad])) at index \(bad)")
+        }
+        return Kernels.flatten(output)
+    }
+
+    func apply(stage i: Int, inputs x: inout [Tensor], firstImage: Int, threads: Int) -> Tensor {
+        let op = graph.ops[i]
+        let periphery = config.periphery
+        let rail = railUnits
+        let noise = NoiseKey(seed: seed, crossbar: [UInt64(chip), UInt64(i)], firstImage: firstImage)
+        func ranges(input: Float, output: Float) -> SignalRanges {
+            SignalRanges(railUnits: rail, inputRange: input, outputRange: output)
+        }
+        let inMax = calibration.maxAbs[op.inputs[0]]
+        let outMax = calibration.maxAbs[i + 1]
+        switch stages[i] {
+        case .crossbar(let layer):
+            var input = x.removeFirst()
+            let isVector = input.shape.count == 2
+            if isVector { input = Tensor(shape: input.shape + [1, 1], scalars: input.scalars) }
+            var y = layer.run(input, mode: config.mode, periphery: periphery, ranges: ranges(input: inMax, output: outMax),
+                              noise: noise, threads: threads)
+            if isVector { y = Tensor(shape: [y.shape[0], y.shape[1]], scalars: y.scalars) }
+            return y
+        case .batchNorm(let subtract, let scale):
+            let input = x.removeFirst()
+            let shape = input.shape
+            let as4 = shape.count == 4 ? input : Tensor(shape: shape + [1, 1], scalars: input.scalars)
+            let v = subtract.run(as4, mode: config.mode, periphery: periphery,
+                                 ranges: ranges(input: inMax, output: inMax + subtract.programmed.bias.map(abs).max()!),
+                                 noise: noise.part(1000), threads: threads)
+            let y = scale.run(v, mode: config.mode, periphery: periphery,
+                              ranges: ranges(input: inMax + subtract.programmed.bias.map(abs).max()!, output: outMax),
+                              noise: noise.part(2000), threads: threads)
+            return shape.count == 4 ? y : Tensor(shape: shape, scalars: y.scalars)
+        case .activation(let f):
+            var y = x.removeFirst()
+            AnalogCircuits.activate(&y, f, limiterOffsetUnits: Float(periphery.limiterOffsetVolts / voltsPerUnit),
+                                    multiplierGain: Float(1 + periphery.multiplierGainError), railUnits: rail)
+            return y
+        case .add:
+            var y = x.removeFirst()
+            Kernels.add(&y, x[0])
+            if let rail { Kernels.clip(&y, rail) }
+            return y
+        case .multiply:
+            let a = x.removeFirst()
+            var y = Kernels.multiply(a, x.removeFirst())
+            AnalogCircuits.scale(&y, by: Float(1 + periphery.multiplierGainError), railUnits: rail)
+            return y
+        case .flatten:
+            return Kernels.flatten(x[0])
+        }
+    }
+}

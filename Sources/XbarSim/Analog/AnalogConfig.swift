@@ -1,0 +1,70 @@
+import XbarSimCrossbar
+import XbarSimDevice
+
+/// Where signals are converted.
+public enum SignalMode: String, Sendable, Hashable, Codable, CaseIterable {
+    /// Voltages flow from layer to layer with no conversion (the reference design);
+    /// only the network input passes a DAC.
+    case analog
+    /// Every crossbar has input DACs and a per-tile ADC; partial sums are added digitally.
+    case digitized
+}
+
+/// Converters, amplifiers and the analog modules between crossbars.
+public struct Periphery: Sendable, Hashable, Codable {
+    /// The network input's largest magnitude is driven at this voltage (analog mode
+    /// sets the volts-per-unit of every signal from it). Reference design: 2.5 mV.
+    public var inputVoltageVolts: Double = 0.1
+    public var dac = DAC()
+    public var adc = ADC()
+    /// Every op-amp: TIAs, BN stages, summers, activation adders.
+    public var opAmp = OpAmp.ideal
+    /// Error of the diode limiters' clamp levels (ReLU floor, hard-sigmoid floor and ceiling), volts.
+    public var limiterOffsetVolts: Double = 0
+    /// Relative gain error of the analog multipliers (SE scaling, hard-swish).
+    public var multiplierGainError: Double = 0
+
+    public init() {}
+
+    public func validate() throws(CrossbarParameterError) {
+        guard inputVoltageVolts > 0, inputVoltageVolts.isFinite else {
+            throw CrossbarParameterError(parameter: "--input-voltage", message: "must be positive, got \(inputVoltageVolts)")
+        }
+        try dac.validate()
+        try adc.validate()
+        try opAmp.validate()
+        guard limiterOffsetVolts.isFinite else {
+            throw CrossbarParameterError(parameter: "--limiter-offset", message: "must be finite")
+        }
+        guard multiplierGainError.isFinite, multiplierGainError > -1 else {
+            throw CrossbarParameterError(parameter: "--multiplier-gain-error", message: "must be > -1, got \(multiplierGainError)")
+        }
+    }
+}
+
+/// Everything that defines a simulated chip, except the random seed.
+public struct AnalogConfig: Sendable, Hashable, Codable {
+    public var device = DeviceModel()
+    public var mapping = MappingScheme.paper
+    public var scaling = WeightScaling.perLayer
+    public var tile = TileSize.unlimited
+    public var mode = SignalMode.analog
+    public var periphery = Periphery()
+    /// Training images used to set DAC/ADC ranges (digitized mode).
+    public var calibrationImages = 256
+
+    public init() {}
+
+    /// Checks every parameter; the error names the command-line flag.
+    public func validate() throws {
+        try device.validate()
+        try tile.validate()
+        try periphery.validate()
+        if case .fixed(let s) = scaling, !(s > 0 && s.isFinite) {
+            throw CrossbarParameterError(parameter: "--scaling", message: "fixed siemens per unit must be positive, got \(s)")
+        }
+        guard calibrationImages > 0 else {
+            throw CrossbarParameterError(parameter: "--calibration-images", message: "must be positive, got \(calibrationImages)")
+        }
+    }
+}

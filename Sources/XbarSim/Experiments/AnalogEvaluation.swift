@@ -1,0 +1,116 @@
+import Foundation
+import XbarSimAnalog
+import XbarSimGraph
+import XbarSimIO
+import XbarSimTensor
+
+/// Result of evaluating Monte Carlo chips, with the float reference measured in the same run.
+public struct AnalogEvaluationReport: Sendable, Equatable, Codable {
+    public var mode: String
+    public var model: String
+    public var data: String
+    public var preset: String?
+    public var images: Int
+    public var chips: Int
+    public var seed: UInt64
+    /// Mean top-1 accuracy over chips (0...1).
+    public var accuracy: Double
+    public var accuracyStd: Double
+    public var accuracyCI95: [Double]
+    public var chipAccuracies: [Double]
+    public var floatAccuracy: Double
+    /// `floatAccuracy - accuracy`, as a fraction (0.01 = one percentage point).
+    public var degradation: Double
+    public var seconds: Double
+    /// Analog images per second (all chips), and the float engine's in the same run.
+    public var imagesPerSecond: Double
+    public var floatImagesPerSecond: Double
+    public var batchSize: Int
+    public var threads: Int
+    /// Every parameter of the simulated chip.
+    public var parameters: AnalogConfig
+    /// Volts per unit of signal in analog mode (network input max -> input voltage).
+    public var voltsPerUnit: Double
+}
+
+/// Progress of a multi-chip evaluation.
+public struct AnalogProgress: Sendable {
+    public var chip: Int
+    public var chips: Int
+    public var imagesDone: Int
+    public var imagesTotal: Int
+    public var secondsElapsed: Double
+}
+
+extension Evaluation {
+    /// Largest |normalised pixel| the model can see: `max_c max(mean_c, 1 − mean_c) / std_c`.
+    public static func inputMaxAbs(_ meta: ModelMetadata) -> Double {
+        zip(meta.normalizationMean, meta.normalizationStd).map { m, s in Double(max(m, 1 - m) / s) }.max() ?? 1
+    }
+
+    /// Calibration maxima from the first `images` training images (not the test set).
+    public static func calibrate(_ inputs: EvaluationInputs, images: Int, threads: Int) throws -> Calibration {
+        let train = try CIFAR10.load(files: [inputs.dataDirectory + "/" + CIFAR10.trainFiles[0]], limit: images)
+        let meta = inputs.model.metadata
+        let batch = Tensor(shape: [3, train.count, 32, 32]) { out in
+            train.normalizedBatch(0..<train.count, mean: meta.normalizationMean, std: meta.normalizationStd, into: out)
+        }
+        return try Calibration.measure(graph: inputs.model.graph, batch: batch, threads: threads)
+    }
+
+    /// Evaluates `chips` independently programmed chips (chip `k` uses seed `seed`, key `k`)
+    /// and the float reference on the same images.
+    public static func analog(
+        _ inputs: EvaluationInputs, settings: EvaluationSettings, config: AnalogConfig, preset: Preset?,
+        seed: UInt64, chips: Int, progress: ((AnalogProgress) -> Void)? = nil
+    ) throws -> AnalogEvaluationReport {
+        try config.validate()
+        guard chips > 0 else { throw SettingsError(flag: "--chips", message: "must be positive, got \(chips)") }
+        BLAS.setThreads(settings.threads)
+        let threads = settings.threads
+        let total = inputs.dataset.count
+        let batches = stride(from: 0, to: total, by: settings.batchSize).map { $0..<min(total, $0 + settings.batchSize) }
+
+        let floatStart = Date()
+        let executor = FloatExecutor(graph: inputs.model.graph, threads: threads)
+        var floatCorrect = 0
+        for range in batches {
+            let logits = try executor.run(inputs.batch(range))
+            floatCorrect += countCorrect(logits, labels: inputs.dataset.labels, first: range.lowerBound)
+        }
+        let floatSeconds = Date().timeIntervalSince(floatStart)
+
+        let calibration = try calibrate(inputs, images: config.calibrationImages, threads: threads)
+        let start = Date()
+        var accuracies: [Double] = []
+        var voltsPerUnit = 0.0
+        for k in 0..<chips {
+            let chip = AnalogChip(graph: inputs.model.graph, config: config, seed: seed, chip: k,
+                                  inputMaxAbs: inputMaxAbs(inputs.model.metadata), calibration: calibration)
+            voltsPerUnit = chip.voltsPerUnit
+            var correct = 0
+            for range in batches {
+                let logits = try chip.run(inputs.batch(range), firstImage: range.lowerBound, threads: threads)
+                correct += countCorrect(logits, labels: inputs.dataset.labels, first: range.lowerBound)
+                progress?(AnalogProgress(chip: k, chips: chips, imagesDone: range.upperBound, imagesTotal: total,
+                                         secondsElapsed: Date().timeIntervalSince(start)))
+            }
+            accuracies.append(Double(correct) / Double(total))
+        }
+        let seconds = Date().timeIntervalSince(start)
+        let summary = AccuracySummary(accuracies: accuracies, images: total)
+        let floatAccuracy = Double(floatCorrect) / Double(total)
+        return AnalogEvaluationReport(
+            mode: config.mode.rawValue, model: inputs.model.path, data: inputs.dataDirectory, preset: preset?.rawValue,
+            images: total, chips: chips, seed: seed, accuracy: summary.mean, accuracyStd: summary.standardDeviation,
+            accuracyCI95: summary.ci95, chipAccuracies: accuracies, floatAccuracy: floatAccuracy,
+            degradation: floatAccuracy - summary.mean, seconds: seconds,
+            imagesPerSecond: Double(total * chips) / max(seconds, 1e-9),
+            floatImagesPerSecond: Double(total) / max(floatSeconds, 1e-9), batchSize: settings.batchSize,
+            threads: threads, parameters: config, voltsPerUnit: voltsPerUnit)
+    }
+
+    static func countCorrect(_ logits: Tensor, labels: [Int], first: Int) -> Int {
+        predictions(logits).enumerated().reduce(0) { $0 + ($1.element == labels[first + $1.offset] ? 1 : 0) }
+    }
+}

@@ -1,0 +1,128 @@
+import ArgumentParser
+import XbarSim
+
+extension Preset: ExpressibleByArgument {}
+extension MappingScheme: ExpressibleByArgument {}
+extension SignalMode: ExpressibleByArgument {}
+extension ProgrammingVariation.Distribution: ExpressibleByArgument {}
+extension DriftCompensation: ExpressibleByArgument {}
+
+/// Every parameter of a simulated chip. A preset sets them all; each flag given overrides it.
+struct ChipOptions: ParsableArguments {
+    @Option(help: "Starting point for every parameter below.")
+    var preset: Preset = .ideal
+
+    // Device
+    @Option(name: .customLong("g-min"), help: ArgumentHelp("Lowest programmable conductance (e.g. 1uS, 1e-6).", valueName: "conductance"))
+    var gMin: String?
+    @Option(name: .customLong("g-max"), help: ArgumentHelp("Highest programmable conductance (e.g. 100uS).", valueName: "conductance"))
+    var gMax: String?
+    @Option(help: ArgumentHelp("Programmable levels, uniform in conductance; 0 for continuous.", valueName: "n"))
+    var levels: Int?
+    @Option(help: ArgumentHelp("Programming variation, relative sigma (device to device, per chip).", valueName: "sigma"))
+    var variation: Double?
+    @Option(help: "Distribution of the programming variation.")
+    var variationDistribution: ProgrammingVariation.Distribution?
+    @Option(help: ArgumentHelp("Read noise, relative sigma (cycle to cycle, per inference).", valueName: "sigma"))
+    var readNoise: Double?
+    @Option(help: ArgumentHelp("Fraction of devices stuck at G_max.", valueName: "fraction"))
+    var stuckOn: Double?
+    @Option(help: ArgumentHelp("Fraction of devices stuck at G_min.", valueName: "fraction"))
+    var stuckOff: Double?
+    @Option(help: ArgumentHelp("Read time after programming for drift, seconds (0: no drift).", valueName: "seconds"))
+    var driftTime: Double?
+    @Option(help: ArgumentHelp("Mean drift exponent nu.", valueName: "nu"))
+    var driftNu: Double?
+    @Option(help: ArgumentHelp("Device-to-device sigma of nu.", valueName: "sigma"))
+    var driftNuSigma: Double?
+    @Option(help: "Drift compensation.")
+    var driftCompensation: DriftCompensation?
+
+    // Mapping and tiles
+    @Option(help: "Weight-to-conductance scheme.")
+    var mapping: MappingScheme?
+    @Option(help: ArgumentHelp("Conductance scaling: layer, column, or fixed siemens per unit weight.", valueName: "layer|column|S"))
+    var scaling: String?
+    @Option(help: ArgumentHelp("Largest crossbar, physical rows x columns, or unlimited.", valueName: "RxC|unlimited"))
+    var tile: String?
+
+    // Periphery
+    @Option(help: "analog: voltages flow between layers; digitized: DAC/ADC at every crossbar.")
+    var mode: SignalMode?
+    @Option(help: ArgumentHelp("DAC bits (0: ideal).", valueName: "bits"))
+    var dacBits: Int?
+    @Option(help: ArgumentHelp("ADC bits per tile (0: ideal).", valueName: "bits"))
+    var adcBits: Int?
+    @Option(help: ArgumentHelp("Op-amp output rails, volts (0: unlimited).", valueName: "volts"))
+    var rail: Double?
+    @Option(help: ArgumentHelp("Op-amp open-loop gain (0: ideal).", valueName: "gain"))
+    var opampGain: Double?
+    @Option(help: ArgumentHelp("Voltage of the network input's largest magnitude.", valueName: "volts"))
+    var inputVoltage: Double?
+    @Option(help: ArgumentHelp("Clamp-level error of the diode limiters, volts.", valueName: "volts"))
+    var limiterOffset: Double?
+    @Option(help: ArgumentHelp("Relative gain error of the analog multipliers.", valueName: "error"))
+    var multiplierGainError: Double?
+
+    /// The preset with every given flag applied.
+    func config() throws -> AnalogConfig {
+        var c = preset.config
+        if let gMin { c.device.window.gMinSiemens = try parseConductance(gMin, flag: "--g-min") }
+        if let gMax { c.device.window.gMaxSiemens = try parseConductance(gMax, flag: "--g-max") }
+        if let levels {
+            guard levels == 0 || levels >= 2 else {
+                throw ValidationError("--levels: must be 0 (continuous) or at least 2, got \(levels)")
+            }
+            c.device.levels = levels == 0 ? .continuous : .uniform(count: levels)
+        }
+        if let variation { c.device.variation.relativeSigma = variation }
+        if let variationDistribution { c.device.variation.distribution = variationDistribution }
+        if let readNoise { c.device.readNoise.relativeSigma = readNoise }
+        if let stuckOn { c.device.stuck.stuckOnFraction = stuckOn }
+        if let stuckOff { c.device.stuck.stuckOffFraction = stuckOff }
+        if let driftTime { c.device.drift.timeSeconds = driftTime == 0 ? nil : driftTime }
+        if let driftNu { c.device.drift.nuMean = driftNu }
+        if let driftNuSigma { c.device.drift.nuSigma = driftNuSigma }
+        if let driftCompensation { c.device.drift.compensation = driftCompensation }
+        if let mapping { c.mapping = mapping }
+        if let scaling {
+            guard let s = WeightScaling(argument: scaling) else {
+                throw ValidationError("--scaling: expected layer, column or a positive number of siemens per unit, got '\(scaling)'")
+            }
+            c.scaling = s
+        }
+        if let tile {
+            guard let t = TileSize(argument: tile) else {
+                throw ValidationError("--tile: expected ROWSxCOLUMNS (e.g. 128x128) or unlimited, got '\(tile)'")
+            }
+            c.tile = t
+        }
+        if let mode { c.mode = mode }
+        if let dacBits { c.periphery.dac.bits = dacBits == 0 ? nil : dacBits }
+        if let adcBits { c.periphery.adc.bits = adcBits == 0 ? nil : adcBits }
+        if let rail { c.periphery.opAmp.railVolts = rail == 0 ? nil : rail }
+        if let opampGain { c.periphery.opAmp.openLoopGain = opampGain == 0 ? nil : opampGain }
+        if let inputVoltage { c.periphery.inputVoltageVolts = inputVoltage }
+        if let limiterOffset { c.periphery.limiterOffsetVolts = limiterOffset }
+        if let multiplierGainError { c.periphery.multiplierGainError = multiplierGainError }
+        do {
+            try c.validate()
+        } catch {
+            throw ValidationError("\(error)")
+        }
+        return c
+    }
+
+    func validate() throws { _ = try config() }
+}
+
+/// Parses a conductance with an optional unit: `1e-6`, `1uS`, `1µS`, `100 uS`, `2mS`, `5nS`, `0.2S`.
+func parseConductance(_ text: String, flag: String) throws -> Double {
+    let t = text.replacingOccurrences(of: " ", with: "")
+    let units: [(String, Double)] = [("uS", 1e-6), ("µS", 1e-6), ("mS", 1e-3), ("nS", 1e-9), ("S", 1)]
+    for (suffix, factor) in units where t.hasSuffix(suffix) {
+        if let v = Double(t.dropLast(suffix.count)) { return v * factor }
+    }
+    if let v = Double(t) { return v }
+    throw ValidationError("\(flag): expected a conductance such as 1uS, 100uS or 1e-6 (siemens), got '\(text)'")
+}

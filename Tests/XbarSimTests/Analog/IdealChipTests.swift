@@ -1,0 +1,34 @@
+import Foundation
+import Testing
+@testable import XbarSim
+
+/// With ideal devices and periphery the memristive network must compute the float network.
+struct IdealChipTests {
+    static let cases: [(MappingScheme, SignalMode, String)] = [
+        (.paper, .analog, "unlimited"), (.paper, .analog, "128x128"), (.differential, .analog, "128x128"),
+        (.paper, .digitized, "128x128"), (.differential, .digitized, "64x32"),
+    ]
+
+    @Test(.enabled(if: sharedDataDirectory != nil, "needs ../shared/cifar10"), arguments: cases.indices)
+    func idealChipReproducesFloatLogits(index: Int) throws {
+        let (scheme, mode, tile) = Self.cases[index]
+        var settings = EvaluationSettings()
+        settings.modelPath = defaultModelPath
+        settings.dataDirectory = sharedDataDirectory
+        settings.limit = 32
+        let inputs = try EvaluationInputs(settings: settings)
+        var config = Preset.ideal.config
+        config.mapping = scheme
+        config.mode = mode
+        config.tile = try #require(TileSize(argument: tile))
+        config.calibrationImages = 16
+        let calibration = try Evaluation.calibrate(inputs, images: 16, threads: 2)
+        let chip = AnalogChip(graph: inputs.model.graph, config: config, seed: 1, chip: 0,
+                              inputMaxAbs: Evaluation.inputMaxAbs(inputs.model.metadata), calibration: calibration)
+        let batch = inputs.batch(0..<32)
+        let analog = try chip.run(batch, firstImage: 0, threads: 2)
+        let float = try FloatExecutor(graph: inputs.model.graph, threads: 2).run(batch)
+        let error = GoldenCheck.relativeError(analog.scalars, float.scalars)
+        #expect(error <= 1e-4, "\(scheme) \(mode) \(tile): relative error \(error)")
+    }
+}
