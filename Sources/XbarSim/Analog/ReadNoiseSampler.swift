@@ -39,7 +39,7 @@ public enum ReadNoiseSampler {
                         var stream = RandomStream(
                             seed: key.seed,
                             key: key.crossbar + [StreamPurpose.readNoise.rawValue, UInt64(key.firstImage + image)])
-                        stream.fillGaussian(z, standardDeviation: 1)
+                        stream.fillGaussianFromTable(z, standardDeviation: 1)
                         for ch in 0..<c {
                             let base = (ch * n + image) * plane
                             for k in 0..<plane { out[base + k] += max(v[base + k], 0).squareRoot() * z[ch * plane + k] }
