@@ -94,6 +94,11 @@ extension XbarSimCommand.Eval {
         print("analog      \(formatPercent(report.accuracy)) ± \(formatPercent(report.accuracyStd)) (std over chips), "
               + "95% CI [\(formatPercent(report.accuracyCI95[0])), \(formatPercent(report.accuracyCI95[1]))]")
         print("degradation \(String(format: "%.2f", report.degradation * 100)) percentage points")
+        let devices = report.mapping.reduce(0) { $0 + $1.devices }
+        let rounded = report.mapping.reduce(0) { $0 + $1.weightsRoundedToZero }
+        let clipped = report.mapping.reduce(0) { $0 + $1.weightsClipped }
+        print("crossbars   \(report.mapping.count), \(devices) devices, \(rounded) weights below G_min left out, "
+              + "\(clipped) clipped at G_max (per-layer details: --json)")
         print("speed       \(String(format: "%.1f", report.imagesPerSecond)) images/s "
               + "(\(String(format: "%.2f", report.imagesPerSecond / report.floatImagesPerSecond))x float)")
     }

@@ -42,6 +42,22 @@ public struct Calibration: Sendable, Equatable, Codable {
     }
 }
 
+/// How one crossbar of the network was mapped (reported with every analog evaluation).
+public struct CrossbarMappingSummary: Sendable, Equatable, Codable {
+    public var op: String
+    /// `conv2d`, `linear`, `global_avg_pool`, `batchnorm.subtract`, `batchnorm.scale`.
+    public var role: String
+    public var inputs: Int
+    public var outputs: Int
+    public var biasRows: Int
+    public var rowTiles: Int
+    public var devices: Int
+    /// Smallest and largest `s` over the columns, siemens per unit weight.
+    public var siemensPerUnitRange: [Double]
+    public var weightsRoundedToZero: Int
+    public var weightsClipped: Int
+}
+
 /// One Monte Carlo chip: every conductance of the network programmed once.
 public struct AnalogChip: Sendable {
     public let graph: Graph
@@ -106,6 +122,29 @@ public struct AnalogChip: Sendable {
             case .flatten: return .flatten
             }
         }
+    }
+
+    /// Mapping of every crossbar, in execution order.
+    public var mappingSummary: [CrossbarMappingSummary] {
+        var rows: [CrossbarMappingSummary] = []
+        func add(_ op: Op, _ role: String, _ layer: CrossbarLayer) {
+            let m = layer.mapped
+            rows.append(CrossbarMappingSummary(
+                op: op.name, role: role, inputs: m.inputs, outputs: m.outputs, biasRows: m.biasRows,
+                rowTiles: layer.rowTiles.count, devices: m.deviceCount,
+                siemensPerUnitRange: [m.siemensPerUnit.min() ?? 0, m.siemensPerUnit.max() ?? 0],
+                weightsRoundedToZero: m.weightsRoundedToZero, weightsClipped: m.weightsClipped))
+        }
+        for (op, stage) in zip(graph.ops, stages) {
+            switch stage {
+            case .crossbar(let layer): add(op, op.kind.typeName, layer)
+            case .batchNorm(let subtract, let scale):
+                add(op, "batchnorm.subtract", subtract)
+                add(op, "batchnorm.scale", scale)
+            default: break
+            }
+        }
+        return rows
     }
 
     /// Signal limit of every op-amp output, in units (analog mode only).

@@ -31,6 +31,8 @@ public struct AnalogEvaluationReport: Sendable, Equatable, Codable {
     public var parameters: AnalogConfig
     /// Volts per unit of signal in analog mode (network input max -> input voltage).
     public var voltsPerUnit: Double
+    /// How every crossbar was mapped (scaling, devices, tiles, rounding), from chip 0.
+    public var mapping: [CrossbarMappingSummary]
 }
 
 /// Progress of a multi-chip evaluation.
@@ -84,10 +86,12 @@ extension Evaluation {
         let start = Date()
         var accuracies: [Double] = []
         var voltsPerUnit = 0.0
+        var mapping: [CrossbarMappingSummary] = []
         for k in 0..<chips {
             let chip = AnalogChip(graph: inputs.model.graph, config: config, seed: seed, chip: k,
                                   inputMaxAbs: inputMaxAbs(inputs.model.metadata), calibration: calibration)
             voltsPerUnit = chip.voltsPerUnit
+            if k == 0 { mapping = chip.mappingSummary }
             var correct = 0
             for range in batches {
                 let logits = try chip.run(inputs.batch(range), firstImage: range.lowerBound, threads: threads)
@@ -107,7 +111,7 @@ extension Evaluation {
             degradation: floatAccuracy - summary.mean, seconds: seconds,
             imagesPerSecond: Double(total * chips) / max(seconds, 1e-9),
             floatImagesPerSecond: Double(total) / max(floatSeconds, 1e-9), batchSize: settings.batchSize,
-            threads: threads, parameters: config, voltsPerUnit: voltsPerUnit)
+            threads: threads, parameters: config, voltsPerUnit: voltsPerUnit, mapping: mapping)
     }
 
     static func countCorrect(_ logits: Tensor, labels: [Int], first: Int) -> Int {
