@@ -153,7 +153,7 @@ public struct AnalogChip: Sendable {
         return Float(rail / voltsPerUnit)
     }
 
-    /// Runs a `[C, N, H, W]` batch whose first image has test-set index `firstImage`;
+    /// Runs a `[C, H, W, N]` batch whose first image has test-set index `firstImage`;
     /// returns `[classes, N]` logits. Throws if an output is NaN or infinite.
     public func run(_ input: Tensor, firstImage: Int, threads: Int) throws -> Tensor {
         var x = input
@@ -195,15 +195,15 @@ public struct AnalogChip: Sendable {
         case .crossbar(let layer):
             var input = x.removeFirst()
             let isVector = input.shape.count == 2
-            if isVector { input = Tensor(shape: input.shape + [1, 1], scalars: input.scalars) }
+            if isVector { input = Tensor(shape: [input.shape[0], 1, 1, input.shape[1]], scalars: input.scalars) }
             var y = layer.run(input, mode: config.mode, periphery: periphery, ranges: ranges(input: inMax, output: outMax),
                               noise: noise, threads: threads)
-            if isVector { y = Tensor(shape: [y.shape[0], y.shape[1]], scalars: y.scalars) }
+            if isVector { y = Tensor(shape: [y.shape[0], y.shape[3]], scalars: y.scalars) }
             return y
         case .batchNorm(let subtract, let scale):
             let input = x.removeFirst()
             let shape = input.shape
-            let as4 = shape.count == 4 ? input : Tensor(shape: shape + [1, 1], scalars: input.scalars)
+            let as4 = shape.count == 4 ? input : Tensor(shape: [shape[0], 1, 1, shape[1]], scalars: input.scalars)
             let v = subtract.run(as4, mode: config.mode, periphery: periphery,
                                  ranges: ranges(input: inMax, output: inMax + subtract.programmed.bias.map(abs).max()!),
                                  noise: noise.part(1000), threads: threads)

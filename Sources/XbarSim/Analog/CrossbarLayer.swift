@@ -50,7 +50,7 @@ public struct SignalRanges: Sendable {
 }
 
 extension CrossbarLayer {
-    /// Runs the op on a `[C, N, H, W]` batch. `imageOffset` is the batch's first image
+    /// Runs the op on a `[C, H, W, N]` batch. `imageOffset` is the batch's first image
     /// index in the test set, so read noise is keyed by image, not by batch.
     public func run(
         _ input: Tensor, mode: SignalMode, periphery: Periphery, ranges: SignalRanges, noise: NoiseKey, threads: Int

@@ -27,22 +27,39 @@ public struct NoiseKey: Sendable {
 public enum ReadNoiseSampler {
     public static func addNoise(to y: inout Tensor, variance: Tensor, key: NoiseKey, threads: Int) {
         precondition(y.shape == variance.shape && y.shape.count == 4)
-        let (c, n, plane) = (y.shape[0], y.shape[1], y.shape[2] * y.shape[3])
+        // [C, H, W, N]: image innermost. Image i's normals come from its own stream
+        // (`fillGaussianFromTable` order: output j uses 16-bit field j mod 4 of word j/4).
+        // Blocks of 16 images advance their 16 streams side by side, so each output
+        // element's 16 images are one contiguous run of the tensor.
+        let (outputs, n) = (y.count / y.shape[3], y.shape[3])
+        let block = 16
+        let blocks = (n + block - 1) / block
         y.scalars.withUnsafeMutableBufferPointer { out in
             variance.scalars.withUnsafeBufferPointer { v in
-                let box = UncheckedSendable((out, v))
-                Parallel.forEachChunk(n, threads: threads) { images in
-                    let (out, v) = box.value
-                    let z = UnsafeMutableBufferPointer<Float>.allocate(capacity: c * plane)
-                    defer { z.deallocate() }
-                    for image in images {
-                        var stream = RandomStream(
-                            seed: key.seed,
-                            key: key.crossbar + [StreamPurpose.readNoise.rawValue, UInt64(key.firstImage + image)])
-                        stream.fillGaussianFromTable(z, standardDeviation: 1)
-                        for ch in 0..<c {
-                            let base = (ch * n + image) * plane
-                            for k in 0..<plane { out[base + k] += max(v[base + k], 0).squareRoot() * z[ch * plane + k] }
+                GaussianTable.values.withUnsafeBufferPointer { table in
+                    let box = UncheckedSendable((out.baseAddress!, v.baseAddress!, table.baseAddress!))
+                    Parallel.forEachChunk(blocks, threads: threads) { chunk in
+                        let (out, v, t) = box.value
+                        var streams = [RandomStream](repeating: RandomStream(seed: 0, key: []), count: block)
+                        var words = [UInt64](repeating: 0, count: block)
+                        for b in chunk {
+                            let first = b * block
+                            let count = min(block, n - first)
+                            for i in 0..<count {
+                                streams[i] = RandomStream(
+                                    seed: key.seed,
+                                    key: key.crossbar + [StreamPurpose.readNoise.rawValue, UInt64(key.firstImage + first + i)])
+                            }
+                            for j in 0..<outputs {
+                                let field = j & 3
+                                if field == 0 { for i in 0..<count { words[i] = streams[i].next() } }
+                                let shift = UInt64(16 * field)
+                                let base = j * n + first
+                                for i in 0..<count {
+                                    let z = t[Int(truncatingIfNeeded: (words[i] >> shift) & 0xFFFF)]
+                                    out[base + i] += max(v[base + i], 0).squareRoot() * z
+                                }
+                            }
                         }
                     }
                 }

@@ -95,8 +95,9 @@ public struct MappedCrossbar: Sendable, Equatable {
                 guard magnitude > 0 else { return }
                 var g = magnitude
                 if g > gMax {
+                    // Rounding can put the column maximum an ulp above G_max: not a clipped weight.
+                    if g > gMax * (1 + 1e-9) { clipped += 1 }
                     g = gMax
-                    clipped += 1
                 } else if g < gMin {
                     if g >= gMin / 2 { g = gMin } else {
                         g = 0
@@ -107,8 +108,8 @@ public struct MappedCrossbar: Sendable, Equatable {
             case .differential:
                 var g = gMin + magnitude
                 if g > gMax {
+                    if g > gMax * (1 + 1e-9) { clipped += 1 }
                     g = gMax
-                    clipped += 1
                 }
                 positive[o * rows + row] = w > 0 ? g : gMin
                 negative[o * rows + row] = w < 0 ? g : gMin

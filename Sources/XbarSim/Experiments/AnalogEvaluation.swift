@@ -54,7 +54,7 @@ extension Evaluation {
     public static func calibrate(_ inputs: EvaluationInputs, images: Int, threads: Int) throws -> Calibration {
         let train = try CIFAR10.load(files: [inputs.dataDirectory + "/" + CIFAR10.trainFiles[0]], limit: images)
         let meta = inputs.model.metadata
-        let batch = Tensor(shape: [3, train.count, 32, 32]) { out in
+        let batch = Tensor(shape: [3, 32, 32, train.count]) { out in
             train.normalizedBatch(0..<train.count, mean: meta.normalizationMean, std: meta.normalizationStd, into: out)
         }
         return try Calibration.measure(graph: inputs.model.graph, batch: batch, threads: threads)

@@ -92,9 +92,9 @@ public struct EvaluationInputs: Sendable {
         dataset = try CIFAR10.test(in: dataDirectory, limit: settings.limit)
     }
 
-    /// Images `range` of the test set as a normalised `[3, N, 32, 32]` batch.
+    /// Images `range` of the test set as a normalised `[3, 32, 32, N]` batch.
     public func batch(_ range: Range<Int>) -> Tensor {
-        Tensor(shape: [3, range.count, 32, 32]) { out in
+        Tensor(shape: [3, 32, 32, range.count]) { out in
             dataset.normalizedBatch(range, mean: model.metadata.normalizationMean,
                                     std: model.metadata.normalizationStd, into: out)
         }

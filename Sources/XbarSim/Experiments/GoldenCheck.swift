@@ -53,7 +53,7 @@ public enum GoldenCheck {
         func batch(_ indices: [Int]) -> Tensor {
             let subset = CIFAR10(pixels: indices.flatMap { Array(dataset.pixels[($0 * 3072)..<(($0 + 1) * 3072)]) },
                                  labels: indices.map { dataset.labels[$0] })
-            return Tensor(shape: [3, indices.count, 32, 32]) { out in
+            return Tensor(shape: [3, 32, 32, indices.count]) { out in
                 subset.normalizedBatch(0..<indices.count, mean: meta.normalizationMean, std: meta.normalizationStd, into: out)
             }
         }
@@ -67,7 +67,7 @@ public enum GoldenCheck {
         var opErrors: [GoldenComparison.OpError] = []
         for (i, op) in model.graph.ops.enumerated() {
             guard let expected = golden.opOutputs[i] else { continue }
-            // One image: [C, 1, H, W] and [F, 1] hold the same values as PyTorch's [C, H, W] and [F].
+            // One image: [C, H, W, 1] and [F, 1] hold the same values as PyTorch's [C, H, W] and [F].
             opErrors.append(.init(index: i, name: op.name, type: op.kind.typeName,
                                   relativeError: relativeError(all[i].scalars, expected.scalars)))
         }

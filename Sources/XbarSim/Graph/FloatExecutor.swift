@@ -14,7 +14,7 @@ public struct ExecutionError: Error, CustomStringConvertible, Sendable {
 
 /// The float32 reference engine: runs a graph exactly as PyTorch defines each op.
 ///
-/// Batches are `[C, N, H, W]` (see `Tensor`); the output is `[classes, N]`.
+/// Batches are `[C, H, W, N]` (see `Tensor`); the output is `[classes, N]`.
 /// Every analog mode of XbarSim is measured against this engine.
 public struct FloatExecutor: Sendable {
     public let graph: Graph
@@ -26,7 +26,7 @@ public struct FloatExecutor: Sendable {
         self.threads = threads
     }
 
-    /// Runs the network on a `[C, N, H, W]` batch; returns `[classes, N]` logits.
+    /// Runs the network on a `[C, H, W, N]` batch; returns `[classes, N]` logits.
     /// Throws if the output holds NaN or Inf.
     ///
     /// - Parameters:

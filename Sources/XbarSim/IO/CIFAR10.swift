@@ -121,7 +121,7 @@ public struct CIFAR10: Sendable {
     }
 
     /// Pixels of images `range`, scaled to 0..1 and normalised per channel,
-    /// written into `output` in XbarSim's activation layout: `[channel][image][row][column]`.
+    /// written into `output` in XbarSim's activation layout: `[channel][row][column][image]`.
     public func normalizedBatch(
         _ range: Range<Int>, mean: [Float], std: [Float], into output: UnsafeMutableBufferPointer<Float>
     ) {
@@ -134,8 +134,8 @@ public struct CIFAR10: Sendable {
                 let shift = -mean[c] / std[c]
                 for (j, image) in range.enumerated() {
                     let src = image * Self.imageBytes + c * plane
-                    let dst = (c * n + j) * plane
-                    for k in 0..<plane { output[dst + k] = Float(px[src + k]) * scale + shift }
+                    let dst = c * plane * n + j
+                    for k in 0..<plane { output[dst + k * n] = Float(px[src + k]) * scale + shift }
                 }
             }
         }

@@ -41,13 +41,6 @@ public struct Conv2DGeometry: Sendable, Hashable, Codable {
         kernelHeight == 1 && kernelWidth == 1 && strideHeight == 1 && strideWidth == 1
             && paddingHeight == 0 && paddingWidth == 0 && groups == 1
     }
-    /// One output pixel whose window is the whole unpadded input (1x1 on 1x1, or a global
-    /// weighted pooling), so each output is a dot product of one input plane.
-    public var isFullWindow: Bool {
-        kernelHeight == inHeight && kernelWidth == inWidth && paddingHeight == 0 && paddingWidth == 0
-            && dilationHeight == 1 && dilationWidth == 1
-    }
-
     /// Multiply-accumulates per image.
     public var macsPerImage: Int { outChannels * outHeight * outWidth * fanIn }
 }
@@ -56,24 +49,25 @@ extension Kernels {
     /// Upper bound on the floats of one im2col buffer; the batch is split into chunks to respect it.
     public static let im2colBudget = 1 << 21
 
-    /// 2-D convolution of a `[C, N, H, W]` batch.
+    /// 2-D convolution of a `[C, H, W, N]` batch.
     ///
     /// - Parameters:
     ///   - weight: `(outChannels, inChannels/groups, kh, kw)` row-major, PyTorch layout.
     ///   - bias: `outChannels` values, or nil.
-    /// - Returns: `[outChannels, N, outHeight, outWidth]`.
+    /// - Returns: `[outChannels, outHeight, outWidth, N]`.
     ///
     /// Regular and grouped convolutions run as im2col + `cblas_sgemm` (pointwise ones
-    /// as one GEMM with no copy); depthwise ones as a direct loop, which BLAS cannot speed up.
+    /// as one GEMM with no copy); depthwise ones as a direct loop over kernel taps whose
+    /// inner loop runs over the images, which BLAS cannot speed up.
     public static func conv2d(
         _ input: Tensor, weight: [Float], bias: [Float]?, geometry g: Conv2DGeometry, threads: Int
     ) -> Tensor {
         precondition(input.shape.count == 4 && input.shape[0] == g.inChannels
-            && input.shape[2] == g.inHeight && input.shape[3] == g.inWidth)
+            && input.shape[1] == g.inHeight && input.shape[2] == g.inWidth, "input \(input.shape) vs \(g)")
         precondition(weight.count == g.outChannels * g.fanIn)
-        let n = input.shape[1]
+        let n = input.shape[3]
         let outPlane = g.outHeight * g.outWidth
-        var output = Tensor(shape: [g.outChannels, n, g.outHeight, g.outWidth]) { out in
+        var output = Tensor(shape: [g.outChannels, g.outHeight, g.outWidth, n]) { out in
             input.scalars.withUnsafeBufferPointer { x in
                 weight.withUnsafeBufferPointer { w in
                     if g.isPointwise {
@@ -92,9 +86,7 @@ extension Kernels {
                                 for k in (c * inner)..<((c + 1) * inner) { out[k] = f * x[k] }
                             }
                         }
-                    } else if g.isDepthwise && g.isFullWindow {
-                        depthwiseFullWindow(x, w, out, g, images: n, threads: threads)
-                    } else if g.isDepthwise && g.dilationHeight == 1 && g.dilationWidth == 1 {
+                    } else if g.isDepthwise {
                         depthwise(x, w, out, g, images: n, threads: threads)
                     } else {
                         im2colConvolution(x, w, out, g, images: n, threads: threads)
@@ -111,56 +103,55 @@ extension Kernels {
         _ g: Conv2DGeometry, images n: Int, threads: Int
     ) {
         let rows = g.fanIn
-        let outPlane = g.outHeight * g.outWidth
-        let chunk = max(1, min(n, im2colBudget / max(1, rows * outPlane)))
-        var cols = [Float](repeating: 0, count: rows * chunk * outPlane)
+        let rowWidth = g.outWidth * n                    // columns per output row
+        let total = g.outHeight * rowWidth
+        // Chunks of whole output rows: their columns are contiguous in the [O, OH, OW, N] output.
+        let chunkRows = max(1, min(g.outHeight, im2colBudget / max(1, rows * rowWidth)))
+        var cols = [Float](repeating: 0, count: rows * chunkRows * rowWidth)
         cols.withUnsafeMutableBufferPointer { cols in
-            var n0 = 0
-            while n0 < n {
-                let m = min(chunk, n - n0)
+            var y0 = 0
+            while y0 < g.outHeight {
+                let m = min(chunkRows, g.outHeight - y0)
                 for group in 0..<g.groups {
-                    im2col(x, into: cols, g, group: group, images: n0..<(n0 + m), batch: n, threads: threads)
+                    im2col(x, into: cols, g, group: group, outputRows: y0..<(y0 + m), images: n, threads: threads)
                     let og = g.outChannelsPerGroup
-                    BLAS.sgemm(m: og, n: m * outPlane, k: rows,
+                    BLAS.sgemm(m: og, n: m * rowWidth, k: rows,
                                a: w.baseAddress! + group * og * rows, lda: rows,
-                               b: cols.baseAddress!, ldb: m * outPlane,
-                               c: out.baseAddress! + group * og * n * outPlane + n0 * outPlane, ldc: n * outPlane)
+                               b: cols.baseAddress!, ldb: m * rowWidth,
+                               c: out.baseAddress! + group * og * total + y0 * rowWidth, ldc: total)
                 }
-                n0 += m
+                y0 += m
             }
         }
     }
 
-    /// Unfolds the receptive fields of images `images` for one group into `cols`:
-    /// row `(ci*kh + ki)*kw + kj`, column `(image*outH + oh)*outW + ow`.
+    /// Unfolds the receptive fields of output rows `outputRows` for one group into `cols`:
+    /// row `(ci*kh + ki)*kw + kj`, column `((oh − first)*outW + ow)*N + image`.
     static func im2col(
         _ x: UnsafeBufferPointer<Float>, into cols: UnsafeMutableBufferPointer<Float>, _ g: Conv2DGeometry,
-        group: Int, images: Range<Int>, batch n: Int, threads: Int
+        group: Int, outputRows: Range<Int>, images n: Int, threads: Int
     ) {
         let (kh, kw) = (g.kernelHeight, g.kernelWidth)
-        let (oh, ow) = (g.outHeight, g.outWidth)
+        let ow = g.outWidth
         let (ih, iw) = (g.inHeight, g.inWidth)
-        let m = images.count
-        let width = m * oh * ow
-        let colsBox = UncheckedSendable(cols)
+        let width = outputRows.count * ow * n
+        let box = UncheckedSendable((x, cols))
         Parallel.forEach(g.fanIn, threads: threads) { row in
-            let cols = colsBox.value
+            let (x, cols) = box.value
             let kj = row % kw
             let ki = (row / kw) % kh
             let ci = row / (kw * kh) + group * g.channelsPerGroup
-            let dst = row * width
-            for (j, image) in images.enumerated() {
-                let src = (ci * n + image) * ih * iw
-                for y in 0..<oh {
-                    let iy = y * g.strideHeight - g.paddingHeight + ki * g.dilationHeight
-                    let rowBase = dst + (j * oh + y) * ow
-                    if iy < 0 || iy >= ih {
-                        for xo in 0..<ow { cols[rowBase + xo] = 0 }
-                        continue
-                    }
-                    for xo in 0..<ow {
-                        let ix = xo * g.strideWidth - g.paddingWidth + kj * g.dilationWidth
-                        cols[rowBase + xo] = (ix >= 0 && ix < iw) ? x[src + iy * iw + ix] : 0
+            let dst = cols.baseAddress! + row * width
+            let src = x.baseAddress! + ci * ih * iw * n
+            for (r, y) in outputRows.enumerated() {
+                let iy = y * g.strideHeight - g.paddingHeight + ki * g.dilationHeight
+                for xo in 0..<ow {
+                    let o = dst + (r * ow + xo) * n
+                    let ix = xo * g.strideWidth - g.paddingWidth + kj * g.dilationWidth
+                    if iy < 0 || iy >= ih || ix < 0 || ix >= iw {
+                        o.update(repeating: 0, count: n)
+                    } else {
+                        o.update(from: src + (iy * iw + ix) * n, count: n)
                     }
                 }
             }
@@ -169,9 +160,9 @@ extension Kernels {
 
     /// Depthwise convolution: each channel of each image filtered by its own kernel.
     ///
-    /// Per channel, the `[N, H, W]` block is transposed into a zero-padded `[H+2p, W+2p, N]`
-    /// buffer (images innermost), so every kernel tap is one long vector update of
-    /// length N with no boundary tests; the result is transposed back to `[N, Ho, Wo]`.
+    /// Images are innermost, so every kernel tap is a vector update of length N; padding
+    /// is handled by visiting only the taps that fall inside the image. Blocks of 32
+    /// images stay in registers across all taps of an output pixel.
     static func depthwise(
         _ x: UnsafeBufferPointer<Float>, _ w: UnsafeBufferPointer<Float>, _ out: UnsafeMutableBufferPointer<Float>,
         _ g: Conv2DGeometry, images n: Int, threads: Int
@@ -179,90 +170,63 @@ extension Kernels {
         let (kh, kw) = (g.kernelHeight, g.kernelWidth)
         let (oh, ow) = (g.outHeight, g.outWidth)
         let (ih, iw) = (g.inHeight, g.inWidth)
-        let (sh, sw) = (g.strideHeight, g.strideWidth)
-        let (ph, pw) = (g.paddingHeight, g.paddingWidth)
-        let (hp, wp) = (ih + 2 * ph, iw + 2 * pw)
-        let box = UncheckedSendable((x, out))
+        let box = UncheckedSendable((x, w, out))
         Parallel.forEachChunk(g.inChannels, threads: threads) { channels in
-            let (x, out) = box.value
-            let padded = UnsafeMutablePointer<Float>.allocate(capacity: hp * wp * n)
-            let acc = UnsafeMutablePointer<Float>.allocate(capacity: oh * ow * n)
-            defer {
-                padded.deallocate()
-                acc.deallocate()
-            }
-            padded.initialize(repeating: 0, count: hp * wp * n)
+            let (x, w, out) = box.value
+            var offsets: [(Int, Float)] = []
+            offsets.reserveCapacity(kh * kw)
             for c in channels {
-                let src = x.baseAddress! + c * n * ih * iw
-                for image in 0..<n {
-                    for y in 0..<ih {
-                        let row = src + (image * ih + y) * iw
-                        let dst = padded + ((y + ph) * wp + pw) * n + image
-                        for xi in 0..<iw { dst[xi * n] = row[xi] }
-                    }
-                }
+                let src = x.baseAddress! + c * ih * iw * n
                 let taps = w.baseAddress! + c * kh * kw
                 for y in 0..<oh {
                     for xo in 0..<ow {
-                        let o = acc + (y * ow + xo) * n
-                        let corner = padded + ((y * sh) * wp + xo * sw) * n
-                        // Blocks of 32 images stay in registers across all taps.
-                        var k = 0
-                        while k + 32 <= n {
-                            var s0 = SIMD8<Float>(), s1 = SIMD8<Float>(), s2 = SIMD8<Float>(), s3 = SIMD8<Float>()
-                            for ki in 0..<kh {
-                                for kj in 0..<kw {
-                                    let weight = SIMD8<Float>(repeating: taps[ki * kw + kj])
-                                    let p = UnsafeRawPointer(corner + (ki * wp + kj) * n + k)
-                                    s0 += weight * p.loadUnaligned(as: SIMD8<Float>.self)
-                                    s1 += weight * p.loadUnaligned(fromByteOffset: 32, as: SIMD8<Float>.self)
-                                    s2 += weight * p.loadUnaligned(fromByteOffset: 64, as: SIMD8<Float>.self)
-                                    s3 += weight * p.loadUnaligned(fromByteOffset: 96, as: SIMD8<Float>.self)
-                                }
+                        let o = out.baseAddress! + ((c * oh + y) * ow + xo) * n
+                        offsets.removeAll(keepingCapacity: true)   // the taps inside the image
+                        for ki in 0..<kh {
+                            let iy = y * g.strideHeight - g.paddingHeight + ki * g.dilationHeight
+                            guard iy >= 0 && iy < ih else { continue }
+                            for kj in 0..<kw {
+                                let ix = xo * g.strideWidth - g.paddingWidth + kj * g.dilationWidth
+                                guard ix >= 0 && ix < iw else { continue }
+                                offsets.append(((iy * iw + ix) * n, taps[ki * kw + kj]))
                             }
-                            let q = UnsafeMutableRawPointer(o + k)
-                            q.storeBytes(of: s0, as: SIMD8<Float>.self)
-                            q.storeBytes(of: s1, toByteOffset: 32, as: SIMD8<Float>.self)
-                            q.storeBytes(of: s2, toByteOffset: 64, as: SIMD8<Float>.self)
-                            q.storeBytes(of: s3, toByteOffset: 96, as: SIMD8<Float>.self)
-                            k += 32
                         }
-                        while k < n {
-                            var s: Float = 0
-                            for ki in 0..<kh {
-                                for kj in 0..<kw { s += taps[ki * kw + kj] * corner[(ki * wp + kj) * n + k] }
-                            }
-                            o[k] = s
-                            k += 1
-                        }
+                        accumulateTaps(src, offsets, into: o, count: n)
                     }
-                }
-                let dst = out.baseAddress! + c * n * oh * ow
-                for image in 0..<n {
-                    for pix in 0..<(oh * ow) { dst[image * oh * ow + pix] = acc[pix * n + image] }
                 }
             }
         }
     }
 
-    /// Depthwise convolution whose kernel covers the whole input plane (1x1 maps, global
-    /// weighted pooling): `out[c, n] = Σ_p w[c, p]·x[c, n, p]`.
-    static func depthwiseFullWindow(
-        _ x: UnsafeBufferPointer<Float>, _ w: UnsafeBufferPointer<Float>, _ out: UnsafeMutableBufferPointer<Float>,
-        _ g: Conv2DGeometry, images n: Int, threads: Int
+    /// `o[k] = Σ_t weight_t · src[offset_t + k]` for `k < count`.
+    @inline(__always)
+    static func accumulateTaps(
+        _ src: UnsafePointer<Float>, _ taps: [(Int, Float)], into o: UnsafeMutablePointer<Float>, count n: Int
     ) {
-        let plane = g.inHeight * g.inWidth
-        let box = UncheckedSendable((x, w, out))
-        Parallel.forEachChunk(g.inChannels, threads: threads) { channels in
-            let (x, w, out) = box.value
-            for c in channels {
-                let weights = w.baseAddress! + c * plane
-                for image in 0..<n {
-                    let src = x.baseAddress! + (c * n + image) * plane
-                    var s: Float = 0
-                    for p in 0..<plane { s += weights[p] * src[p] }
-                    out[c * n + image] = s
+        var k = 0
+        taps.withUnsafeBufferPointer { taps in
+            while k + 32 <= n {
+                var s0 = SIMD8<Float>(), s1 = SIMD8<Float>(), s2 = SIMD8<Float>(), s3 = SIMD8<Float>()
+                for (offset, weight) in taps {
+                    let wv = SIMD8<Float>(repeating: weight)
+                    let p = UnsafeRawPointer(src + offset + k)
+                    s0 += wv * p.loadUnaligned(as: SIMD8<Float>.self)
+                    s1 += wv * p.loadUnaligned(fromByteOffset: 32, as: SIMD8<Float>.self)
+                    s2 += wv * p.loadUnaligned(fromByteOffset: 64, as: SIMD8<Float>.self)
+                    s3 += wv * p.loadUnaligned(fromByteOffset: 96, as: SIMD8<Float>.self)
                 }
+                let q = UnsafeMutableRawPointer(o + k)
+                q.storeBytes(of: s0, as: SIMD8<Float>.self)
+                q.storeBytes(of: s1, toByteOffset: 32, as: SIMD8<Float>.self)
+                q.storeBytes(of: s2, toByteOffset: 64, as: SIMD8<Float>.self)
+                q.storeBytes(of: s3, toByteOffset: 96, as: SIMD8<Float>.self)
+                k += 32
+            }
+            while k < n {
+                var s: Float = 0
+                for (offset, weight) in taps { s += weight * src[offset + k] }
+                o[k] = s
+                k += 1
             }
         }
     }
@@ -273,11 +237,14 @@ extension Kernels {
         precondition(bias.count == c)
         let inner = t.count / max(1, c)
         t.scalars.withUnsafeMutableBufferPointer { buf in
-            let box = UncheckedSendable(buf)
-            Parallel.forEach(c, threads: threads) { ch in
-                let b = bias[ch]
-                let base = ch * inner
-                for k in 0..<inner { box.value[base + k] += b }
+            let box = UncheckedSendable(buf.baseAddress!)
+            Parallel.forEachChunk(c, threads: threads) { channels in
+                let p = box.value
+                for ch in channels {
+                    let b = bias[ch]
+                    let row = p + ch * inner
+                    for k in 0..<inner { row[k] += b }
+                }
             }
         }
     }

@@ -1,4 +1,4 @@
-/// Float32 kernels of the reference engine, on `[C, N, H, W]` batches (see `Tensor`).
+/// Float32 kernels of the reference engine, on `[C, H, W, N]` batches (see `Tensor`).
 ///
 /// Every kernel is deterministic for any thread count: work is split by channel.
 public enum Kernels {
@@ -47,7 +47,7 @@ public enum Kernels {
         }
     }
 
-    /// Elementwise product; a `[C, N, 1, 1]` operand is broadcast over the other's H and W.
+    /// Elementwise product; a `[C, 1, 1, N]` operand is broadcast over the other's H and W.
     /// Returns the product (reusing the larger operand's storage when it is not shared).
     public static func multiply(_ a: Tensor, _ b: Tensor) -> Tensor {
         var (big, small) = a.count >= b.count ? (a, b) : (b, a)
@@ -59,50 +59,48 @@ public enum Kernels {
             }
             return big
         }
-        precondition(big.shape.count == 4 && small.shape == [big.shape[0], big.shape[1], 1, 1])
-        let plane = big.shape[2] * big.shape[3]
+        precondition(big.shape.count == 4 && small.shape == [big.shape[0], 1, 1, big.shape[3]])
+        let (c, plane, n) = (big.shape[0], big.shape[1] * big.shape[2], big.shape[3])
         big.scalars.withUnsafeMutableBufferPointer { x in
             small.scalars.withUnsafeBufferPointer { s in
-                for p in 0..<s.count {
-                    let f = s[p]
-                    for k in (p * plane)..<((p + 1) * plane) { x[k] *= f }
+                for ch in 0..<c {
+                    let factors = s.baseAddress! + ch * n
+                    for p in 0..<plane {
+                        let row = x.baseAddress! + (ch * plane + p) * n
+                        for k in 0..<n { row[k] *= factors[k] }
+                    }
                 }
             }
         }
         return big
     }
 
-    /// Mean over H and W: `[C, N, H, W]` to `[C, N, 1, 1]`.
+    /// Mean over H and W: `[C, H, W, N]` to `[C, 1, 1, N]`.
     public static func globalAveragePool(_ x: Tensor) -> Tensor {
         precondition(x.shape.count == 4)
-        let plane = x.shape[2] * x.shape[3]
+        let (c, plane, n) = (x.shape[0], x.shape[1] * x.shape[2], x.shape[3])
         let scale = 1 / Float(plane)
-        return Tensor(shape: [x.shape[0], x.shape[1], 1, 1]) { out in
+        return Tensor(shape: [c, 1, 1, n]) { out in
+            out.initialize(repeating: 0)
             x.scalars.withUnsafeBufferPointer { src in
-                for p in 0..<out.count {
-                    var s: Float = 0
-                    for k in (p * plane)..<((p + 1) * plane) { s += src[k] }
-                    out[p] = s * scale
+                for ch in 0..<c {
+                    let o = out.baseAddress! + ch * n
+                    for p in 0..<plane {
+                        let row = src.baseAddress! + (ch * plane + p) * n
+                        for k in 0..<n { o[k] += row[k] }
+                    }
+                    for k in 0..<n { o[k] *= scale }
                 }
             }
         }
     }
 
-    /// `[C, N, H, W]` to `[C*H*W, N]`, features in PyTorch's `flatten(1)` order.
+    /// `[C, H, W, N]` to `[C*H*W, N]`, features in PyTorch's `flatten(1)` order: the same
+    /// memory, so only the shape changes.
     public static func flatten(_ x: Tensor) -> Tensor {
         if x.shape.count == 2 { return x }
         precondition(x.shape.count == 4)
-        let (c, n, plane) = (x.shape[0], x.shape[1], x.shape[2] * x.shape[3])
-        if plane == 1 { return Tensor(shape: [c, n], scalars: x.scalars) }
-        return Tensor(shape: [c * plane, n]) { out in
-            x.scalars.withUnsafeBufferPointer { src in
-                for ch in 0..<c {
-                    for image in 0..<n {
-                        for k in 0..<plane { out[(ch * plane + k) * n + image] = src[(ch * n + image) * plane + k] }
-                    }
-                }
-            }
-        }
+        return Tensor(shape: [x.shape[0] * x.shape[1] * x.shape[2], x.shape[3]], scalars: x.scalars)
     }
 
     /// Fully connected layer on `[I, N]` features: `W (O x I) · X + b` as one GEMM.

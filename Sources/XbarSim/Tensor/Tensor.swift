@@ -1,11 +1,14 @@
 /// A dense float32 array with a shape, stored contiguously in row-major order.
 ///
-/// XbarSim keeps activations of a whole batch in *channel-major* layout,
-/// `[channels, images, height, width]` (CNHW), and feature vectors as
-/// `[features, images]`. In that layout a pointwise convolution or a fully
-/// connected layer over the whole batch is a single GEMM `W · X`, and every
-/// per-channel operation (depthwise convolution, batch-norm, pooling) works on one
-/// contiguous block. Conversions to and from PyTorch's NCHW are `fromNCHW` / `toNCHW`.
+/// XbarSim keeps activations of a whole batch in *channel-major, images-innermost*
+/// layout, `[channels, height, width, images]` (CHWN), and feature vectors as
+/// `[features, images]`. In that layout a pointwise convolution or a fully connected
+/// layer over the whole batch is a single GEMM `W · X`; every per-channel operation
+/// (batch-norm, activations) works on one contiguous block; and every depthwise kernel
+/// tap, pooling sum or SE scaling is a contiguous vector operation over the images,
+/// with no boundary tests inside. Flatten is free: `[C, H, W, N]` and `[C·H·W, N]` are
+/// the same memory, in PyTorch's `flatten(1)` feature order. With one image, CHWN is
+/// PyTorch's CHW. `movingFirstAxisToLast` turns PyTorch's NCHW into CHWN.
 public struct Tensor: Sendable, Equatable {
     public var shape: [Int]
     public var scalars: [Float]
@@ -35,12 +38,15 @@ public struct Tensor: Sendable, Equatable {
 
     /// Largest absolute value; NaN if any element is NaN.
     public var maxAbs: Float {
-        var m: Float = 0
-        for v in scalars {
-            if v.isNaN { return .nan }
-            m = max(m, abs(v))
+        scalars.withUnsafeBufferPointer { p in
+            var m: Float = 0
+            var nan = false
+            for v in p {
+                m = max(m, abs(v))
+                nan = nan || v.isNaN
+            }
+            return nan ? .nan : m
         }
-        return m
     }
 
     /// Index of the first NaN or infinite element, if any.
@@ -62,6 +68,28 @@ public struct Tensor: Sendable, Equatable {
                         for k in 0..<inner { out[to + k] = src[from + k] }
                     }
                 }
+            }
+        }
+    }
+
+    /// `[n, rest...]` to `[rest..., n]`: PyTorch's NCHW batch to XbarSim's CHWN.
+    public func movingFirstAxisToLast() -> Tensor {
+        precondition(shape.count >= 2)
+        let n = shape[0], inner = count / max(1, shape[0])
+        return Tensor(shape: Array(shape.dropFirst()) + [n]) { out in
+            scalars.withUnsafeBufferPointer { src in
+                for i in 0..<n { for k in 0..<inner { out[k * n + i] = src[i * inner + k] } }
+            }
+        }
+    }
+
+    /// `[rest..., n]` to `[n, rest...]`: XbarSim's CHWN batch to PyTorch's NCHW.
+    public func movingLastAxisToFirst() -> Tensor {
+        precondition(shape.count >= 2)
+        let n = shape[shape.count - 1], inner = count / max(1, n)
+        return Tensor(shape: [n] + Array(shape.dropLast())) { out in
+            scalars.withUnsafeBufferPointer { src in
+                for i in 0..<n { for k in 0..<inner { out[i * inner + k] = src[k * n + i] } }
             }
         }
     }

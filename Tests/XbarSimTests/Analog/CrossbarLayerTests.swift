@@ -13,8 +13,8 @@ struct CrossbarLayerTests {
     }
 
     func batch(_ x: [Float], copies n: Int) -> Tensor {
-        // [4, n, 1, 1], every image the same input vector.
-        Tensor(shape: [4, n, 1, 1], scalars: x.flatMap { v in [Float](repeating: v, count: n) })
+        // [4, 1, 1, n], every image the same input vector.
+        Tensor(shape: [4, 1, 1, n], scalars: x.flatMap { v in [Float](repeating: v, count: n) })
     }
 
     @Test func readNoiseVarianceMatchesClosedForm() throws {

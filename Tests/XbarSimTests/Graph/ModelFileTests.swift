@@ -105,7 +105,7 @@ struct ModelFileTests {
         let model = try ModelFile.load(path)
         // All-ones 4x4 image; 3x3 kernel of 0.1 with zero padding: corner 0.4, edge 0.6, centre 0.9.
         // Mean over the 16 pixels: (4*0.4 + 8*0.6 + 4*0.9) / 16 = 0.625, same for both channels.
-        let y = try FloatExecutor(graph: model.graph).run(Tensor(shape: [1, 1, 4, 4], scalars: [Float](repeating: 1, count: 16)))
+        let y = try FloatExecutor(graph: model.graph).run(Tensor(shape: [1, 4, 4, 1], scalars: [Float](repeating: 1, count: 16)))
         #expect(y.shape == [2, 1])
         for v in y.scalars { #expect(abs(v - 0.625) < 1e-6) }
     }

@@ -21,12 +21,12 @@ struct CIFAR10Tests {
         #expect(data.count == 3 && data.labels == [3, 9, 0])
         #expect(data.pixels[3072 + 5] == 12)                 // record 1, byte 5: (7 + 5) % 256
         #expect(try CIFAR10.test(in: dir, limit: 2).labels == [3, 9])
-        // Normalised batch of records 1...2 in [C, N, H, W]: channel 2 of record 2 starts at byte 2048.
+        // Normalised batch of records 1...2 in [C, H, W, N]: channel 2 of record 2 starts at byte 2048.
         var out = [Float](repeating: 0, count: 3 * 2 * 1024)
         out.withUnsafeMutableBufferPointer { data.normalizedBatch(1..<3, mean: [0.5, 0.5, 0.25], std: [0.5, 0.25, 0.5], into: $0) }
         let pixel = Float((2 * 7 + 2048) % 256)               // record 2, channel 2, first pixel
         let expected = (pixel / 255 - 0.25) / 0.5
-        #expect(abs(out[(2 * 2 + 1) * 1024] - expected) < 1e-6)
+        #expect(abs(out[2 * 1024 * 2 + 1] - expected) < 1e-6)    // channel 2, pixel 0, batch image 1
     }
 
     @Test func truncatedForeignAndMissingFilesGiveClearErrors() throws {

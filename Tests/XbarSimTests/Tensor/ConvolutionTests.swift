@@ -36,9 +36,9 @@ struct ConvolutionTests {
     @Test func handComputedTwoByTwoKernel() {
         // 1 channel, 3x3 input 1...9, kernel [[1, 0], [0, -1]], no padding: out[y][x] = in[y][x] - in[y+1][x+1] = -4.
         let g = Conv2DGeometry(inChannels: 1, outChannels: 1, kernel: (2, 2), input: (3, 3))
-        let x = Tensor(shape: [1, 1, 3, 3], scalars: (1...9).map(Float.init))
+        let x = Tensor(shape: [1, 3, 3, 1], scalars: (1...9).map(Float.init))
         let y = Kernels.conv2d(x, weight: [1, 0, 0, -1], bias: [0.5], geometry: g, threads: 1)
-        #expect(y.shape == [1, 1, 2, 2])
+        #expect(y.shape == [1, 2, 2, 1])
         #expect(y.scalars == [-3.5, -3.5, -3.5, -3.5])
     }
 
@@ -68,23 +68,23 @@ struct ConvolutionTests {
         let weight = values.array(g.outChannels * g.fanIn)
         let bias = values.array(g.outChannels)
         let expected = referenceConv2d(input: inputNCHW, n: n, weight: weight, bias: bias, g: g)
-        let x = Tensor(shape: [n, g.inChannels, g.inHeight, g.inWidth], scalars: inputNCHW).swappingFirstTwoAxes()
-        let y = Kernels.conv2d(x, weight: weight, bias: bias, geometry: g, threads: threads).swappingFirstTwoAxes()
+        let x = Tensor(shape: [n, g.inChannels, g.inHeight, g.inWidth], scalars: inputNCHW).movingFirstAxisToLast()
+        let y = Kernels.conv2d(x, weight: weight, bias: bias, geometry: g, threads: threads).movingLastAxisToFirst()
         #expect(y.shape == [n, g.outChannels, g.outHeight, g.outWidth])
         let worst = zip(y.scalars, expected).map { abs(Double($0) - $1) }.max() ?? 0
         #expect(worst <= 1e-5 * Double(g.fanIn), "worst abs error \(worst)")
     }
 
-    @Test func imcolChunkingCoversBatchesLargerThanOneChunk() {
-        // Enough images that the im2col budget forces several chunks.
+    @Test func im2colChunkingCoversBatchesLargerThanOneChunk() {
+        // Enough images that the im2col budget forces several chunks of output rows.
         let g = Conv2DGeometry(inChannels: 2, outChannels: 3, kernel: (3, 3), padding: (1, 1), input: (32, 32))
         let n = Kernels.im2colBudget / (g.fanIn * 1024) * 2 + 3
         var values = TestValues(seed: 7)
         let inputNCHW = values.array(n * 2 * 1024)
         let weight = values.array(3 * g.fanIn)
         let expected = referenceConv2d(input: inputNCHW, n: n, weight: weight, bias: nil, g: g)
-        let x = Tensor(shape: [n, 2, 32, 32], scalars: inputNCHW).swappingFirstTwoAxes()
-        let y = Kernels.conv2d(x, weight: weight, bias: nil, geometry: g, threads: 2).swappingFirstTwoAxes()
+        let x = Tensor(shape: [n, 2, 32, 32], scalars: inputNCHW).movingFirstAxisToLast()
+        let y = Kernels.conv2d(x, weight: weight, bias: nil, geometry: g, threads: 2).movingLastAxisToFirst()
         let worst = zip(y.scalars, expected).map { abs(Double($0) - $1) }.max() ?? 0
         #expect(worst <= 1e-4)
     }
