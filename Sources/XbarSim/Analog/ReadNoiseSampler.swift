@@ -40,24 +40,35 @@ public enum ReadNoiseSampler {
                     let box = UncheckedSendable((out.baseAddress!, v.baseAddress!, table.baseAddress!))
                     Parallel.forEachChunk(blocks, threads: threads) { chunk in
                         let (out, v, t) = box.value
-                        var streams = [RandomStream](repeating: RandomStream(seed: 0, key: []), count: block)
-                        var words = [UInt64](repeating: 0, count: block)
                         for b in chunk {
                             let first = b * block
                             let count = min(block, n - first)
-                            for i in 0..<count {
-                                streams[i] = RandomStream(
+                            let streams = (0..<count).map { i in
+                                RandomStream(
                                     seed: key.seed,
                                     key: key.crossbar + [StreamPurpose.readNoise.rawValue, UInt64(key.firstImage + first + i)])
                             }
+                            var bundle = RandomStreamBundle16(streams)
+                            var words = SIMD16<UInt64>()
                             for j in 0..<outputs {
                                 let field = j & 3
-                                if field == 0 { for i in 0..<count { words[i] = streams[i].next() } }
+                                if field == 0 { words = bundle.next() }
                                 let shift = UInt64(16 * field)
                                 let base = j * n + first
-                                for i in 0..<count {
-                                    let z = t[Int(truncatingIfNeeded: (words[i] >> shift) & 0xFFFF)]
-                                    out[base + i] += max(v[base + i], 0).squareRoot() * z
+                                if count == block {
+                                    let index = (words &>> shift) & 0xFFFF
+                                    var z = SIMD16<Float>()
+                                    for lane in 0..<16 { z[lane] = t[Int(truncatingIfNeeded: index[lane])] }
+                                    let variance = UnsafeRawPointer(v + base).loadUnaligned(as: SIMD16<Float>.self)
+                                    let target = UnsafeMutableRawPointer(out + base)
+                                    let y = target.loadUnaligned(as: SIMD16<Float>.self)
+                                    let noise = variance.replacing(with: 0, where: variance .< 0).squareRoot() * z
+                                    target.storeBytes(of: y + noise, as: SIMD16<Float>.self)
+                                } else {
+                                    for i in 0..<count {
+                                        let z = t[Int(truncatingIfNeeded: (words[i] >> shift) & 0xFFFF)]
+                                        out[base + i] += max(v[base + i], 0).squareRoot() * z
+                                    }
                                 }
                             }
                         }

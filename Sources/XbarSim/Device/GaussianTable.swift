@@ -67,3 +67,38 @@ extension RandomStream {
         }
     }
 }
+
+/// Sixteen `RandomStream`s advanced in lock step, one per SIMD lane: the same
+/// xoshiro256** words as the scalar streams, sixteen at a time (read-noise sampling
+/// draws one stream per image for blocks of sixteen images).
+public struct RandomStreamBundle16: Sendable {
+    var s0, s1, s2, s3: SIMD16<UInt64>
+
+    /// Lane `i` continues `streams[i]`; missing lanes (fewer than 16 streams) repeat the last.
+    public init(_ streams: [RandomStream]) {
+        precondition(!streams.isEmpty && streams.count <= 16)
+        (s0, s1, s2, s3) = (.zero, .zero, .zero, .zero)
+        for lane in 0..<16 {
+            let r = streams[min(lane, streams.count - 1)]
+            s0[lane] = r.s0
+            s1[lane] = r.s1
+            s2[lane] = r.s2
+            s3[lane] = r.s3
+        }
+    }
+
+    /// The next word of every lane (lane `i` equals `streams[i].next()`).
+    @inline(__always)
+    public mutating func next() -> SIMD16<UInt64> {
+        let t1 = s1 &* 5
+        let result = ((t1 &<< 7) | (t1 &>> 57)) &* 9
+        let t = s1 &<< 17
+        s2 ^= s0
+        s3 ^= s1
+        s1 ^= s2
+        s0 ^= s3
+        s2 ^= t
+        s3 = (s3 &<< 45) | (s3 &>> 19)
+        return result
+    }
+}
