@@ -204,11 +204,13 @@ public struct AnalogChip: Sendable {
             let input = x.removeFirst()
             let shape = input.shape
             let as4 = shape.count == 4 ? input : Tensor(shape: [shape[0], 1, 1, shape[1]], scalars: input.scalars)
+            // The subtract stage's output |x − E[x]| is at most max|x| + max|E[x]|.
+            let subtractMax = inMax + (subtract.programmed.bias.map(abs).max() ?? 0)
             let v = subtract.run(as4, mode: config.mode, periphery: periphery,
-                                 ranges: ranges(input: inMax, output: inMax + subtract.programmed.bias.map(abs).max()!),
+                                 ranges: ranges(input: inMax, output: subtractMax),
                                  noise: noise.part(1000), threads: threads)
             let y = scale.run(v, mode: config.mode, periphery: periphery,
-                              ranges: ranges(input: inMax + subtract.programmed.bias.map(abs).max()!, output: outMax),
+                              ranges: ranges(input: subtractMax, output: outMax),
                               noise: noise.part(2000), threads: threads)
             return shape.count == 4 ? y : Tensor(shape: shape, scalars: y.scalars)
         case .activation(let f):
