@@ -1,3 +1,5 @@
+import XbarSimDevice
+
 /// Largest crossbar the hardware offers, in *physical* rows and columns.
 ///
 /// Layers larger than a tile are split: rows into several tiles whose partial sums
@@ -43,13 +45,6 @@ public struct TileSize: Sendable, Hashable, Codable, CustomStringConvertible {
     }
 }
 
-/// A crossbar or periphery parameter that is out of range; `parameter` is the CLI flag.
-public struct CrossbarParameterError: Error, Sendable, Hashable, CustomStringConvertible {
-    public var parameter: String
-    public var message: String
-    public init(parameter: String, message: String) {
-        self.parameter = parameter
-        self.message = message
-    }
-    public var description: String { "\(parameter): \(message)" }
-}
+/// A crossbar or periphery parameter that is out of range: the same error type as the
+/// device parameters (`parameter` is the CLI flag, the description "flag: message").
+public typealias CrossbarParameterError = DeviceParameterError
