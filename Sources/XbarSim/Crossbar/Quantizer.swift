@@ -32,11 +32,7 @@ public struct DAC: Sendable, Hashable, Codable {
     public var bits: Int?
     public init(bits: Int? = nil) { self.bits = bits }
 
-    public func validate() throws(CrossbarParameterError) {
-        if let bits, !(2...24).contains(bits) {
-            throw CrossbarParameterError(parameter: "--dac-bits", message: "must be 2...24 (or 0 for ideal), got \(bits)")
-        }
-    }
+    public func validate() throws(CrossbarParameterError) { try validateConverterBits(bits, flag: "--dac-bits") }
 }
 
 /// Output analog-to-digital converter of each tile (digitized mode).
@@ -45,9 +41,12 @@ public struct ADC: Sendable, Hashable, Codable {
     public var bits: Int?
     public init(bits: Int? = nil) { self.bits = bits }
 
-    public func validate() throws(CrossbarParameterError) {
-        if let bits, !(2...24).contains(bits) {
-            throw CrossbarParameterError(parameter: "--adc-bits", message: "must be 2...24 (or 0 for ideal), got \(bits)")
-        }
+    public func validate() throws(CrossbarParameterError) { try validateConverterBits(bits, flag: "--adc-bits") }
+}
+
+/// Converter resolutions XbarSim accepts: 2...24 bits, or nil (ideal).
+func validateConverterBits(_ bits: Int?, flag: String) throws(CrossbarParameterError) {
+    if let bits, !(2...24).contains(bits) {
+        throw CrossbarParameterError(parameter: flag, message: "must be 2...24 (or 0 for ideal), got \(bits)")
     }
 }

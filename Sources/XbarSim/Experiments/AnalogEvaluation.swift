@@ -67,7 +67,7 @@ extension Evaluation {
         seed: UInt64, chips: Int, progress: ((AnalogProgress) -> Void)? = nil
     ) throws -> AnalogEvaluationReport {
         try config.validate()
-        guard chips > 0 else { throw SettingsError(flag: "--chips", message: "must be positive, got \(chips)") }
+        guard chips > 0 else { throw SettingsError(parameter: "--chips", message: "must be positive, got \(chips)") }
         BLAS.setThreads(settings.threads)
         let threads = settings.threads
         let total = inputs.dataset.count

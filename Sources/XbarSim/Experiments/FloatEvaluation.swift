@@ -1,4 +1,5 @@
 import Foundation
+import XbarSimDevice
 import XbarSimGraph
 import XbarSimIO
 import XbarSimTensor
@@ -22,22 +23,15 @@ public struct EvaluationSettings: Sendable, Equatable, Codable {
 
     /// Rejects settings no run could use, naming the command-line flag.
     public func validate() throws {
-        if let limit, limit <= 0 { throw SettingsError(flag: "--limit", message: "must be positive, got \(limit)") }
-        guard batchSize > 0 else { throw SettingsError(flag: "--batch", message: "must be positive, got \(batchSize)") }
-        guard threads > 0 else { throw SettingsError(flag: "--threads", message: "must be positive, got \(threads)") }
+        if let limit, limit <= 0 { throw SettingsError(parameter: "--limit", message: "must be positive, got \(limit)") }
+        guard batchSize > 0 else { throw SettingsError(parameter: "--batch", message: "must be positive, got \(batchSize)") }
+        guard threads > 0 else { throw SettingsError(parameter: "--threads", message: "must be positive, got \(threads)") }
     }
 }
 
-/// A setting that is out of range; `flag` is the command-line spelling.
-public struct SettingsError: Error, CustomStringConvertible, Sendable, Equatable {
-    public var flag: String
-    public var message: String
-    public init(flag: String, message: String) {
-        self.flag = flag
-        self.message = message
-    }
-    public var description: String { "\(flag): \(message)" }
-}
+/// A setting that is out of range: the library's one parameter-error type
+/// (`parameter` is the command-line flag, the description "flag: message").
+public typealias SettingsError = DeviceParameterError
 
 /// Result of evaluating a model on CIFAR-10.
 public struct EvaluationReport: Sendable, Equatable, Codable {

@@ -4,7 +4,6 @@ public struct Conv2DGeometry: Sendable, Hashable, Codable {
     public var outChannels: Int
     public var kernelHeight: Int
     public var kernelWidth: Int
-    public var stride: (Int, Int) { (strideHeight, strideWidth) }
     public var strideHeight: Int
     public var strideWidth: Int
     public var paddingHeight: Int
