@@ -9,6 +9,7 @@
 //   XbarSimIO               HDF5 reader/writer, CIFAR-10 loader      (IO/)
 //   XbarSimGraph            op graph, model-file loader, float engine (Graph/)
 //   XbarSimDevice           device non-idealities, seeded streams    (Device/)
+//   XbarSimCircuit          electrical model of a tile, IR-drop solvers (Circuit/)
 //   XbarSimCrossbar         weight->conductance mapping, tiles, DAC/ADC/op-amp (Crossbar/)
 //   XbarSimAnalog           memristive network: crossbar layers, analog modules, chips (Analog/)
 //   XbarSimExperiments      evaluations that produce reports          (Experiments/)
@@ -58,7 +59,10 @@ let package = Package(
             name: "XbarSimGraph", dependencies: ["XbarSimTensor", "XbarSimIO"],
             path: "Sources/XbarSim/Graph"),
         .target(
-            name: "XbarSimCrossbar", dependencies: ["XbarSimTensor", "XbarSimDevice"],
+            name: "XbarSimCircuit", dependencies: ["XbarSimTensor", "XbarSimDevice"],
+            path: "Sources/XbarSim/Circuit", swiftSettings: vectorFlags),
+        .target(
+            name: "XbarSimCrossbar", dependencies: ["XbarSimTensor", "XbarSimDevice", "XbarSimCircuit"],
             path: "Sources/XbarSim/Crossbar", swiftSettings: vectorFlags),
         .target(
             name: "XbarSimAnalog",
@@ -71,8 +75,8 @@ let package = Package(
         .target(
             name: "XbarSim",
             dependencies: [
-                "XbarSimTensor", "XbarSimIO", "XbarSimGraph", "XbarSimDevice", "XbarSimCrossbar", "XbarSimAnalog",
-                "XbarSimExperiments",
+                "XbarSimTensor", "XbarSimIO", "XbarSimGraph", "XbarSimDevice", "XbarSimCircuit", "XbarSimCrossbar",
+                "XbarSimAnalog", "XbarSimExperiments",
             ],
             path: "Sources/XbarSim/Exports"),
         .executableTarget(
