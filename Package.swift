@@ -5,6 +5,7 @@
 // Layers (each a target, so the compiler keeps lower layers from reaching up):
 //
 //   CBLAS, CHDF5            system libraries (pkg-config: openblas, hdf5)
+//   CKernels                elementwise C loops Swift does not vectorise (sqrt, clamps)
 //   XbarSimTensor           tensors and the BLAS-backed kernels      (Tensor/)
 //   XbarSimIO               HDF5 reader/writer, CIFAR-10 loader      (IO/)
 //   XbarSimGraph            op graph, model-file loader, float engine (Graph/)
@@ -34,6 +35,13 @@ let vectorFlags: [SwiftSetting] = {
     return []
 }()
 
+/// The same for the C kernels, plus `-fno-math-errno` so `sqrtf` vectorises.
+let cVectorFlags: [CSetting] = {
+    var flags = ["-O3", "-fno-math-errno"]
+    if !vectorFlags.isEmpty { flags += ["-mavx2", "-mfma"] }
+    return [.unsafeFlags(flags)]
+}()
+
 let package = Package(
     name: "XbarSim",
     products: [
@@ -51,8 +59,9 @@ let package = Package(
             name: "CHDF5", path: "Sources/CHDF5", pkgConfig: "hdf5",
             providers: [.apt(["libhdf5-dev"])]),
         .target(
-            name: "XbarSimTensor", dependencies: ["CBLAS"], path: "Sources/XbarSim/Tensor",
+            name: "XbarSimTensor", dependencies: ["CBLAS", "CKernels"], path: "Sources/XbarSim/Tensor",
             swiftSettings: vectorFlags),
+        .target(name: "CKernels", path: "Sources/CKernels", cSettings: cVectorFlags),
         .target(name: "XbarSimIO", dependencies: ["CHDF5"], path: "Sources/XbarSim/IO"),
         .target(name: "XbarSimDevice", path: "Sources/XbarSim/Device", swiftSettings: vectorFlags),
         .target(
@@ -66,7 +75,7 @@ let package = Package(
             path: "Sources/XbarSim/Crossbar", swiftSettings: vectorFlags),
         .target(
             name: "XbarSimAnalog",
-            dependencies: ["XbarSimTensor", "XbarSimDevice", "XbarSimCrossbar", "XbarSimGraph"],
+            dependencies: ["XbarSimTensor", "XbarSimDevice", "XbarSimCrossbar", "XbarSimGraph", "CKernels"],
             path: "Sources/XbarSim/Analog", swiftSettings: vectorFlags),
         .target(
             name: "XbarSimExperiments",

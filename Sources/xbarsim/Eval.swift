@@ -64,10 +64,7 @@ extension XbarSimCommand {
                 print("accuracy  \(formatPercent(report.accuracy)) (\(report.correct)/\(report.images))")
                 print("speed     \(String(format: "%.1f", report.imagesPerSecond)) images/s "
                       + "(\(String(format: "%.2f", report.seconds)) s, batch \(report.batchSize), \(report.threads) threads)")
-                for (type, seconds) in (report.secondsByOpType ?? [:]).sorted(by: { $0.value > $1.value }) {
-                    print("  " + type.padding(toLength: 18, withPad: " ", startingAt: 0)
-                          + String(format: "%7.3f s  %5.1f%%", seconds, 100 * seconds / report.seconds))
-                }
+                printProfile(report.secondsByOpType, total: report.seconds)
             }
         }
     }
@@ -78,7 +75,8 @@ extension XbarSimCommand.Eval {
         let config = try chip.config()
         let bar = ProgressBar(label: "chip", enabled: !json)
         let report = try Evaluation.analog(
-            inputs, settings: settings, config: config, preset: chip.preset, seed: seed, chips: chips
+            inputs, settings: settings, config: config, preset: chip.preset, seed: seed, chips: chips,
+            profile: profile
         ) { p in
             bar.update(EvaluationProgress(imagesDone: p.chip * p.imagesTotal + p.imagesDone,
                                           imagesTotal: p.chips * p.imagesTotal, secondsElapsed: p.secondsElapsed))
@@ -101,6 +99,15 @@ extension XbarSimCommand.Eval {
               + "\(clipped) clipped at G_max (per-layer details: --json)")
         print("speed       \(String(format: "%.1f", report.imagesPerSecond)) images/s "
               + "(\(String(format: "%.2f", report.imagesPerSecond / report.floatImagesPerSecond))x float)")
+        printProfile(report.secondsByOpType, total: report.seconds)
+    }
+}
+
+/// Seconds per op type, largest first, as a share of `total`.
+func printProfile(_ secondsByOpType: [String: Double]?, total: Double) {
+    for (type, seconds) in (secondsByOpType ?? [:]).sorted(by: { $0.value > $1.value }) {
+        print("  " + type.padding(toLength: 18, withPad: " ", startingAt: 0)
+              + String(format: "%7.3f s  %5.1f%%", seconds, 100 * seconds / max(total, 1e-9)))
     }
 }
 

@@ -12,6 +12,11 @@ struct XbarSimCommand: ParsableCommand {
             """,
         version: "0.1.0",
         subcommands: [Eval.self, Info.self, Golden.self])
+
+    static func main() {
+        Allocator.reuseLargeBuffers()
+        main(nil)
+    }
 }
 
 /// Options every command that reads a model and the dataset shares.

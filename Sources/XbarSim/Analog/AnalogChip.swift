@@ -1,3 +1,4 @@
+import Dispatch
 import XbarSimCrossbar
 import XbarSimDevice
 import XbarSimGraph
@@ -155,7 +156,10 @@ public struct AnalogChip: Sendable {
 
     /// Runs a `[C, H, W, N]` batch whose first image has test-set index `firstImage`;
     /// returns `[classes, N]` logits. Throws if an output is NaN or infinite.
-    public func run(_ input: Tensor, firstImage: Int, threads: Int) throws -> Tensor {
+    /// `timing`, when given, receives each op's index and wall-clock seconds.
+    public func run(
+        _ input: Tensor, firstImage: Int, threads: Int, timing: ((Int, Double) -> Void)? = nil
+    ) throws -> Tensor {
         var x = input
         if let bits = config.periphery.dac.bits {
             // The network input always passes a DAC (pixels come from memory).
@@ -171,7 +175,9 @@ public struct AnalogChip: Sendable {
                 inputs.append(values[v]!)
                 if lastUse[v] == i { values[v] = nil }
             }
+            let start = timing == nil ? 0 : DispatchTime.now().uptimeNanoseconds
             values[i + 1] = apply(stage: i, inputs: &inputs, firstImage: firstImage, threads: threads)
+            if let timing { timing(i, Double(DispatchTime.now().uptimeNanoseconds - start) * 1e-9) }
         }
         let output = values[graph.outputIndex + 1]!
         if let bad = output.firstNonFiniteIndex {

@@ -60,7 +60,8 @@ extension CrossbarLayer {
             let q = SymmetricQuantizer(bits: bits, range: max(ranges.inputRange, .leastNormalMagnitude))
             x.scalars.withUnsafeMutableBufferPointer { q.apply($0) }
         }
-        let squared = programmed.variance == nil ? nil : Kernels.squared(x)
+        let fused = isPerChannel && programmed.positiveWeights == nil && rowTiles.count == 1
+        let squared = programmed.variance == nil || fused ? nil : Kernels.squared(x)
         let parts = mode == .digitized && rowTiles.count > 1 ? Array(rowTiles.indices) : [-1]
         var total: Tensor?
         for part in parts {
@@ -80,6 +81,11 @@ extension CrossbarLayer {
         _ x: Tensor, squared: Tensor?, part: Int, railUnits: Float?, noise: NoiseKey, threads: Int
     ) -> Tensor {
         let p = programmed
+        if isPerChannel, p.positiveWeights == nil, let v = p.variance, let bv = p.biasVariance, rowTiles.count == 1 {
+            return ReadNoiseSampler.perChannel(
+                x, weight: p.weights, bias: p.bias, variance: v, biasVariance: bv, railUnits: railUnits, key: noise,
+                threads: threads)
+        }
         func weights(_ w: [Float], _ b: [Float]?) -> ([Float], [Float]?) {
             guard part >= 0 else { return (w, b) }
             return (masked(w, part: part), part == rowTiles.count - 1 ? b : nil)
@@ -104,6 +110,12 @@ extension CrossbarLayer {
         }
         if let railUnits { Kernels.clip(&y, railUnits) }
         return y
+    }
+
+    /// One device pair per channel (the BN stages): computed in one fused pass.
+    var isPerChannel: Bool {
+        geometry.isDepthwise && geometry.kernelHeight == 1 && geometry.kernelWidth == 1 && geometry.strideHeight == 1
+            && geometry.strideWidth == 1 && geometry.paddingHeight == 0 && geometry.paddingWidth == 0
     }
 
     /// A copy of an `outputs x fanIn` matrix with rows outside row tile `part` zeroed.

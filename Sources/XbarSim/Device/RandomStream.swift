@@ -15,6 +15,10 @@ import Foundation
 public struct RandomStream: RandomNumberGenerator, Sendable {
     @usableFromInline var s0, s1, s2, s3: UInt64
 
+    /// The xoshiro256** state words, for kernels that advance many streams side by side
+    /// (the read-noise sampler's C loop); `next()` continues from the same state.
+    public var state: (UInt64, UInt64, UInt64, UInt64) { (s0, s1, s2, s3) }
+
     /// The stream for `seed` and the key components, e.g. `RandomStream(seed: 7, chip, layer)`.
     public init(seed: UInt64, _ key: UInt64...) {
         self.init(seed: seed, key: key)

@@ -33,6 +33,8 @@ public struct AnalogEvaluationReport: Sendable, Equatable, Codable {
     public var voltsPerUnit: Double
     /// How every crossbar was mapped (scaling, devices, tiles, rounding), from chip 0.
     public var mapping: [CrossbarMappingSummary]
+    /// With `profile`: analog seconds per op type (all chips), plus `programming`.
+    public var secondsByOpType: [String: Double]?
 }
 
 /// Progress of a multi-chip evaluation.
@@ -64,7 +66,7 @@ extension Evaluation {
     /// and the float reference on the same images.
     public static func analog(
         _ inputs: EvaluationInputs, settings: EvaluationSettings, config: AnalogConfig, preset: Preset?,
-        seed: UInt64, chips: Int, progress: ((AnalogProgress) -> Void)? = nil
+        seed: UInt64, chips: Int, profile: Bool = false, progress: ((AnalogProgress) -> Void)? = nil
     ) throws -> AnalogEvaluationReport {
         try config.validate()
         guard chips > 0 else { throw SettingsError(parameter: "--chips", message: "must be positive, got \(chips)") }
@@ -87,14 +89,20 @@ extension Evaluation {
         var accuracies: [Double] = []
         var voltsPerUnit = 0.0
         var mapping: [CrossbarMappingSummary] = []
+        var byType: [String: Double] = [:]
+        let ops = inputs.model.graph.ops
+        let timing: ((Int, Double) -> Void)? = profile ? { byType[ops[$0].kind.profileName, default: 0] += $1 } : nil
         for k in 0..<chips {
+            let programStart = Date()
             let chip = AnalogChip(graph: inputs.model.graph, config: config, seed: seed, chip: k,
                                   inputMaxAbs: inputMaxAbs(inputs.model.metadata), calibration: calibration)
+            if profile { byType["programming", default: 0] += Date().timeIntervalSince(programStart) }
             voltsPerUnit = chip.voltsPerUnit
             if k == 0 { mapping = chip.mappingSummary }
             var correct = 0
             for range in batches {
-                let logits = try chip.run(inputs.batch(range), firstImage: range.lowerBound, threads: threads)
+                let logits = try chip.run(inputs.batch(range), firstImage: range.lowerBound, threads: threads,
+                                      timing: timing)
                 correct += countCorrect(logits, labels: inputs.dataset.labels, first: range.lowerBound)
                 progress?(AnalogProgress(chip: k, chips: chips, imagesDone: range.upperBound, imagesTotal: total,
                                          secondsElapsed: Date().timeIntervalSince(start)))
@@ -111,7 +119,8 @@ extension Evaluation {
             degradation: floatAccuracy - summary.mean, seconds: seconds,
             imagesPerSecond: Double(total * chips) / max(seconds, 1e-9),
             floatImagesPerSecond: Double(total) / max(floatSeconds, 1e-9), batchSize: settings.batchSize,
-            threads: threads, parameters: config, voltsPerUnit: voltsPerUnit, mapping: mapping)
+            threads: threads, parameters: config, voltsPerUnit: voltsPerUnit, mapping: mapping,
+            secondsByOpType: profile ? byType : nil)
     }
 
     static func countCorrect(_ logits: Tensor, labels: [Int], first: Int) -> Int {

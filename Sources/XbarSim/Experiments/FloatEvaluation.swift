@@ -12,8 +12,11 @@ public struct EvaluationSettings: Sendable, Equatable, Codable {
     public var dataDirectory: String?
     /// Evaluate only the first N test images; nil for all 10,000.
     public var limit: Int?
-    /// Images per batch (one GEMM covers a whole batch).
-    public var batchSize: Int = 256
+    /// Images per batch (one GEMM covers a whole batch). 64 keeps the largest
+    /// activation (72x32x32 per image, 19 MB) under glibc's 32 MiB mmap ceiling, so
+    /// buffers are reused rather than page-faulted anew (256: 75 MB; measured 20% more
+    /// CPU time for the float engine, Benchmarks/RESULTS.md).
+    public var batchSize: Int = 64
     /// Threads for BLAS and XbarSim's own loops.
     public var threads: Int = ProcessInfo.processInfo.activeProcessorCount
 

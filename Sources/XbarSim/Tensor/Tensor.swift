@@ -38,14 +38,15 @@ public struct Tensor: Sendable, Equatable {
 
     /// Largest absolute value; NaN if any element is NaN.
     public var maxAbs: Float {
+        // On the bit patterns with the sign cleared, IEEE order is integer order and every
+        // NaN lies above +inf: one unsigned max (which vectorises, unlike Float's max
+        // with its NaN rules) gives the largest magnitude and detects NaN.
         scalars.withUnsafeBufferPointer { p in
-            var m: Float = 0
-            var nan = false
-            for v in p {
-                m = max(m, abs(v))
-                nan = nan || v.isNaN
+            p.withMemoryRebound(to: UInt32.self) { bits in
+                var m: UInt32 = 0
+                for b in bits { m = Swift.max(m, b & 0x7FFF_FFFF) }
+                return m > 0x7F80_0000 ? .nan : Float(bitPattern: m)
             }
-            return nan ? .nan : m
         }
     }
 

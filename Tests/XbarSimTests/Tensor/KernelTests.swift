@@ -2,6 +2,14 @@ import Testing
 @testable import XbarSim
 
 struct KernelTests {
+    @Test func maxAbsFindsTheLargestMagnitudeAndNaN() {
+        #expect(Tensor(shape: [4], scalars: [-3, 2, 0.5, -0.0]).maxAbs == 3)
+        #expect(Tensor(shape: [2], scalars: [1, -.infinity]).maxAbs == .infinity)
+        #expect(Tensor(shape: [3], scalars: [1, .nan, .infinity]).maxAbs.isNaN)
+        #expect(Tensor(shape: [0], scalars: []).maxAbs == 0)
+        #expect(Tensor(shape: [1], scalars: [-.leastNonzeroMagnitude]).maxAbs == .leastNonzeroMagnitude)
+    }
+
     @Test func activationsMatchTheirDefinitions() {
         // Hand-computed: hardsigmoid(x) = clamp(x + 3, 0, 6) / 6, hardswish(x) = x * hardsigmoid(x).
         #expect(Activation.hardSigmoid(-4) == 0)

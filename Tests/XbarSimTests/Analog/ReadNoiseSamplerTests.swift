@@ -1,0 +1,82 @@
+import Testing
+@testable import XbarSim
+
+/// The read-noise sampler against its definition: image `i`'s output `j` gets
+/// `sqrt(variance)·z_j` with `z` the `j`-th value of `RandomStream(seed, crossbar +
+/// [readNoise, i]).fillGaussianFromTable` — whatever the batch split or thread count.
+struct ReadNoiseSamplerTests {
+    let key = NoiseKey(seed: 11, crossbar: [2, 5, 0], firstImage: 0)
+    // [C=3, H=2, W=2, N=37]: 37 images = two 16-image blocks and a partial one.
+    let shape = [3, 2, 2, 37]
+
+    func variance() -> Tensor {
+        let count = shape.reduce(1, *)
+        return Tensor(shape: shape, scalars: (0..<count).map { Float(($0 * 7919) % 101) / 50 })
+    }
+
+    /// The normals image `i` must receive, from the scalar stream.
+    func normals(image i: Int, outputs: Int) -> [Float] {
+        var r = RandomStream(seed: key.seed, key: key.crossbar + [StreamPurpose.readNoise.rawValue, UInt64(i)])
+        var z = [Float](repeating: 0, count: outputs)
+        z.withUnsafeMutableBufferPointer { r.fillGaussianFromTable($0, standardDeviation: 1) }
+        return z
+    }
+
+    @Test(arguments: [1, 2, 3])
+    func noiseIsTheImagesOwnStreamScaledBySigma(threads: Int) {
+        let v = variance()
+        var y = Tensor(shape: shape, scalars: [Float](repeating: 0.5, count: shape.reduce(1, *)))
+        ReadNoiseSampler.addNoise(to: &y, variance: v, key: key, threads: threads)
+        let (outputs, n) = (12, 37)
+        for i in 0..<n {
+            let z = normals(image: i, outputs: outputs)
+            for j in 0..<outputs {
+                let index = j * n + i
+                let expected = 0.5 + v.scalars[index].squareRoot() * z[j]
+                #expect(abs(y.scalars[index] - expected) <= 1e-6 * max(1, abs(expected)), "image \(i) output \(j)")
+            }
+        }
+    }
+
+    @Test func splittingTheBatchGivesTheSameNoise() {
+        let v = variance()
+        var whole = Tensor(zeros: shape)
+        ReadNoiseSampler.addNoise(to: &whole, variance: v, key: key, threads: 2)
+        // Images 0..<20 and 20..<37 as two batches.
+        for (first, count) in [(0, 20), (20, 17)] {
+            func slice(_ t: Tensor) -> Tensor {
+                Tensor(shape: [3, 2, 2, count], scalars: (0..<12).flatMap { j in
+                    (0..<count).map { t.scalars[j * 37 + first + $0] }
+                })
+            }
+            var part = Tensor(zeros: [3, 2, 2, count])
+            var k = key
+            k.firstImage = first
+            ReadNoiseSampler.addNoise(to: &part, variance: slice(v), key: k, threads: 1)
+            #expect(part.scalars == slice(whole).scalars)
+        }
+    }
+
+    /// The fused per-channel pass equals y = w·x + b, variance v·x² + bv, addNoise, rails.
+    @Test func fusedPerChannelPassEqualsTheUnfusedSteps() {
+        let count = shape.reduce(1, *)
+        let x = Tensor(shape: shape, scalars: (0..<count).map { Float(($0 * 31) % 23) / 7 - 1.5 })
+        let (w, b, v, bv): ([Float], [Float], [Float], [Float]) = ([0.5, -1.2, 2], [0.1, 0, -0.3], [1e-3, 4e-4, 0], [1e-4, 0, 2e-4])
+        let rail: Float = 2.5
+        let fused = ReadNoiseSampler.perChannel(x, weight: w, bias: b, variance: v, biasVariance: bv, railUnits: rail,
+                                                key: key, threads: 2)
+        var y = x
+        var variance = x
+        for k in 0..<count {
+            let c = k / (4 * 37)
+            y.scalars[k] = w[c] * x.scalars[k] + b[c]
+            variance.scalars[k] = v[c] * x.scalars[k] * x.scalars[k] + bv[c]
+        }
+        ReadNoiseSampler.addNoise(to: &y, variance: variance, key: key, threads: 1)
+        Kernels.clip(&y, rail)
+        for k in 0..<count {
+            #expect(abs(fused.scalars[k] - y.scalars[k]) <= 1e-5, "element \(k)")
+        }
+        #expect(fused.scalars.contains(rail) || fused.scalars.contains(-rail))
+    }
+}
