@@ -6,6 +6,7 @@ extension MappingScheme: ExpressibleByArgument {}
 extension SignalMode: ExpressibleByArgument {}
 extension ProgrammingVariation.Distribution: ExpressibleByArgument {}
 extension DriftCompensation: ExpressibleByArgument {}
+extension FaultScope: ExpressibleByArgument {}
 
 /// Every parameter of a simulated chip. A preset sets them all; each flag given overrides it.
 struct ChipOptions: ParsableArguments {
@@ -29,6 +30,8 @@ struct ChipOptions: ParsableArguments {
     var stuckOn: Double?
     @Option(help: ArgumentHelp("Fraction of devices stuck at G_min.", valueName: "fraction"))
     var stuckOff: Double?
+    @Option(help: "Crossbars that get stuck faults: all, weights (conv/FC/GAP) or batchnorm (BN stages only).")
+    var stuckScope: FaultScope?
     @Option(help: ArgumentHelp("Read time after programming for drift, seconds (0: no drift).", valueName: "seconds"))
     var driftTime: Double?
     @Option(help: ArgumentHelp("Mean drift exponent nu.", valueName: "nu"))
@@ -80,6 +83,7 @@ struct ChipOptions: ParsableArguments {
         if let readNoise { c.device.readNoise.relativeSigma = readNoise }
         if let stuckOn { c.device.stuck.stuckOnFraction = stuckOn }
         if let stuckOff { c.device.stuck.stuckOffFraction = stuckOff }
+        if let stuckScope { c.faultScope = stuckScope }
         if let driftTime { c.device.drift.timeSeconds = driftTime == 0 ? nil : driftTime }
         if let driftNu { c.device.drift.nuMean = driftNu }
         if let driftNuSigma { c.device.drift.nuSigma = driftNuSigma }

@@ -81,18 +81,20 @@ public struct AnalogChip: Sendable {
         self.chip = chip
         self.calibration = calibration
         voltsPerUnit = config.periphery.inputVoltageVolts / max(inputMaxAbs, 1e-30)
+        let weightConfig = config.forCrossbar(batchNormStage: false)
+        let bnConfig = config.forCrossbar(batchNormStage: true)
         stages = graph.ops.enumerated().map { i, op in
             let key: [UInt64] = [UInt64(chip), UInt64(i)]
             switch op.kind {
             case .conv2d(let g, let w, let b):
                 return .crossbar(CrossbarLayer(
                     geometry: g, matrix: CrossbarMatrix(inputs: g.fanIn, outputs: g.outChannels, weights: w, bias: b),
-                    config: config, seed: seed, key: key))
+                    config: weightConfig, seed: seed, key: key))
             case .linear(let inF, let outF, let w, let b):
                 let g = Conv2DGeometry(inChannels: inF, outChannels: outF, kernel: (1, 1), input: (1, 1))
                 return .crossbar(CrossbarLayer(
                     geometry: g, matrix: CrossbarMatrix(inputs: inF, outputs: outF, weights: w, bias: b),
-                    config: config, seed: seed, key: key))
+                    config: weightConfig, seed: seed, key: key))
             case .globalAveragePool:
                 let s = graph.shape(ofValue: op.inputs[0])
                 let (c, h, w) = (s[0], s[1], s[2])
@@ -100,7 +102,7 @@ public struct AnalogChip: Sendable {
                 let weights = [Float](repeating: 1 / Float(h * w), count: c * h * w)
                 return .crossbar(CrossbarLayer(
                     geometry: g, matrix: CrossbarMatrix(inputs: h * w, outputs: c, weights: weights, bias: nil),
-                    config: config, seed: seed, key: key))
+                    config: weightConfig, seed: seed, key: key))
             case .batchNorm(let bn):
                 let s = graph.shape(ofValue: op.inputs[0])
                 let c = s[0]
@@ -113,8 +115,8 @@ public struct AnalogChip: Sendable {
                                               bias: zip(sign, bn.runningMean).map { -$0 * $1 })
                 let scaleStage = CrossbarMatrix(inputs: 1, outputs: c, weights: scale.map { abs($0) }, bias: bn.beta)
                 return .batchNorm(
-                    subtract: CrossbarLayer(geometry: g, matrix: subtract, config: config, seed: seed, key: key + [1]),
-                    scale: CrossbarLayer(geometry: g, matrix: scaleStage, config: config, seed: seed, key: key + [2]))
+                    subtract: CrossbarLayer(geometry: g, matrix: subtract, config: bnConfig, seed: seed, key: key + [1]),
+                    scale: CrossbarLayer(geometry: g, matrix: scaleStage, config: bnConfig, seed: seed, key: key + [2]))
             case .relu: return .activation(.relu)
             case .hardSigmoid: return .activation(.hardSigmoid)
             case .hardSwish: return .activation(.hardSwish)

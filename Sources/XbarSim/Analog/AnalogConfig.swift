@@ -52,6 +52,16 @@ public struct AnalogConfig: Sendable, Hashable, Codable {
     public var periphery = Periphery()
     /// Training images used to set DAC/ADC ranges (digitized mode).
     public var calibrationImages = 256
+    /// Crossbars that get stuck-at faults (`--stuck-scope`).
+    public var faultScope = FaultScope.all
+
+    /// This config with stuck faults removed unless `scope` includes the crossbar.
+    public func forCrossbar(batchNormStage: Bool) -> AnalogConfig {
+        guard !faultScope.includes(batchNormStage: batchNormStage) else { return self }
+        var c = self
+        c.device.stuck = StuckFaults(stuckOnFraction: 0, stuckOffFraction: 0)
+        return c
+    }
 
     public init() {}
 

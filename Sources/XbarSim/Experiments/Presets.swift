@@ -33,6 +33,9 @@ public enum Preset: String, Sendable, CaseIterable, Codable {
             c.device.variation = ProgrammingVariation(distribution: .gaussian, relativeSigma: 0.05)
             c.device.readNoise = ReadNoise(relativeSigma: 0.02)
             c.device.stuck = StuckFaults(stuckOnFraction: 0.001, stuckOffFraction: 0.005)
+            // Faults left in the weight arrays only: the BN stages' few thousand devices
+            // are assumed tested and rebuilt from spares (docs/devices.md, "Stuck faults").
+            c.faultScope = .weights
             c.device.drift = Drift(timeSeconds: 3600, referenceTimeSeconds: 20, nuMean: 0.005, nuSigma: 0.002,
                                    compensation: .global)
             c.scaling = .perColumn
