@@ -160,7 +160,7 @@ enum ReportFormat {
         s += "| CMOS equivalent cell | \(si(ref.cmosEquivalentCellPowerWatts, "W")) |\n"
         s += "| 1.24 µs in device responses | \(String(format: "%.0f", ref.paperLatencyInDeviceResponses)) |\n"
         s += "| critical-path reads: unrolled / weight-stationary | \(ref.unrolledCriticalPathReads) / "
-            + "\(ref.weightStationaryCriticalPathReads) |\n"
+            + "\(ref.weightStationaryCriticalPathReads) (BN as one read: \(ref.weightStationaryCriticalPathReadsBatchNormAsOne)) |\n"
         s += "| conv/FC op-amps: paper / two-TIA / differential | \(ref.convolutionAndFCOpAmpsPaper) / "
             + "\(ref.convolutionAndFCOpAmpsTwoTIA) / \(ref.convolutionAndFCOpAmpsDifferential) |\n"
         s += "\n## Per op (\(r.layout.rawValue), \(r.schedule.rawValue))\n\n"

@@ -58,6 +58,8 @@ public struct ReferenceComparison: Sendable, Hashable, Codable {
     public var unrolledCriticalPathReads: Int
     /// Crossbar reads on the critical path, weight-stationary (output positions one by one).
     public var weightStationaryCriticalPathReads: Int
+    /// The same with each batch-norm module counted as one read instead of two stages.
+    public var weightStationaryCriticalPathReadsBatchNormAsOne: Int
     /// Op-amps of the convolution and FC layers: paper scheme, a two-TIA design, and differential with subtractor.
     public var convolutionAndFCOpAmpsPaper: Int
     public var convolutionAndFCOpAmpsTwoTIA: Int
@@ -230,7 +232,7 @@ extension Evaluation {
             }
         }
         let v = chip.config.periphery.inputVoltageVolts
-        func reads(_ layout: ConvolutionLayout) -> Int {
+        func reads(_ layout: ConvolutionLayout, batchNormAsOne: Bool = false) -> Int {
             // Critical path counted in crossbar reads: latency with every read 1 s and everything else 0 s.
             var t = Technology()
             t.readPulseSeconds = 1
@@ -239,7 +241,10 @@ extension Evaluation {
             t.multiplierDelaySeconds = 0
             t.dacConversionSeconds = 0
             t.adcConversionSeconds = 0
-            let layers = ChipResources.layers(chip: chip, layout: layout, technology: t)
+            var layers = ChipResources.layers(chip: chip, layout: layout, technology: t)
+            if batchNormAsOne {
+                for k in layers.indices where layers[k].type == "batchnorm" { layers[k].stageSeconds = 1 }
+            }
             return Int(Latency.latencySeconds(graph: chip.graph, layers: layers, inputSeconds: 0).rounded())
         }
         let paper = schemes.first { $0.mapping == .paper }?.convolutionAndFCOpAmps ?? 0
@@ -253,6 +258,7 @@ extension Evaluation {
             observedMaxDevicePowerOp: opName, cmosEquivalentCellPowerWatts: technology.cmosEquivalentCellPowerWatts,
             paperLatencyInDeviceResponses: 1.24e-6 / technology.deviceResponseSeconds,
             unrolledCriticalPathReads: reads(.spatiallyUnrolled), weightStationaryCriticalPathReads: reads(.weightStationary),
+            weightStationaryCriticalPathReadsBatchNormAsOne: reads(.weightStationary, batchNormAsOne: true),
             convolutionAndFCOpAmpsPaper: paper, convolutionAndFCOpAmpsTwoTIA: 2 * paper,
             convolutionAndFCOpAmpsDifferential: differential)
     }
