@@ -157,6 +157,8 @@ enum ReportFormat {
         s += "| V_in² · 0.2 S (paper: 1.1 µW) | \(si(ref.paperCaseDevicePowerWatts, "W")) |\n"
         s += "| V_in² · largest G (\(si(ref.largestConductanceSiemens, "S"))) | \(si(ref.closedFormMaxDevicePowerWatts, "W")) |\n"
         s += "| largest device power in the run (bound) | \(si(ref.observedMaxDevicePowerWatts, "W")) at \(ref.observedMaxDevicePowerOp) |\n"
+        s += "| the same, convolution/FC crossbars only | \(si(ref.observedMaxConvolutionDevicePowerWatts, "W")) at "
+            + "\(ref.observedMaxConvolutionDevicePowerOp) |\n"
         s += "| CMOS equivalent cell | \(si(ref.cmosEquivalentCellPowerWatts, "W")) |\n"
         s += "| 1.24 µs in device responses | \(String(format: "%.0f", ref.paperLatencyInDeviceResponses)) |\n"
         s += "| critical-path reads: unrolled / weight-stationary | \(ref.unrolledCriticalPathReads) / "

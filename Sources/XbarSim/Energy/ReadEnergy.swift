@@ -22,7 +22,8 @@ import XbarSimTensor
 /// ``TileDissipationModel`` gives both from the solved node voltages (not on this branch).
 public enum ReadEnergy {
     /// Energy of all reads of one crossbar op on a `[C, H, W, N]` batch (whole batch, joules),
-    /// and a bound on the largest power of one device during them (watts).
+    /// and a bound on the largest power of one device during them (watts): per input channel,
+    /// its largest `V²` in the batch times the largest conductance it drives (bias rows: `V_unit²·G`).
     ///
     /// - Parameter dac: the input DAC the rows are driven through (digitized mode), or nil.
     public static func crossbarJoules(
@@ -37,13 +38,18 @@ public enum ReadEnergy {
         let rows = m.rows
         var conductance = [Float](repeating: 0, count: m.outputs * m.inputs)
         var biasConductance = [Float](repeating: 0, count: m.outputs)
-        var maxInputG = 0.0, maxBiasG = 0.0
+        // Largest device conductance fed by each input channel (for the power bound).
+        let taps = g.kernelHeight * g.kernelWidth
+        var maxGByChannel = [Double](repeating: 0, count: g.inChannels)
+        var maxBiasG = 0.0
+        let outputsPerGroup = max(1, m.outputs / g.groups)
         for o in 0..<m.outputs {
             for r in 0..<rows {
                 let gp = p.positiveSiemens[o * rows + r], gn = p.negativeSiemens[o * rows + r]
                 if r < m.inputs {
                     conductance[o * m.inputs + r] = Float(gp + gn)
-                    maxInputG = max(maxInputG, gp, gn)
+                    let channel = (o / outputsPerGroup) * g.channelsPerGroup + r / taps
+                    if channel < maxGByChannel.count { maxGByChannel[channel] = max(maxGByChannel[channel], gp, gn) }
                 } else {
                     biasConductance[o] += Float(gp + gn)
                     maxBiasG = max(maxBiasG, gp, gn)
@@ -64,8 +70,16 @@ public enum ReadEnergy {
         var sum = 0.0
         reads.scalars.withUnsafeBufferPointer { for v in $0 { sum += Double(v) } }
         let v2 = voltsPerUnit * voltsPerUnit
-        let xMax = Double(x.maxAbs)
-        let maxPower = max(xMax * xMax * v2 * maxInputG, v2 * maxBiasG)
+        // Per input channel: largest |x|² of the batch times the largest conductance it drives.
+        var maxPower = v2 * maxBiasG
+        let plane = x.shape.count == 4 ? x.shape[1] * x.shape[2] * x.shape[3] : 0
+        x.scalars.withUnsafeBufferPointer { p in
+            for c in 0..<min(g.inChannels, x.shape[0]) where maxGByChannel[c] > 0 {
+                var largest: Float = 0
+                for k in (c * plane)..<((c + 1) * plane) { largest = max(largest, abs(p[k])) }
+                maxPower = max(maxPower, Double(largest) * Double(largest) * v2 * maxGByChannel[c])
+            }
+        }
         return (sum * v2 * readSeconds, maxPower)
     }
 
@@ -110,6 +124,8 @@ public struct ReadEnergyAccumulator: Sendable {
     public var threads: Int
     /// Joules per op index, summed over every image observed.
     public private(set) var joulesByOp: [Int: Double] = [:]
+    /// Largest single-device power bound per op index (watts).
+    public private(set) var maxDevicePowerByOp: [Int: Double] = [:]
     /// Largest single-device power bound seen (watts) and the op where.
     public private(set) var maxDevicePowerWatts = 0.0
     public private(set) var maxDevicePowerOp = -1
@@ -129,6 +145,7 @@ public struct ReadEnergyAccumulator: Sendable {
         let (e, pMax) = ReadEnergy.crossbarJoules(layer: o.layer, input: o.input, voltsPerUnit: voltsPerUnit,
                                                   readSeconds: readSeconds, dac: dac, threads: threads)
         joulesByOp[o.stage, default: 0] += e
+        maxDevicePowerByOp[o.stage] = max(maxDevicePowerByOp[o.stage] ?? 0, pMax)
         if pMax > maxDevicePowerWatts {
             maxDevicePowerWatts = pMax
             maxDevicePowerOp = o.stage

@@ -51,6 +51,9 @@ public struct ReferenceComparison: Sendable, Hashable, Codable {
     /// Largest device power during the run (bound: each op's largest |input|² · largest G).
     public var observedMaxDevicePowerWatts: Double
     public var observedMaxDevicePowerOp: String
+    /// The same over the convolution and FC crossbars only (where the paper's estimate applies).
+    public var observedMaxConvolutionDevicePowerWatts: Double
+    public var observedMaxConvolutionDevicePowerOp: String
     public var cmosEquivalentCellPowerWatts: Double
     /// Reads of `deviceResponseSeconds` that 1.24 µs allows (the paper's figure / its 100 ps).
     public var paperLatencyInDeviceResponses: Double
@@ -250,12 +253,20 @@ extension Evaluation {
         let paper = schemes.first { $0.mapping == .paper }?.convolutionAndFCOpAmps ?? 0
         let differential = schemes.first { $0.mapping == .differential }?.convolutionAndFCOpAmps ?? 0
         let opName = observed.maxDevicePowerOp >= 0 ? chip.graph.ops[observed.maxDevicePowerOp].name : ""
+        var convMax = (power: 0.0, op: "")
+        for (i, p) in observed.maxDevicePowerByOp where p > convMax.power {
+            switch chip.graph.ops[i].kind {
+            case .conv2d, .linear: convMax = (p, chip.graph.ops[i].name)
+            default: break
+            }
+        }
         return ReferenceComparison(
             inputVoltageVolts: v, largestWeight: largestWeight,
             fractionOfWeightsWithin0p2: count > 0 ? Double(within) / Double(count) : 0,
             largestConductanceSiemens: largestG, paperCaseDevicePowerWatts: v * v * 0.2,
             closedFormMaxDevicePowerWatts: v * v * largestG, observedMaxDevicePowerWatts: observed.maxDevicePowerWatts,
-            observedMaxDevicePowerOp: opName, cmosEquivalentCellPowerWatts: technology.cmosEquivalentCellPowerWatts,
+            observedMaxDevicePowerOp: opName, observedMaxConvolutionDevicePowerWatts: convMax.power,
+            observedMaxConvolutionDevicePowerOp: convMax.op, cmosEquivalentCellPowerWatts: technology.cmosEquivalentCellPowerWatts,
             paperLatencyInDeviceResponses: 1.24e-6 / technology.deviceResponseSeconds,
             unrolledCriticalPathReads: reads(.spatiallyUnrolled), weightStationaryCriticalPathReads: reads(.weightStationary),
             weightStationaryCriticalPathReadsBatchNormAsOne: reads(.weightStationary, batchNormAsOne: true),
