@@ -63,6 +63,8 @@ public struct ReferenceComparison: Sendable, Hashable, Codable {
     public var weightStationaryCriticalPathReads: Int
     /// The same with each batch-norm module counted as one read instead of two stages.
     public var weightStationaryCriticalPathReadsBatchNormAsOne: Int
+    /// The same counting only convolution, FC and GAP crossbars (batch-norm free).
+    public var weightStationaryCriticalPathReadsWithoutBatchNorm: Int
     /// Op-amps of the convolution and FC layers: paper scheme, a two-TIA design, and differential with subtractor.
     public var convolutionAndFCOpAmpsPaper: Int
     public var convolutionAndFCOpAmpsTwoTIA: Int
@@ -235,7 +237,7 @@ extension Evaluation {
             }
         }
         let v = chip.config.periphery.inputVoltageVolts
-        func reads(_ layout: ConvolutionLayout, batchNormAsOne: Bool = false) -> Int {
+        func reads(_ layout: ConvolutionLayout, batchNormReads: Double = 2) -> Int {
             // Critical path counted in crossbar reads: latency with every read 1 s and everything else 0 s.
             var t = Technology()
             t.readPulseSeconds = 1
@@ -245,9 +247,7 @@ extension Evaluation {
             t.dacConversionSeconds = 0
             t.adcConversionSeconds = 0
             var layers = ChipResources.layers(chip: chip, layout: layout, technology: t)
-            if batchNormAsOne {
-                for k in layers.indices where layers[k].type == "batchnorm" { layers[k].stageSeconds = 1 }
-            }
+            for k in layers.indices where layers[k].type == "batchnorm" { layers[k].stageSeconds = batchNormReads }
             return Int(Latency.latencySeconds(graph: chip.graph, layers: layers, inputSeconds: 0).rounded())
         }
         let paper = schemes.first { $0.mapping == .paper }?.convolutionAndFCOpAmps ?? 0
@@ -269,7 +269,8 @@ extension Evaluation {
             observedMaxConvolutionDevicePowerOp: convMax.op, cmosEquivalentCellPowerWatts: technology.cmosEquivalentCellPowerWatts,
             paperLatencyInDeviceResponses: 1.24e-6 / technology.deviceResponseSeconds,
             unrolledCriticalPathReads: reads(.spatiallyUnrolled), weightStationaryCriticalPathReads: reads(.weightStationary),
-            weightStationaryCriticalPathReadsBatchNormAsOne: reads(.weightStationary, batchNormAsOne: true),
+            weightStationaryCriticalPathReadsBatchNormAsOne: reads(.weightStationary, batchNormReads: 1),
+            weightStationaryCriticalPathReadsWithoutBatchNorm: reads(.weightStationary, batchNormReads: 0),
             convolutionAndFCOpAmpsPaper: paper, convolutionAndFCOpAmpsTwoTIA: 2 * paper,
             convolutionAndFCOpAmpsDifferential: differential)
     }
