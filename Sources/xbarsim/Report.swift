@@ -79,6 +79,7 @@ extension XbarSimCommand {
         }
 
         func validate() throws {
+            guard images > 0 else { throw ValidationError("--images: must be positive, got \(images)") }
             do { try settings.validate() } catch let error as SettingsError { throw ValidationError(error.description) }
             _ = try technology()
         }
