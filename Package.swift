@@ -13,6 +13,7 @@
 //   XbarSimCircuit          electrical model of a tile, IR-drop solvers (Circuit/)
 //   XbarSimCrossbar         weight->conductance mapping, tiles, DAC/ADC/op-amp (Crossbar/)
 //   XbarSimAnalog           memristive network: crossbar layers, analog modules, chips (Analog/)
+//   XbarSimEnergy           resources, energy and latency of a chip (Energy/)
 //   XbarSimExperiments      evaluations that produce reports          (Experiments/)
 //   XbarSim                 umbrella that re-exports the public API   (Exports/)
 //   xbarsim                 the command-line tool (parses and prints only)
@@ -78,14 +79,21 @@ let package = Package(
             dependencies: ["XbarSimTensor", "XbarSimDevice", "XbarSimCrossbar", "XbarSimGraph", "CKernels"],
             path: "Sources/XbarSim/Analog", swiftSettings: vectorFlags),
         .target(
+            name: "XbarSimEnergy",
+            dependencies: ["XbarSimTensor", "XbarSimGraph", "XbarSimCircuit", "XbarSimCrossbar", "XbarSimAnalog"],
+            path: "Sources/XbarSim/Energy"),
+        .target(
             name: "XbarSimExperiments",
-            dependencies: ["XbarSimTensor", "XbarSimIO", "XbarSimGraph", "XbarSimDevice", "XbarSimCrossbar", "XbarSimAnalog"],
+            dependencies: [
+                "XbarSimTensor", "XbarSimIO", "XbarSimGraph", "XbarSimDevice", "XbarSimCrossbar", "XbarSimAnalog",
+                "XbarSimEnergy",
+            ],
             path: "Sources/XbarSim/Experiments"),
         .target(
             name: "XbarSim",
             dependencies: [
                 "XbarSimTensor", "XbarSimIO", "XbarSimGraph", "XbarSimDevice", "XbarSimCircuit", "XbarSimCrossbar",
-                "XbarSimAnalog", "XbarSimExperiments",
+                "XbarSimAnalog", "XbarSimEnergy", "XbarSimExperiments",
             ],
             path: "Sources/XbarSim/Exports"),
         .executableTarget(

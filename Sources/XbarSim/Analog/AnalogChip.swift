@@ -158,9 +158,14 @@ public struct AnalogChip: Sendable {
 
     /// Runs a `[C, H, W, N]` batch whose first image has test-set index `firstImage`;
     /// returns `[classes, N]` logits. Throws if an output is NaN or infinite.
-    /// `timing`, when given, receives each op's index and wall-clock seconds.
+    ///
+    /// - Parameters:
+    ///   - observe: called after every crossbar op (batch-norm: each stage) with
+    ///     its input and output batches, e.g. to accumulate read energy.
+    ///   - timing: when given, receives each op's index and wall-clock seconds.
     public func run(
-        _ input: Tensor, firstImage: Int, threads: Int, timing: ((Int, Double) -> Void)? = nil
+        _ input: Tensor, firstImage: Int, threads: Int, observe: ((CrossbarObservation) -> Void)? = nil,
+        timing: ((Int, Double) -> Void)? = nil
     ) throws -> Tensor {
         var x = input
         if let bits = config.periphery.dac.bits {
@@ -178,7 +183,7 @@ public struct AnalogChip: Sendable {
                 if lastUse[v] == i { values[v] = nil }
             }
             let start = timing == nil ? 0 : DispatchTime.now().uptimeNanoseconds
-            values[i + 1] = apply(stage: i, inputs: &inputs, firstImage: firstImage, threads: threads)
+            values[i + 1] = apply(stage: i, inputs: &inputs, firstImage: firstImage, threads: threads, observe: observe)
             if let timing { timing(i, Double(DispatchTime.now().uptimeNanoseconds - start) * 1e-9) }
         }
         let output = values[graph.outputIndex + 1]!
@@ -189,7 +194,10 @@ public struct AnalogChip: Sendable {
         return Kernels.flatten(output)
     }
 
-    func apply(stage i: Int, inputs x: inout [Tensor], firstImage: Int, threads: Int) -> Tensor {
+    func apply(
+        stage i: Int, inputs x: inout [Tensor], firstImage: Int, threads: Int,
+        observe: ((CrossbarObservation) -> Void)? = nil
+    ) -> Tensor {
         let op = graph.ops[i]
         let periphery = config.periphery
         let rail = railUnits
@@ -204,8 +212,9 @@ public struct AnalogChip: Sendable {
             var input = x.removeFirst()
             let isVector = input.shape.count == 2
             if isVector { input = Tensor(shape: [input.shape[0], 1, 1, input.shape[1]], scalars: input.scalars) }
-            var y = layer.run(input, mode: config.mode, periphery: periphery, ranges: ranges(input: inMax, output: outMax),
-                              noise: noise, threads: threads)
+            let r = ranges(input: inMax, output: outMax)
+            var y = layer.run(input, mode: config.mode, periphery: periphery, ranges: r, noise: noise, threads: threads)
+            observe?(CrossbarObservation(stage: i, part: 0, layer: layer, input: input, output: y, ranges: r))
             if isVector { y = Tensor(shape: [y.shape[0], y.shape[3]], scalars: y.scalars) }
             return y
         case .batchNorm(let subtract, let scale):
@@ -214,12 +223,14 @@ public struct AnalogChip: Sendable {
             let as4 = shape.count == 4 ? input : Tensor(shape: [shape[0], 1, 1, shape[1]], scalars: input.scalars)
             // The subtract stage's output |x − E[x]| is at most max|x| + max|E[x]|.
             let subtractMax = inMax + (subtract.programmed.bias.map(abs).max() ?? 0)
-            let v = subtract.run(as4, mode: config.mode, periphery: periphery,
-                                 ranges: ranges(input: inMax, output: subtractMax),
+            let r1 = ranges(input: inMax, output: subtractMax)
+            let v = subtract.run(as4, mode: config.mode, periphery: periphery, ranges: r1,
                                  noise: noise.part(1000), threads: threads)
-            let y = scale.run(v, mode: config.mode, periphery: periphery,
-                              ranges: ranges(input: subtractMax, output: outMax),
+            observe?(CrossbarObservation(stage: i, part: 1, layer: subtract, input: as4, output: v, ranges: r1))
+            let r2 = ranges(input: subtractMax, output: outMax)
+            let y = scale.run(v, mode: config.mode, periphery: periphery, ranges: r2,
                               noise: noise.part(2000), threads: threads)
+            observe?(CrossbarObservation(stage: i, part: 2, layer: scale, input: v, output: y, ranges: r2))
             return shape.count == 4 ? y : Tensor(shape: shape, scalars: y.scalars)
         case .activation(let f):
             var y = x.removeFirst()

@@ -2,6 +2,7 @@
 @_exported import XbarSimDevice
 @_exported import XbarSimAnalog
 @_exported import XbarSimCrossbar
+@_exported import XbarSimEnergy
 @_exported import XbarSimExperiments
 @_exported import XbarSimGraph
 @_exported import XbarSimIO

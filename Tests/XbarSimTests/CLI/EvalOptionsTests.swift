@@ -45,3 +45,31 @@ struct EvalOptionsTests {
         #expect(config.device.variation == Preset.rram.config.device.variation)
     }
 }
+
+/// `xbarsim report` rejects bad technology overrides naming the flag and field.
+struct ReportOptionsTests {
+    @Test(arguments: [
+        (["--tech-set", "opAmpPower=1"], "--tech-set: field 'opAmpPower': unknown field"),
+        (["--tech-set", "readPulseSeconds=-1"], "--tech-set: field 'readPulseSeconds': must be a finite value >= 0"),
+        (["--tech-set", "readPulseSeconds"], "--tech-set: expected field=value"),
+        (["--tech", "/nonexistent/tech.json"], "/nonexistent/tech.json: cannot read the file"),
+        (["--images", "0"], "--images: must be positive, got 0"),
+    ])
+    func badOverrideIsRejected(arguments: [String], expected: String) {
+        do {
+            _ = try XbarSimCommand.parseAsRoot(["report"] + arguments)
+            Issue.record("\(arguments) was accepted")
+        } catch {
+            let message = XbarSimCommand.message(for: error)
+            #expect(message.contains(expected), "\(arguments): \(message)")
+        }
+    }
+
+    @Test func paperPresetStartsFromThePaperTechnology() throws {
+        let command = try XbarSimCommand.parseAsRoot(["report", "--preset", "paper", "--tech-set", "opAmpStaticPowerWatts=2e-3"])
+        let report = try #require(command as? XbarSimCommand.Report)
+        let t = try report.technology()
+        #expect(t.readPulseSeconds == Technology.paper.readPulseSeconds)
+        #expect(t.opAmpStaticPowerWatts == 2e-3)
+    }
+}

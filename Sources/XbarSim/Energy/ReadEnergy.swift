@@ -1,0 +1,162 @@
+import XbarSimAnalog
+import XbarSimCircuit
+import XbarSimCrossbar
+import XbarSimTensor
+
+/// Energy the devices of a crossbar dissipate while it is read.
+///
+/// With ideal wires every device `(r, c)` sees its row voltage across it (the bit line
+/// sits at the TIA's virtual ground, 0 V), so one read of `t` seconds costs
+///
+///     E = t · Σ_r V_r² · Σ_c G_rc
+///
+/// over the physical rows. In the paper scheme the rows `+x_i` and `−x_i` carry the
+/// same `V²`, so logical input `i` contributes `V_i²·Σ_o (G⁺_oi + G⁻_oi)`; in the
+/// differential scheme both devices of a weight share the row: the same expression.
+/// Bias rows are driven at 1 unit. Summed over the reads of a convolution (one per output
+/// position) this is a convolution of the squared input with the conductance sums:
+/// for one group, one output channel holding `Σ_o G_or`; for grouped ops (depthwise,
+/// batch-norm stages, GAP), `G⁺ + G⁻` per output. Volts are units · `voltsPerUnit`.
+///
+/// With IR drop the bit lines are not at 0 V and the wires dissipate too: a
+/// ``TileDissipationModel`` gives both from the solved node voltages (not on this branch).
+public enum ReadEnergy {
+    /// Energy of all reads of one crossbar op on a `[C, H, W, N]` batch (whole batch, joules),
+    /// and a bound on the largest power of one device during them (watts): per input channel,
+    /// its largest `V²` in the batch times the largest conductance it drives (bias rows: `V_unit²·G`).
+    ///
+    /// - Parameter dac: the input DAC the rows are driven through (digitized mode), or nil.
+    public static func crossbarJoules(
+        layer: CrossbarLayer, input: Tensor, voltsPerUnit: Double, readSeconds: Double, dac: SymmetricQuantizer?,
+        threads: Int = 1
+    ) -> (joules: Double, maxDevicePowerWatts: Double) {
+        let m = layer.mapped
+        let p = layer.programmed
+        var g = layer.geometry
+        var x = input
+        if let dac { x.scalars.withUnsafeMutableBufferPointer { dac.apply($0) } }
+        let rows = m.rows
+        var conductance = [Float](repeating: 0, count: m.outputs * m.inputs)
+        var biasConductance = [Float](repeating: 0, count: m.outputs)
+        // Largest device conductance fed by each input channel (for the power bound).
+        let taps = g.kernelHeight * g.kernelWidth
+        var maxGByChannel = [Double](repeating: 0, count: g.inChannels)
+        var maxBiasG = 0.0
+        let outputsPerGroup = max(1, m.outputs / g.groups)
+        for o in 0..<m.outputs {
+            for r in 0..<rows {
+                let gp = p.positiveSiemens[o * rows + r], gn = p.negativeSiemens[o * rows + r]
+                if r < m.inputs {
+                    conductance[o * m.inputs + r] = Float(gp + gn)
+                    let channel = (o / outputsPerGroup) * g.channelsPerGroup + r / taps
+                    if channel < maxGByChannel.count { maxGByChannel[channel] = max(maxGByChannel[channel], gp, gn) }
+                } else {
+                    biasConductance[o] += Float(gp + gn)
+                    maxBiasG = max(maxBiasG, gp, gn)
+                }
+            }
+        }
+        let squared = Kernels.squared(x)
+        let reads: Tensor
+        if g.groups == 1 {
+            // Every output column shares the rows: one channel of row sums.
+            var rowSums = [Float](repeating: 0, count: m.inputs)
+            for o in 0..<m.outputs { for r in 0..<m.inputs { rowSums[r] += conductance[o * m.inputs + r] } }
+            g.outChannels = 1
+            reads = Kernels.conv2d(squared, weight: rowSums, bias: [biasConductance.reduce(0, +)], geometry: g, threads: threads)
+        } else {
+            reads = Kernels.conv2d(squared, weight: conductance, bias: biasConductance, geometry: g, threads: threads)
+        }
+        var sum = 0.0
+        reads.scalars.withUnsafeBufferPointer { for v in $0 { sum += Double(v) } }
+        let v2 = voltsPerUnit * voltsPerUnit
+        // Per input channel: largest |x|² of the batch times the largest conductance it drives.
+        var maxPower = v2 * maxBiasG
+        let plane = x.shape.count == 4 ? x.shape[1] * x.shape[2] * x.shape[3] : 0
+        x.scalars.withUnsafeBufferPointer { p in
+            for c in 0..<min(g.inChannels, x.shape[0]) where maxGByChannel[c] > 0 {
+                var largest: Float = 0
+                for k in (c * plane)..<((c + 1) * plane) { largest = max(largest, abs(p[k])) }
+                maxPower = max(maxPower, Double(largest) * Double(largest) * v2 * maxGByChannel[c])
+            }
+        }
+        return (sum * v2 * readSeconds, maxPower)
+    }
+
+    /// The same energy for one physical tile and explicit row voltages, by direct loops over
+    /// devices (`[rows, batch]` volts, images innermost): `t · Σ_n Σ_r Σ_c G_rc · V_rn²`.
+    /// The reference the fast path is tested against, and the ideal-wire ``TileDissipationModel``.
+    public static func tileJoules(_ tile: TileCircuit, inputVolts: [Double], batch: Int, readSeconds: Double) -> Double {
+        precondition(inputVolts.count == tile.rows * batch)
+        var e = 0.0
+        for r in 0..<tile.rows {
+            for c in 0..<tile.columns {
+                let g = tile.conductance(row: r, column: c)
+                for n in 0..<batch { e += g * inputVolts[r * batch + n] * inputVolts[r * batch + n] }
+            }
+        }
+        return e * readSeconds
+    }
+}
+
+/// Where read energy goes in a tile with resistive wires: what an IR-drop solver must
+/// provide for energy accounting (from its node voltages: device `Σ G·(v_word − v_bit)²`,
+/// wires `Σ (Δv)²/R` over every segment and source resistance, all times `seconds`).
+public protocol TileDissipationModel: Sendable {
+    func dissipation(tile: TileCircuit, inputVolts: [Double], batch: Int, seconds: Double)
+        -> (deviceJoules: Double, wireJoules: Double)
+}
+
+/// Ideal wires: all energy in the devices, none in the wires.
+public struct IdealWireDissipation: TileDissipationModel {
+    public init() {}
+    public func dissipation(tile: TileCircuit, inputVolts: [Double], batch: Int, seconds: Double)
+        -> (deviceJoules: Double, wireJoules: Double) {
+        (ReadEnergy.tileJoules(tile, inputVolts: inputVolts, batch: batch, readSeconds: seconds), 0)
+    }
+}
+
+/// Collects the read energy of every crossbar of a run (`AnalogChip.run(..., observe:)`).
+public struct ReadEnergyAccumulator: Sendable {
+    public let voltsPerUnit: Double
+    public let readSeconds: Double
+    public let digitizedDACBits: Int?
+    public var threads: Int
+    /// Joules per op index, summed over every image observed.
+    public private(set) var joulesByOp: [Int: Double] = [:]
+    /// Largest single-device power bound per op index (watts).
+    public private(set) var maxDevicePowerByOp: [Int: Double] = [:]
+    /// Largest single-device power bound seen (watts) and the op where.
+    public private(set) var maxDevicePowerWatts = 0.0
+    public private(set) var maxDevicePowerOp = -1
+    /// Images observed (count of the first crossbar's batches).
+    public private(set) var images = 0
+    private var firstKey: [Int]?
+
+    public init(chip: AnalogChip, technology: Technology, threads: Int = 1) {
+        voltsPerUnit = chip.voltsPerUnit
+        readSeconds = technology.crossbarReadSeconds
+        digitizedDACBits = chip.config.mode == .digitized ? chip.config.periphery.dac.bits : nil
+        self.threads = threads
+    }
+
+    public mutating func observe(_ o: CrossbarObservation) {
+        let dac = digitizedDACBits.map { SymmetricQuantizer(bits: $0, range: max(o.ranges.inputRange, .leastNormalMagnitude)) }
+        let (e, pMax) = ReadEnergy.crossbarJoules(layer: o.layer, input: o.input, voltsPerUnit: voltsPerUnit,
+                                                  readSeconds: readSeconds, dac: dac, threads: threads)
+        joulesByOp[o.stage, default: 0] += e
+        maxDevicePowerByOp[o.stage] = max(maxDevicePowerByOp[o.stage] ?? 0, pMax)
+        if pMax > maxDevicePowerWatts {
+            maxDevicePowerWatts = pMax
+            maxDevicePowerOp = o.stage
+        }
+        // Each batch passes the first crossbar once: count images there.
+        if firstKey == nil { firstKey = [o.stage, o.part] }
+        if firstKey == [o.stage, o.part] { images += o.input.shape[3] }
+    }
+
+    /// Read energy per image of each op (0 where it has no crossbar).
+    public func joulesPerImage(ops: Int) -> [Double] {
+        (0..<ops).map { (joulesByOp[$0] ?? 0) / Double(max(images, 1)) }
+    }
+}
