@@ -63,6 +63,8 @@ struct ChipOptions: ParsableArguments {
     var limiterOffset: Double?
     @Option(help: ArgumentHelp("Relative gain error of the analog multipliers.", valueName: "error"))
     var multiplierGainError: Double?
+    @Option(help: ArgumentHelp("Training images that set the DAC/ADC ranges.", valueName: "n"))
+    var calibrationImages: Int?
 
     /// The preset with every given flag applied.
     func config() throws -> AnalogConfig {
@@ -105,6 +107,7 @@ struct ChipOptions: ParsableArguments {
         if let inputVoltage { c.periphery.inputVoltageVolts = inputVoltage }
         if let limiterOffset { c.periphery.limiterOffsetVolts = limiterOffset }
         if let multiplierGainError { c.periphery.multiplierGainError = multiplierGainError }
+        if let calibrationImages { c.calibrationImages = calibrationImages }
         do {
             try c.validate()
         } catch {

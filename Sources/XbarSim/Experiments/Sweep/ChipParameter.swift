@@ -109,6 +109,10 @@ public struct ChipParameter: Sendable {
         real("input-voltage", \.periphery.inputVoltageVolts),
         real("limiter-offset", \.periphery.limiterOffsetVolts),
         real("multiplier-gain-error", \.periphery.multiplierGainError),
+        ChipParameter(
+            name: "calibration-images", kind: .integer,
+            apply: { text, c in c.calibrationImages = try integer(text, "calibration-images") },
+            read: { "\($0.calibrationImages)" }),
     ]
 
     // MARK: Builders
