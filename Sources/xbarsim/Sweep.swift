@@ -102,9 +102,9 @@ extension XbarSimCommand.SweepCommand {
         }
 
         func validate() throws {
+            if let images, images <= 0 { throw ValidationError("--images: must be positive, got \(images)") }
             do { try settings.validate() } catch let error as SettingsError { throw ValidationError(error.description) }
             guard chips > 0 else { throw ValidationError("--chips: must be positive, got \(chips)") }
-            if let images, images <= 0 { throw ValidationError("--images: must be positive, got \(images)") }
             _ = try design()
         }
 

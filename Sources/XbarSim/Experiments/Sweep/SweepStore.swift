@@ -26,6 +26,29 @@ public struct SweepRecord: Sendable, Equatable, Codable {
     public var seconds: Double
     public var imagesPerSecond: Double
 
+    public init(
+        index: Int, key: String, parameters: [String: String], varied: [String: String], images: Int, chips: Int,
+        seed: UInt64, accuracy: Double, accuracyStd: Double, accuracyCI95: [Double], chipAccuracies: [Double],
+        floatAccuracy: Double, degradation: Double, energyPerImageJoules: Double?, seconds: Double, imagesPerSecond: Double
+    ) {
+        self.index = index
+        self.key = key
+        self.parameters = parameters
+        self.varied = varied
+        self.images = images
+        self.chips = chips
+        self.seed = seed
+        self.accuracy = accuracy
+        self.accuracyStd = accuracyStd
+        self.accuracyCI95 = accuracyCI95
+        self.chipAccuracies = chipAccuracies
+        self.floatAccuracy = floatAccuracy
+        self.degradation = degradation
+        self.energyPerImageJoules = energyPerImageJoules
+        self.seconds = seconds
+        self.imagesPerSecond = imagesPerSecond
+    }
+
     /// The record without its timings, for comparing runs (equal seeds give equal numbers, not equal times).
     public var withoutTimings: SweepRecord {
         var r = self
