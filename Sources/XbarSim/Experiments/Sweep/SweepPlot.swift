@@ -148,7 +148,8 @@ public enum SweepPlot {
         } else if logX {
             let lo = Int(floor(xMin)), hi = Int(ceil(xMax))
             for e in lo...hi where Double(e) >= xMin && Double(e) <= xMax {
-                xTickValues.append((pow(10, Double(e)), formatNumber(pow(10, Double(e)))))
+                let v = pow(10, Double(e))
+                xTickValues.append((v, e >= 4 || e <= -3 ? "1e\(e)" : formatNumber(v)))
             }
             if xTickValues.count < 2 {
                 xTickValues = Array(Set(xsRaw)).sorted().map { ($0, formatNumber($0)) }
