@@ -134,7 +134,8 @@ public struct SweepStore: Sendable {
         try encoder.encode(manifest).write(to: URL(fileURLWithPath: manifestPath), options: .atomic)
     }
 
-    /// The finished points, in file order. Drops (and truncates away) a partial last line.
+    /// The finished points, in file order, each key once (the first line wins, should two runs
+    /// have shared the folder). Drops (and truncates away) a partial last line.
     public func load() throws -> [SweepRecord] {
         guard FileManager.default.fileExists(atPath: pointsPath) else { return [] }
         let data: Data
@@ -147,11 +148,13 @@ public struct SweepStore: Sendable {
         var records: [SweepRecord] = []
         let decoder = JSONDecoder()
         var lineNumber = 0
+        var seen: Set<String> = []
         for line in bytes[0..<complete].split(separator: UInt8(ascii: "\n"), omittingEmptySubsequences: false).dropLast() {
             lineNumber += 1
             if line.isEmpty { continue }
             do {
-                records.append(try decoder.decode(SweepRecord.self, from: Data(line)))
+                let record = try decoder.decode(SweepRecord.self, from: Data(line))
+                if seen.insert(record.key).inserted { records.append(record) }
             } catch {
                 throw SweepStoreError(file: pointsPath, message: "line \(lineNumber) is not a sweep record (\(error))")
             }
