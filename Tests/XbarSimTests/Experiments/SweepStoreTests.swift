@@ -47,6 +47,9 @@ struct SweepStoreTests {
         #expect(text.hasSuffix("}\n") && text.split(separator: "\n").count == 2)
         try store.append(Self.record(points[2], accuracy: 0.7))
         #expect(try store.load().map(\.index) == [0, 1, 2])
+        // Two runs sharing a folder may append the same point twice: it is loaded once (the first).
+        try store.append(Self.record(points[1], accuracy: 0.1))
+        #expect(try store.load().map(\.accuracy) == [0.9, 0.8, 0.7])
     }
 
     @Test func corruptMiddleLineIsAnErrorNamingFileAndLine() throws {
