@@ -66,6 +66,8 @@ struct ChipOptions: ParsableArguments {
     var limiterOffset: Double?
     @Option(help: ArgumentHelp("Relative gain error of the analog multipliers.", valueName: "error"))
     var multiplierGainError: Double?
+    @Option(help: ArgumentHelp("Training images that set the DAC/ADC ranges.", valueName: "n"))
+    var calibrationImages: Int?
 
     /// The preset with every given flag applied.
     func config() throws -> AnalogConfig {
@@ -109,6 +111,7 @@ struct ChipOptions: ParsableArguments {
         if let inputVoltage { c.periphery.inputVoltageVolts = inputVoltage }
         if let limiterOffset { c.periphery.limiterOffsetVolts = limiterOffset }
         if let multiplierGainError { c.periphery.multiplierGainError = multiplierGainError }
+        if let calibrationImages { c.calibrationImages = calibrationImages }
         do {
             try c.validate()
         } catch {
@@ -120,13 +123,7 @@ struct ChipOptions: ParsableArguments {
     func validate() throws { _ = try config() }
 }
 
-/// Parses a conductance with an optional unit: `1e-6`, `1uS`, `1µS`, `100 uS`, `2mS`, `5nS`, `0.2S`.
+/// `XbarSim.parseConductance`, with its error shown as a usage error.
 func parseConductance(_ text: String, flag: String) throws -> Double {
-    let t = text.replacingOccurrences(of: " ", with: "")
-    let units: [(String, Double)] = [("uS", 1e-6), ("µS", 1e-6), ("mS", 1e-3), ("nS", 1e-9), ("S", 1)]
-    for (suffix, factor) in units where t.hasSuffix(suffix) {
-        if let v = Double(t.dropLast(suffix.count)) { return v * factor }
-    }
-    if let v = Double(t) { return v }
-    throw ValidationError("\(flag): expected a conductance such as 1uS, 100uS or 1e-6 (siemens), got '\(text)'")
+    do { return try XbarSim.parseConductance(text, flag: flag) } catch { throw ValidationError("\(error)") }
 }

@@ -37,6 +37,22 @@ public struct AnalogEvaluationReport: Sendable, Equatable, Codable {
     public var secondsByOpType: [String: Double]?
 }
 
+/// The float engine's result on an evaluation's test images.
+public struct FloatReference: Sendable, Equatable, Codable {
+    public var images: Int
+    public var correct: Int
+    public var seconds: Double
+
+    public init(images: Int, correct: Int, seconds: Double) {
+        self.images = images
+        self.correct = correct
+        self.seconds = seconds
+    }
+
+    /// Top-1 accuracy, 0...1.
+    public var accuracy: Double { images > 0 ? Double(correct) / Double(images) : 0 }
+}
+
 /// Progress of a multi-chip evaluation.
 public struct AnalogProgress: Sendable {
     public var chip: Int
@@ -62,11 +78,31 @@ extension Evaluation {
         return try Calibration.measure(graph: inputs.model.graph, batch: batch, threads: threads)
     }
 
+    /// The float engine's correct predictions on the test images of `inputs` (the reference
+    /// every analog evaluation is compared with; it does not depend on the chip).
+    public static func floatReference(_ inputs: EvaluationInputs, settings: EvaluationSettings) throws -> FloatReference {
+        BLAS.setThreads(settings.threads)
+        let total = inputs.dataset.count
+        let start = Date()
+        let executor = FloatExecutor(graph: inputs.model.graph, threads: settings.threads)
+        var correct = 0
+        for first in stride(from: 0, to: total, by: settings.batchSize) {
+            let range = first..<min(total, first + settings.batchSize)
+            let logits = try executor.run(inputs.batch(range))
+            correct += countCorrect(logits, labels: inputs.dataset.labels, first: range.lowerBound)
+        }
+        return FloatReference(images: total, correct: correct, seconds: Date().timeIntervalSince(start))
+    }
+
     /// Evaluates `chips` independently programmed chips (chip `k` uses seed `seed`, key `k`)
     /// and the float reference on the same images.
+    ///
+    /// `floatReference` and `calibration`, when given, are used instead of measuring them again
+    /// (a sweep measures them once for all its points); they must come from the same `inputs`.
     public static func analog(
         _ inputs: EvaluationInputs, settings: EvaluationSettings, config: AnalogConfig, preset: Preset?,
-        seed: UInt64, chips: Int, profile: Bool = false, progress: ((AnalogProgress) -> Void)? = nil
+        seed: UInt64, chips: Int, profile: Bool = false, floatReference: FloatReference? = nil,
+        calibration: Calibration? = nil, progress: ((AnalogProgress) -> Void)? = nil
     ) throws -> AnalogEvaluationReport {
         try config.validate()
         guard chips > 0 else { throw SettingsError(parameter: "--chips", message: "must be positive, got \(chips)") }
@@ -75,16 +111,13 @@ extension Evaluation {
         let total = inputs.dataset.count
         let batches = stride(from: 0, to: total, by: settings.batchSize).map { $0..<min(total, $0 + settings.batchSize) }
 
-        let floatStart = Date()
-        let executor = FloatExecutor(graph: inputs.model.graph, threads: threads)
-        var floatCorrect = 0
-        for range in batches {
-            let logits = try executor.run(inputs.batch(range))
-            floatCorrect += countCorrect(logits, labels: inputs.dataset.labels, first: range.lowerBound)
+        let reference = try floatReference ?? Self.floatReference(inputs, settings: settings)
+        guard reference.images == total else {
+            throw SettingsError(parameter: "floatReference", message: "covers \(reference.images) images, the run \(total)")
         }
-        let floatSeconds = Date().timeIntervalSince(floatStart)
+        let (floatCorrect, floatSeconds) = (reference.correct, reference.seconds)
 
-        let calibration = try calibrate(inputs, images: config.calibrationImages, threads: threads)
+        let calibration = try calibration ?? calibrate(inputs, images: config.calibrationImages, threads: threads)
         let start = Date()
         var accuracies: [Double] = []
         var voltsPerUnit = 0.0

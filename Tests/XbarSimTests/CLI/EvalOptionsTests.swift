@@ -46,6 +46,72 @@ struct EvalOptionsTests {
     }
 }
 
+/// `xbarsim sweep` rejects bad specifications before any work, and its parameter table
+/// means what the eval flags mean.
+struct SweepOptionsTests {
+    static let invalid: [([String], String)] = [
+        (["--vary", "wobble=1,2"], "--vary: unknown parameter 'wobble' in 'wobble=1,2'"),
+        (["--vary", "variation=0.3:0.1:0.1"], "range '0.3:0.1:0.1' for 'variation' is empty"),
+        (["--vary", "variation=0:0.3:0"], "step of zero"),
+        (["--vary", "variation=-0.5,0"], "variation=-0.5 is rejected: --variation: must be >= 0, got -0.5"),
+        (["--vary", "levels=8", "--vary", "levels=16"], "'levels' is varied twice"),
+        (["--shard", "4/4", "--vary", "levels=8"], "--shard: I must be in 0...3"),
+        ([], "give at least one --vary"),
+        (["--vary", "levels=8", "--chips", "0"], "--chips: must be positive"),
+        (["--vary", "levels=8", "--images", "0"], "--images: must be positive"),
+        (["--vary", "levels=8", "--variation=-1"], "--variation: must be >= 0"),
+    ]
+
+    @Test(arguments: invalid.indices)
+    func invalidSweepIsRejectedNamingTheBadPart(index: Int) {
+        let (arguments, expected) = Self.invalid[index]
+        do {
+            _ = try XbarSimCommand.parseAsRoot(["sweep", "--out", "/tmp/unused"] + arguments)
+            Issue.record("\(arguments) was accepted")
+        } catch {
+            let message = XbarSimCommand.message(for: error)
+            #expect(message.contains(expected), "\(arguments): \(message)")
+        }
+    }
+
+    /// Sample values for every table entry; `eval --NAME VALUE` and the table must build the same chip.
+    static let samples: [String: String] = [
+        "g-min": "2uS", "g-max": "50uS", "levels": "16", "variation": "0.07", "variation-distribution": "lognormal",
+        "read-noise": "0.03", "stuck-on": "0.002", "stuck-off": "0.004", "drift-time": "7200", "drift-nu": "0.05",
+        "drift-nu-sigma": "0.01", "drift-compensation": "global", "mapping": "differential", "scaling": "column",
+        "tile": "64x32", "mode": "digitized", "dac-bits": "6", "adc-bits": "7", "rail": "1.2", "opamp-gain": "1000",
+        "input-voltage": "0.2", "limiter-offset": "0.01", "multiplier-gain-error": "0.02", "calibration-images": "64",
+        "wire-resistance": "1",
+    ]
+
+    @Test func parameterTableAgreesWithTheEvalFlags() throws {
+        for parameter in ChipParameter.all {
+            let value = try #require(Self.samples[parameter.name], "add a sample value for \(parameter.name)")
+            for preset in ["ideal", "rram"] {
+                let command = try XbarSimCommand.parseAsRoot(["eval", "--preset", preset, parameter.flag, value])
+                let eval = try #require(command as? XbarSimCommand.Eval)
+                var viaTable = try #require(Preset(rawValue: preset)).config
+                try parameter.apply(value, &viaTable)
+                #expect(try eval.chip.config() == viaTable, "\(parameter.name) \(value) on \(preset)")
+                if preset == "ideal" {
+                    #expect(viaTable != Preset.ideal.config, "the sample for \(parameter.name) changes nothing")
+                }
+            }
+        }
+    }
+
+    @Test func presetSweepSetsItsAxesAndTheFlagsTheBase() throws {
+        let command = try XbarSimCommand.parseAsRoot(
+            ["sweep", "--preset-sweep", "adc-bits", "--preset", "rram", "--stuck-on", "0", "--out", "/tmp/unused"])
+        let run = try #require(command as? XbarSimCommand.SweepCommand.Run)
+        let design = try run.design()
+        #expect(design.axes.map(\.parameter) == ["adc-bits"])
+        #expect(design.base.mode == .digitized)
+        #expect(design.base.device.stuck.stuckOnFraction == 0)
+        #expect(design.base.device.variation == Preset.rram.config.device.variation)
+    }
+}
+
 /// `xbarsim report` rejects bad technology overrides naming the flag and field.
 struct ReportOptionsTests {
     @Test(arguments: [
