@@ -12,6 +12,7 @@
 //   XbarSimCircuit          electrical model of a tile, IR-drop solvers (Circuit/)
 //   XbarSimCrossbar         weight->conductance mapping, tiles, DAC/ADC/op-amp (Crossbar/)
 //   XbarSimAnalog           memristive network: crossbar layers, analog modules, chips (Analog/)
+//   XbarSimSpice            SPICE netlists, ngspice runner and checks (Spice/)
 //   XbarSimExperiments      evaluations that produce reports          (Experiments/)
 //   XbarSim                 umbrella that re-exports the public API   (Exports/)
 //   xbarsim                 the command-line tool (parses and prints only)
@@ -69,6 +70,10 @@ let package = Package(
             dependencies: ["XbarSimTensor", "XbarSimDevice", "XbarSimCrossbar", "XbarSimGraph"],
             path: "Sources/XbarSim/Analog", swiftSettings: vectorFlags),
         .target(
+            name: "XbarSimSpice",
+            dependencies: ["XbarSimTensor", "XbarSimDevice", "XbarSimCircuit", "XbarSimCrossbar", "XbarSimGraph", "XbarSimAnalog"],
+            path: "Sources/XbarSim/Spice"),
+        .target(
             name: "XbarSimExperiments",
             dependencies: ["XbarSimTensor", "XbarSimIO", "XbarSimGraph", "XbarSimDevice", "XbarSimCrossbar", "XbarSimAnalog"],
             path: "Sources/XbarSim/Experiments"),
@@ -76,7 +81,7 @@ let package = Package(
             name: "XbarSim",
             dependencies: [
                 "XbarSimTensor", "XbarSimIO", "XbarSimGraph", "XbarSimDevice", "XbarSimCircuit", "XbarSimCrossbar",
-                "XbarSimAnalog", "XbarSimExperiments",
+                "XbarSimAnalog", "XbarSimSpice", "XbarSimExperiments",
             ],
             path: "Sources/XbarSim/Exports"),
         .executableTarget(
