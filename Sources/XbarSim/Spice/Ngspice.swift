@@ -1,5 +1,7 @@
 import Foundation
 
+let ngspiceLock = NSLock()
+
 /// Runs stock ngspice in batch mode (`ngspice -b file.cir`) and reads its results.
 public struct Ngspice: Sendable {
     /// Path of the `ngspice` executable.
@@ -65,6 +67,10 @@ public struct Ngspice: Sendable {
             process.standardOutput = handle
             process.standardError = handle
             process.standardInput = FileHandle.nullDevice
+            // Foundation's Process is not safe to launch and wait on from several threads at
+            // once (swift-corelibs-foundation traps with an access conflict): one run at a time.
+            ngspiceLock.lock()
+            defer { ngspiceLock.unlock() }
             try process.run()
             process.waitUntilExit()
             try handle.close()

@@ -6,6 +6,8 @@ public enum SpiceError: Error, Equatable, CustomStringConvertible {
     case rejected(file: String, message: String)
     /// ngspice ran but its output lacks a vector the check needs, or cannot be read.
     case badOutput(file: String, message: String)
+    /// The request cannot be written as a netlist (e.g. digitized mode, a wiring-only op).
+    case unsupported(String)
 
     public var description: String {
         switch self {
@@ -15,6 +17,8 @@ public enum SpiceError: Error, Equatable, CustomStringConvertible {
             return "ngspice rejected \(file): \(message)"
         case .badOutput(let file, let message):
             return "ngspice output of \(file): \(message)"
+        case .unsupported(let message):
+            return message
         }
     }
 }
