@@ -11,7 +11,7 @@ struct XbarSimCommand: ParsableCommand {
             in float32 or on simulated memristor crossbars.
             """,
         version: "0.1.0",
-        subcommands: [Eval.self, Info.self, Golden.self])
+        subcommands: [Eval.self, Info.self, Golden.self, Spice.self])
 }
 
 /// Options every command that reads a model and the dataset shares.

@@ -27,14 +27,7 @@ public struct Ngspice: Sendable {
     /// Writes `netlist` to `path`, runs ngspice on it and returns the saved vectors of
     /// every operating point (one dictionary per `op`, keys as ngspice names them).
     public func run(_ netlist: SpiceNetlist, path: String) throws(SpiceError) -> [[String: Double]] {
-        let url = URL(fileURLWithPath: path)
-        let raw = url.deletingPathExtension().lastPathComponent + ".raw"
-        let rawURL = url.deletingLastPathComponent().appendingPathComponent(raw)
-        do {
-            try netlist.text(rawFile: raw).write(to: url, atomically: true, encoding: .utf8)
-        } catch {
-            throw .rejected(file: path, message: "cannot write the netlist: \(error.localizedDescription)")
-        }
+        let rawURL = try netlist.write(to: path)
         try? FileManager.default.removeItem(at: rawURL)  // the control block appends
         let output = try execute(file: path)
         let text: String
@@ -155,5 +148,21 @@ public struct Ngspice: Sendable {
         }
         try finish()
         return points
+    }
+}
+
+extension SpiceNetlist {
+    /// Writes the netlist to `path`; its control block writes results to the file of the
+    /// same name with extension `.raw` in the same folder (returned). `ngspice -b path` runs it.
+    @discardableResult
+    public func write(to path: String) throws(SpiceError) -> URL {
+        let url = URL(fileURLWithPath: path)
+        let raw = url.deletingPathExtension().lastPathComponent + ".raw"
+        do {
+            try text(rawFile: raw).write(to: url, atomically: true, encoding: .utf8)
+        } catch {
+            throw .rejected(file: path, message: "cannot write the netlist: \(error.localizedDescription)")
+        }
+        return url.deletingLastPathComponent().appendingPathComponent(raw)
     }
 }
