@@ -34,7 +34,8 @@ public struct LayerNetlist: Sendable {
     public var voltsPerUnit: Double
 
     /// Flat values (units) of value `v` (0 = network input, `i + 1` = output of op `i`)
-    /// for one image, computed by the same chip (same programming: keys are op indices).
+    /// for one image, computed by the same chip (same programming: keys are op indices),
+    /// without read noise.
     public static func engineValue(_ chip: AnalogChip, value v: Int, image: Tensor, firstImage: Int, threads: Int) throws -> [Float] {
         if v == 0 {
             var x = image
@@ -45,7 +46,12 @@ public struct LayerNetlist: Sendable {
             return x.scalars
         }
         let graph = Graph(inputShape: chip.graph.inputShape, ops: Array(chip.graph.ops[0..<v]), outputIndex: v - 1)
-        let prefix = AnalogChip(graph: graph, config: chip.config, seed: chip.seed, chip: chip.chip,
+        // Read noise is a random draw per read, not a circuit element: netlists have none, so
+        // the engine values they are compared with are computed without it (the programmed
+        // conductances do not depend on it).
+        var config = chip.config
+        config.device.readNoise.relativeSigma = 0
+        let prefix = AnalogChip(graph: graph, config: config, seed: chip.seed, chip: chip.chip,
                                 inputMaxAbs: chip.config.periphery.inputVoltageVolts / chip.voltsPerUnit,
                                 calibration: chip.calibration)
         return try prefix.run(image, firstImage: firstImage, threads: threads).scalars

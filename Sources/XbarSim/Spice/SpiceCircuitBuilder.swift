@@ -23,7 +23,7 @@ public struct SpiceCircuitBuilder {
     var counter = 0
 
     /// Open-loop gain of the op-amps of the precision clamps.
-    public var clampGain = 1e7
+    public var clampGain = 1e9
 
     public init(title: String) { netlist = SpiceNetlist(title: title) }
 
