@@ -14,12 +14,14 @@ extension SpiceCircuitBuilder {
     ///   its own (grouped/depthwise convolutions, pooling, batch-norm stages). With wires,
     ///   only the columns kept are in the copy (exact for ideal wires, which the engine models).
     ///
+    /// - Global drift compensation `c` (`ProgrammedCrossbar.driftCompensation`) is an ideal
+    ///   gain stage after the TIA (paper) or the subtractor's gain (differential), before the rails.
     /// - Parameter inputNode: `(output, logical input row) -> node` holding `x·u` volts.
     /// - Returns: per output of `outputs`, the node holding `y·u` volts.
     public mutating func crossbar(
         _ name: String, mapped: MappedCrossbar, positiveSiemens: [Double], negativeSiemens: [Double], tile: TileSize,
         wires: WireParameters, opAmp: OpAmp, voltsPerUnit u: Double, outputs: [Int], sharedInputs: Bool,
-        inputNode: (Int, Int) -> String
+        driftCompensation: Double = 1, inputNode: (Int, Int) -> String
     ) -> [String] {
         let tiles = PhysicalLayout.tiles(mapped, positiveSiemens: positiveSiemens, negativeSiemens: negativeSiemens, tile: tile,
                                          wires: wires, openLoopGain: opAmp.openLoopGain)
@@ -70,13 +72,18 @@ extension SpiceCircuitBuilder {
                     invertingStage("\(node)_A", inputNode: node, outputNode: "\(node)_out", feedbackOhms: feedback[node] ?? 0,
                                    openLoopGain: opAmp.openLoopGain, railVolts: opAmp.railVolts)
                 }
-                switch mapped.scheme {
-                case .paper:
+                let y = "\(name)g\(gi)_y\(o)"
+                switch (mapped.scheme, driftCompensation == 1) {
+                case (.paper, true):
                     result[o] = "\(nodes[0])_out"
-                case .differential:
-                    // Subtractor (ideal difference amplifier): V(G- TIA) - V(G+ TIA), then rails.
-                    let y = "\(name)g\(gi)_y\(o)"
-                    netlist.add("E\(y)_d \(y)_d 0 \(nodes[1])_out \(nodes[0])_out 1")
+                case (.paper, false):
+                    // Global drift compensation: an ideal gain stage c after the TIA, then rails.
+                    netlist.add("E\(y)_d \(y)_d 0 \(nodes[0])_out 0 \(spiceNumber(driftCompensation))")
+                    rails("\(y)_r", input: "\(y)_d", output: y, railVolts: opAmp.railVolts)
+                    result[o] = y
+                case (.differential, _):
+                    // Subtractor (ideal difference amplifier, gain c): c·(V(G- TIA) - V(G+ TIA)), then rails.
+                    netlist.add("E\(y)_d \(y)_d 0 \(nodes[1])_out \(nodes[0])_out \(spiceNumber(driftCompensation))")
                     rails("\(y)_r", input: "\(y)_d", output: y, railVolts: opAmp.railVolts)
                     result[o] = y
                 }

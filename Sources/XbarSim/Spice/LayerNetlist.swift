@@ -103,7 +103,8 @@ public struct LayerNetlist: Sendable {
                 let ys = b.crossbar(
                     "L\(p)_", mapped: layer.mapped, positiveSiemens: layer.programmed.positiveSiemens,
                     negativeSiemens: layer.programmed.negativeSiemens, tile: chip.config.tile, wires: wires,
-                    opAmp: chip.config.periphery.opAmp, voltsPerUnit: u, outputs: chosenChannels, sharedInputs: g.groups == 1
+                    opAmp: chip.config.periphery.opAmp, voltsPerUnit: u, outputs: chosenChannels, sharedInputs: g.groups == 1,
+                    driftCompensation: layer.programmed.driftCompensation
                 ) { o, l in
                     let group = o / g.outChannelsPerGroup
                     let k = g.kernelHeight * g.kernelWidth
@@ -127,11 +128,13 @@ public struct LayerNetlist: Sendable {
                     let v = b.crossbar(
                         "S\(flat)_", mapped: subtract.mapped, positiveSiemens: subtract.programmed.positiveSiemens,
                         negativeSiemens: subtract.programmed.negativeSiemens, tile: chip.config.tile, wires: wires,
-                        opAmp: opAmp, voltsPerUnit: u, outputs: [c], sharedInputs: false) { _, _ in inputNode(0, flat) }
+                        opAmp: opAmp, voltsPerUnit: u, outputs: [c], sharedInputs: false,
+                        driftCompensation: subtract.programmed.driftCompensation) { _, _ in inputNode(0, flat) }
                     let y = b.crossbar(
                         "C\(flat)_", mapped: scale.mapped, positiveSiemens: scale.programmed.positiveSiemens,
                         negativeSiemens: scale.programmed.negativeSiemens, tile: chip.config.tile, wires: wires,
-                        opAmp: opAmp, voltsPerUnit: u, outputs: [c], sharedInputs: false) { _, _ in v[0] }
+                        opAmp: opAmp, voltsPerUnit: u, outputs: [c], sharedInputs: false,
+                        driftCompensation: scale.programmed.driftCompensation) { _, _ in v[0] }
                     elements.append(flat)
                     nodes.append(y[0])
                 }
