@@ -14,6 +14,7 @@
 //   XbarSimCrossbar         weight->conductance mapping, tiles, DAC/ADC/op-amp (Crossbar/)
 //   XbarSimAnalog           memristive network: crossbar layers, analog modules, chips (Analog/)
 //   XbarSimEnergy           resources, energy and latency of a chip (Energy/)
+//   XbarSimSpice            SPICE netlists, ngspice runner and checks (Spice/)
 //   XbarSimExperiments      evaluations that produce reports          (Experiments/)
 //   XbarSim                 umbrella that re-exports the public API   (Exports/)
 //   xbarsim                 the command-line tool (parses and prints only)
@@ -83,6 +84,10 @@ let package = Package(
             dependencies: ["XbarSimTensor", "XbarSimGraph", "XbarSimCircuit", "XbarSimCrossbar", "XbarSimAnalog"],
             path: "Sources/XbarSim/Energy"),
         .target(
+            name: "XbarSimSpice",
+            dependencies: ["XbarSimTensor", "XbarSimDevice", "XbarSimCircuit", "XbarSimCrossbar", "XbarSimGraph", "XbarSimAnalog"],
+            path: "Sources/XbarSim/Spice"),
+        .target(
             name: "XbarSimExperiments",
             dependencies: [
                 "XbarSimTensor", "XbarSimIO", "XbarSimGraph", "XbarSimDevice", "XbarSimCrossbar", "XbarSimAnalog",
@@ -93,7 +98,7 @@ let package = Package(
             name: "XbarSim",
             dependencies: [
                 "XbarSimTensor", "XbarSimIO", "XbarSimGraph", "XbarSimDevice", "XbarSimCircuit", "XbarSimCrossbar",
-                "XbarSimAnalog", "XbarSimEnergy", "XbarSimExperiments",
+                "XbarSimAnalog", "XbarSimEnergy", "XbarSimSpice", "XbarSimExperiments",
             ],
             path: "Sources/XbarSim/Exports"),
         .executableTarget(

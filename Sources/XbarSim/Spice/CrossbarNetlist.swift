@@ -1,0 +1,94 @@
+import XbarSimCircuit
+import XbarSimCrossbar
+
+extension SpiceCircuitBuilder {
+    /// Writes the physical tiles (`PhysicalLayout.tiles`) of a programmed crossbar that
+    /// carry `outputs`, with their drivers, TIAs and (differential scheme) subtractors.
+    ///
+    /// - Row drivers are ideal: a direct row is the input node itself, an inverted row an
+    ///   ideal inverter (`E n 0 in 0 −1`); bias rows are driven at `±u` (one unit).
+    /// - Row tiles of the same columns feed one TIA (analog mode: their currents add on the
+    ///   wire), so the finite-gain error sees the whole column's conductance, as in the engine.
+    /// - Each group of outputs gets its own copy of the tile columns it needs: all outputs
+    ///   share inputs (`sharedInputs`, regular convolutions and linear layers) or each has
+    ///   its own (grouped/depthwise convolutions, pooling, batch-norm stages). With wires,
+    ///   only the columns kept are in the copy (exact for ideal wires, which the engine models).
+    ///
+    /// - Global drift compensation `c` (`ProgrammedCrossbar.driftCompensation`) is an ideal
+    ///   gain stage after the TIA (paper) or the subtractor's gain (differential), before the rails.
+    /// - Parameter inputNode: `(output, logical input row) -> node` holding `x·u` volts.
+    /// - Returns: per output of `outputs`, the node holding `y·u` volts.
+    public mutating func crossbar(
+        _ name: String, mapped: MappedCrossbar, positiveSiemens: [Double], negativeSiemens: [Double], tile: TileSize,
+        wires: WireParameters, opAmp: OpAmp, voltsPerUnit u: Double, outputs: [Int], sharedInputs: Bool,
+        driftCompensation: Double = 1, inputNode: (Int, Int) -> String
+    ) -> [String] {
+        let tiles = PhysicalLayout.tiles(mapped, positiveSiemens: positiveSiemens, negativeSiemens: negativeSiemens, tile: tile,
+                                         wires: wires, openLoopGain: opAmp.openLoopGain)
+        let groups: [[Int]] = sharedInputs ? [outputs] : outputs.map { [$0] }
+        var result: [Int: String] = [:]
+        let unit = reference(u)
+        for (gi, group) in groups.enumerated() {
+            let wanted = Set(group)
+            let representative = group[0]
+            var inverted: [String: String] = [:]
+            func drive(_ d: RowDrive) -> String {
+                let base = d.logicalRow < mapped.inputs ? inputNode(representative, d.logicalRow) : unit
+                if d.sign > 0 || base == "0" { return base }
+                if let n = inverted[base] { return n }
+                let n = "\(name)g\(gi)_inv_\(base)"
+                netlist.add("E\(n) \(n) 0 \(base) 0 -1")
+                inverted[base] = n
+                return n
+            }
+            // TIA nodes: output o, its k-th column (differential: G+ then G-).
+            var tiaOrder: [Int: [String]] = [:]
+            var feedback: [String: Double] = [:]
+            for (ti, t) in tiles.enumerated() {
+                let keep = t.columnReads.indices.filter { wanted.contains(t.columnReads[$0].output) }
+                guard !keep.isEmpty else { continue }
+                let c = t.circuit
+                var g = [Double](repeating: 0, count: c.rows * keep.count)
+                for r in 0..<c.rows { for (j, k) in keep.enumerated() { g[r * keep.count + j] = c.conductance(row: r, column: k) } }
+                let sub = TileCircuit(rows: c.rows, columns: keep.count, conductanceSiemens: g, wires: c.wires,
+                                      feedbackOhms: keep.map { c.feedbackOhms[$0] }, openLoopGain: c.openLoopGain)
+                var seen: [Int: Int] = [:]
+                let tia: [String] = keep.map { k in
+                    let o = t.columnReads[k].output
+                    let position = seen[o, default: 0]
+                    seen[o] = position + 1
+                    let node = "\(name)g\(gi)_o\(o)_t\(position)"
+                    if feedback[node] == nil {
+                        feedback[node] = c.feedbackOhms[k]
+                        tiaOrder[o, default: []].append(node)
+                    }
+                    return node
+                }
+                tileArray(sub, prefix: "\(name)g\(gi)t\(ti)_", driverNodes: t.rowDrives.map(drive), tiaNodes: tia)
+            }
+            for o in group {
+                let nodes = tiaOrder[o] ?? []
+                for node in nodes {
+                    invertingStage("\(node)_A", inputNode: node, outputNode: "\(node)_out", feedbackOhms: feedback[node] ?? 0,
+                                   openLoopGain: opAmp.openLoopGain, railVolts: opAmp.railVolts)
+                }
+                let y = "\(name)g\(gi)_y\(o)"
+                switch (mapped.scheme, driftCompensation == 1) {
+                case (.paper, true):
+                    result[o] = "\(nodes[0])_out"
+                case (.paper, false):
+                    // Global drift compensation: an ideal gain stage c after the TIA, then rails.
+                    netlist.add("E\(y)_d \(y)_d 0 \(nodes[0])_out 0 \(spiceNumber(driftCompensation))")
+                    rails("\(y)_r", input: "\(y)_d", output: y, railVolts: opAmp.railVolts)
+                    result[o] = y
+                case (.differential, _):
+                    // Subtractor (ideal difference amplifier, gain c): c·(V(G- TIA) - V(G+ TIA)), then rails.
+                    netlist.add("E\(y)_d \(y)_d 0 \(nodes[1])_out \(nodes[0])_out \(spiceNumber(driftCompensation))")
+                    rails("\(y)_r", input: "\(y)_d", output: y, railVolts: opAmp.railVolts)
+                    result[o] = y
+                }
+            }
+        }
+        return outputs.map { result[$0] ?? "0" }
+    }
+}

@@ -1,0 +1,30 @@
+import Foundation
+import Testing
+@testable import XbarSim
+
+struct ModuleCircuitTests {
+    static func nonIdealConfig() -> AnalogConfig {
+        var c = Preset.ideal.config
+        c.periphery.opAmp = OpAmp(railVolts: 0.12, openLoopGain: 1e4)
+        c.periphery.limiterOffsetVolts = 0.002
+        c.periphery.multiplierGainError = 0.01
+        c.mapping = .differential
+        c.tile = TileSize(argument: "8x8") ?? .unlimited
+        return c
+    }
+
+    @Test(.enabled(if: testNgspice != nil, "ngspice not installed: SPICE tests skipped"), arguments: [false, true])
+    func moduleCircuitsMatchTheEngine(nonIdeal: Bool) throws {
+        let ngspice = try #require(testNgspice)
+        let config = nonIdeal ? Self.nonIdealConfig() : Preset.ideal.config
+        let dir = temporaryDirectory()
+        defer { try? FileManager.default.removeItem(atPath: dir) }
+        let items = try ModuleCheck.run(config: config, voltsPerUnit: 0.05, points: 41, ngspice: ngspice, directory: dir)
+        #expect(Set(items.map(\.name)).isSuperset(of: ["relu", "hardsigmoid", "hardswish", "add", "mul"]))
+        #expect(items.count == 8)
+        for item in items {
+            #expect(item.relativeError <= 1e-4, "\(item.name): \(item.relativeError) (max abs \(item.maxAbsoluteError))")
+            #expect(item.values >= 8 && item.scale > 0)
+        }
+    }
+}
