@@ -19,7 +19,8 @@ conductance), so compare throughput, not the error column.
     .build/release/xbarsim bench --tile-only --threads 2 --tile-batch 256 --tile-sizes 128,256,512 --tile-repeats 20
 
 Prints one JSON object: {"aihwkit": version, "torch": version, "tiles": [{rows, columns,
-batch, repeats, programSeconds, vectorsPerSecond, floatVectorsPerSecond, ratioToFloat}]}.
+batch, repeats, programSeconds, vectorsPerSecond, floatVectorsPerSecond, ratioToFloat,
+relativeRMSError}]} (the error of the warm-up pass against the float layer).
 """
 import argparse
 import json
@@ -65,14 +66,14 @@ def bench(size, batch, repeats, seed):
     layer.program_analog_weights()
     program = time.perf_counter() - start
     with torch.no_grad():
-        layer(x)  # warm-up
+        noisy = layer(x)  # warm-up
         start = time.perf_counter()
         for _ in range(repeats):
             layer(x)
         seconds = time.perf_counter() - start
         float_layer = torch.nn.Linear(size, size, bias=False)
         float_layer.weight.copy_(weights)
-        float_layer(x)
+        exact = float_layer(x)
         start = time.perf_counter()
         for _ in range(repeats):
             float_layer(x)
@@ -82,6 +83,7 @@ def bench(size, batch, repeats, seed):
         "rows": size, "columns": size, "batch": batch, "repeats": repeats, "programSeconds": program,
         "vectorsPerSecond": vectors / seconds, "floatVectorsPerSecond": vectors / float_seconds,
         "ratioToFloat": float_seconds / seconds,
+        "relativeRMSError": float(((noisy - exact).pow(2).mean() / exact.pow(2).mean()).sqrt()),
     }
 
 

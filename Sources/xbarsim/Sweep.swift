@@ -122,8 +122,13 @@ extension XbarSimCommand.SweepCommand {
                 throw ValidationError(error.description)
             }
             let bar = SweepProgressBar(enabled: !quiet)
+            // Energy per image of each point: chip 0's read energy observed on 64 images.
+            let energy: SweepEnergyModel = { [inputs, settings, seed] config, _, calibration in
+                try Evaluation.energyPerImage(inputs, config: config, seed: seed, images: 64, threads: settings.threads,
+                                              calibration: calibration)
+            }
             let summary = try Sweep.run(
-                plan: plan, inputs: inputs, settings: settings, directory: out, shard: shard,
+                plan: plan, inputs: inputs, settings: settings, directory: out, shard: shard, energy: energy,
                 progress: { bar.update($0) }, log: quiet ? nil : { bar.log($0) })
             bar.finish()
             let records = summary.records

@@ -39,7 +39,7 @@ public struct Calibration: Sendable, Equatable, Codable {
         var maxima = [Float](repeating: 0, count: graph.ops.count + 1)
         maxima[0] = batch.maxAbs
         _ = try FloatExecutor(graph: graph, threads: threads).run(batch, observe: { i, t in maxima[i + 1] = t.maxAbs })
-        return Calibration(maxAbs: maxima, images: batch.shape[1])
+        return Calibration(maxAbs: maxima, images: batch.shape.last ?? 0)
     }
 }
 

@@ -276,3 +276,21 @@ extension Evaluation {
             convolutionAndFCOpAmpsDifferential: differential)
     }
 }
+
+extension Evaluation {
+    /// Energy per image of chip 0 under `config` (spatially unrolled, layer by layer, the
+    /// default technology), from the read energy observed on the first `images` test
+    /// images: the per-point energy of a sweep.
+    public static func energyPerImage(
+        _ inputs: EvaluationInputs, config: AnalogConfig, seed: UInt64, images: Int, threads: Int,
+        calibration: Calibration, technology: Technology = .default
+    ) throws -> Double {
+        let graph = inputs.model.graph
+        let chip = AnalogChip(graph: graph, config: config, seed: seed, chip: 0,
+                              inputMaxAbs: inputMaxAbs(inputs.model.metadata), calibration: calibration)
+        var observed = ReadEnergyAccumulator(chip: chip, technology: technology, threads: threads)
+        let range = 0..<min(max(1, images), inputs.dataset.count)
+        _ = try chip.run(inputs.batch(range), firstImage: 0, threads: threads, observe: { observed.observe($0) })
+        return EnergyModel.energyPerImage(chip: chip, observed: observed, technology: technology)
+    }
+}

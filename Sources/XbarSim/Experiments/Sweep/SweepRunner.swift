@@ -4,7 +4,9 @@ import XbarSimDevice
 
 /// Energy per image of a chip configuration, for the `energyPerImageJoules` column of a sweep.
 /// The energy model connects here; nil (the default) leaves the column empty.
-public typealias SweepEnergyModel = @Sendable (_ config: AnalogConfig, _ report: AnalogEvaluationReport) throws -> Double?
+public typealias SweepEnergyModel = @Sendable (
+    _ config: AnalogConfig, _ report: AnalogEvaluationReport, _ calibration: Calibration
+) throws -> Double?
 
 /// Progress of a sweep, after each batch of each chip of each point.
 public struct SweepProgress: Sendable {
@@ -89,7 +91,7 @@ public enum Sweep {
                 varied: point.varied, images: report.images, chips: report.chips, seed: report.seed,
                 accuracy: report.accuracy, accuracyStd: report.accuracyStd, accuracyCI95: report.accuracyCI95,
                 chipAccuracies: report.chipAccuracies, floatAccuracy: report.floatAccuracy, degradation: report.degradation,
-                energyPerImageJoules: try energy?(point.config, report), seconds: report.seconds,
+                energyPerImageJoules: try energy?(point.config, report, calibration), seconds: report.seconds,
                 imagesPerSecond: report.imagesPerSecond)
             try check(record)
             try store.append(record)
