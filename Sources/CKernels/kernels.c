@@ -34,21 +34,26 @@ static void next_words(uint64_t *restrict s0, uint64_t *restrict s1, uint64_t *r
     }
 }
 
-void xbar_read_noise_add(float *restrict y, const float *restrict variance, int outputs, int stride, int count,
-                         uint64_t *restrict state, uint64_t *restrict words, const float *restrict table) {
+void xbar_read_noise_add(float *restrict y, const float *restrict variance, const float *restrict bias,
+                         const float *restrict bias_variance, int spatial, float rail, int outputs, int stride,
+                         int count, uint64_t *restrict state, uint64_t *restrict words, const float *restrict table) {
     uint64_t *s0 = state, *s1 = state + count, *s2 = state + 2 * count, *s3 = state + 3 * count;
     float z[64];
     for (int j = 0; j < outputs; j++) {
         int shift = 16 * (j & 3);
         if (shift == 0) next_words(s0, s1, s2, s3, words, count);
+        int c = j / spatial;
+        float bc = bias ? bias[c] : 0, bvc = bias_variance ? bias_variance[c] : 0;
         float *row = y + (long)j * stride;
         const float *var = variance + (long)j * stride;
         for (int start = 0; start < count; start += 64) {
             int n = count - start < 64 ? count - start : 64;
             for (int i = 0; i < n; i++) z[i] = table[(words[start + i] >> shift) & 0xFFFF];
             for (int i = 0; i < n; i++) {
-                float v = var[start + i];
-                row[start + i] += sqrtf(v > 0 ? v : 0) * z[i];
+                float v = var[start + i] + bvc;
+                float o = row[start + i] + bc + sqrtf(v > 0 ? v : 0) * z[i];
+                o = o < -rail ? -rail : o;
+                row[start + i] = o > rail ? rail : o;
             }
         }
     }
@@ -74,6 +79,46 @@ void xbar_read_noise_per_channel(float *restrict y, const float *restrict x, con
                 float xi = in[start + i];
                 float var = vc * xi * xi + bvc;
                 float o = wc * xi + bc + sqrtf(var > 0 ? var : 0) * z[i];
+                o = o < -rail ? -rail : o;
+                out[start + i] = o > rail ? rail : o;
+            }
+        }
+    }
+}
+
+void xbar_read_noise_per_channel_pair(float *restrict y, const float *restrict x, const float *restrict w1,
+                                      const float *restrict b1, const float *restrict v1, const float *restrict bv1,
+                                      const float *restrict w2, const float *restrict b2, const float *restrict v2,
+                                      const float *restrict bv2, int spatial, float rail, int outputs, int stride,
+                                      int count, uint64_t *restrict state, uint64_t *restrict words,
+                                      const float *restrict table) {
+    uint64_t *s0 = state, *s1 = state + count, *s2 = state + 2 * count, *s3 = state + 3 * count;
+    uint64_t *t0 = state + 4 * count, *t1 = state + 5 * count, *t2 = state + 6 * count, *t3 = state + 7 * count;
+    uint64_t *words2 = words + count;
+    float z1[64], z2[64];
+    for (int j = 0; j < outputs; j++) {
+        int shift = 16 * (j & 3);
+        if (shift == 0) {
+            next_words(s0, s1, s2, s3, words, count);
+            next_words(t0, t1, t2, t3, words2, count);
+        }
+        int c = j / spatial;
+        float wa = w1[c], ba = b1[c], va = v1[c], bva = bv1[c];
+        float wb = w2[c], bb = b2[c], vb = v2[c], bvb = bv2[c];
+        float *out = y + (long)j * stride;
+        const float *in = x + (long)j * stride;
+        for (int start = 0; start < count; start += 64) {
+            int n = count - start < 64 ? count - start : 64;
+            for (int i = 0; i < n; i++) z1[i] = table[(words[start + i] >> shift) & 0xFFFF];
+            for (int i = 0; i < n; i++) z2[i] = table[(words2[start + i] >> shift) & 0xFFFF];
+            for (int i = 0; i < n; i++) {
+                float xi = in[start + i];
+                float var = va * xi * xi + bva;
+                float u = wa * xi + ba + sqrtf(var > 0 ? var : 0) * z1[i];
+                u = u < -rail ? -rail : u;
+                u = u > rail ? rail : u;
+                float var2 = vb * u * u + bvb;
+                float o = wb * u + bb + sqrtf(var2 > 0 ? var2 : 0) * z2[i];
                 o = o < -rail ? -rail : o;
                 out[start + i] = o > rail ? rail : o;
             }

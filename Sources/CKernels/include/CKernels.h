@@ -12,13 +12,23 @@
 /// `table[(word >> 16*(j%4)) & 0xFFFF]`, word = the stream's (j/4)-th next value, the
 /// order of RandomStream.fillGaussianFromTable. `words` is scratch for `count` words.
 ///
-/// add:         y[j*stride + i] += sqrt(max(variance[j*stride + i], 0)) * z
+/// add:         y = clamp(y + b[c] + sqrt(max(variance + bv[c], 0)) * z, -rail, rail) at j*stride + i,
+///              c = j / spatial; b or bv NULL for none
 /// per channel: y = clamp(w[c]*x + b[c] + sqrt(max(v[c]*x^2 + bv[c], 0)) * z, -rail, rail), c = j / spatial
-void xbar_read_noise_add(float *y, const float *variance, int outputs, int stride, int count, uint64_t *state,
-                         uint64_t *words, const float *table);
+void xbar_read_noise_add(float *y, const float *variance, const float *bias, const float *bias_variance, int spatial,
+                         float rail, int outputs, int stride, int count, uint64_t *state, uint64_t *words,
+                         const float *table);
 void xbar_read_noise_per_channel(float *y, const float *x, const float *w, const float *b, const float *v,
                                  const float *bv, int spatial, float rail, int outputs, int stride, int count,
                                  uint64_t *state, uint64_t *words, const float *table);
+
+/// The BN module's two per-channel stages in one pass (first stage's states and words at
+/// `state`/`words`, the second's at `state + 4*count`/`words + count`): u = stage 1 of x as in
+/// xbar_read_noise_per_channel, y = stage 2 of u.
+void xbar_read_noise_per_channel_pair(float *y, const float *x, const float *w1, const float *b1, const float *v1,
+                                      const float *bv1, const float *w2, const float *b2, const float *v2,
+                                      const float *bv2, int spatial, float rail, int outputs, int stride, int count,
+                                      uint64_t *state, uint64_t *words, const float *table);
 
 /// glibc: keep freed blocks up to 32 MiB in the heap (mmap threshold) and trim only
 /// above 256 MiB, so batch-sized buffers are reused instead of re-faulted. No-op elsewhere.

@@ -223,6 +223,12 @@ public struct AnalogChip: Sendable {
             let as4 = shape.count == 4 ? input : Tensor(shape: [shape[0], 1, 1, shape[1]], scalars: input.scalars)
             // The subtract stage's output |x − E[x]| is at most max|x| + max|E[x]|.
             let subtractMax = inMax + (subtract.programmed.bias.map(abs).max() ?? 0)
+            if config.mode == .analog, observe == nil,
+               let first = subtract.perChannelStage(noise: noise.part(1000)),
+               let second = scale.perChannelStage(noise: noise.part(2000)) {
+                let y = ReadNoiseSampler.perChannelPair(as4, first: first, second: second, railUnits: rail, threads: threads)
+                return shape.count == 4 ? y : Tensor(shape: shape, scalars: y.scalars)
+            }
             let r1 = ranges(input: inMax, output: subtractMax)
             let v = subtract.run(as4, mode: config.mode, periphery: periphery, ranges: r1,
                                  noise: noise.part(1000), threads: threads)

@@ -101,6 +101,15 @@ extension CrossbarLayer {
             y = Kernels.subtractClipped(pos, neg, rail: railUnits)
         } else {
             let (w, b) = weights(p.weights, p.bias)
+            if let v = p.variance, let squared {
+                // Bias rows, read noise and rails in one pass after the two GEMMs.
+                y = Kernels.conv2d(x, weight: w, bias: nil, geometry: geometry, threads: threads)
+                let (vw, vb) = weights(v, p.biasVariance)
+                let variance = Kernels.conv2d(squared, weight: vw, bias: nil, geometry: geometry, threads: threads)
+                ReadNoiseSampler.addNoise(to: &y, variance: variance, bias: b, biasVariance: vb, railUnits: railUnits,
+                                          key: noise, threads: threads)
+                return y
+            }
             y = Kernels.conv2d(x, weight: w, bias: b, geometry: geometry, threads: threads)
         }
         if let v = p.variance, let squared {
@@ -110,6 +119,16 @@ extension CrossbarLayer {
         }
         if let railUnits { Kernels.clip(&y, railUnits) }
         return y
+    }
+
+    /// This crossbar as a fusable per-channel stage with read noise (nil when it is not
+    /// one), keyed as `run(_:noise:)` keys it, for running the BN module's two stages in
+    /// one pass (`ReadNoiseSampler.perChannelPair`, analog mode).
+    public func perChannelStage(noise: NoiseKey) -> PerChannelStage? {
+        let p = programmed
+        guard isPerChannel, p.positiveWeights == nil, rowTiles.count == 1, let v = p.variance, let bv = p.biasVariance
+        else { return nil }
+        return PerChannelStage(weight: p.weights, bias: p.bias, variance: v, biasVariance: bv, key: noise.part(0))
     }
 
     /// One device pair per channel (the BN stages): computed in one fused pass.

@@ -30,15 +30,31 @@ public struct NoiseKey: Sendable {
 /// `[C, H, W, N]` tensor in memory order, advancing its images' streams side by side;
 /// the loop itself is C (`CKernels`), where the streams, `sqrtf` and the clamps vectorise.
 public enum ReadNoiseSampler {
-    public static func addNoise(to y: inout Tensor, variance: Tensor, key: NoiseKey, threads: Int) {
+    /// `y = clamp(y + b_c + sqrt(max(variance + bv_c, 0))·z, ±railUnits)` for the channel
+    /// `c` of each element: the bias rows, read noise and TIA rails of a crossbar whose
+    /// GEMMs ran without biases, in one pass (nil: no bias, no rails).
+    public static func addNoise(
+        to y: inout Tensor, variance: Tensor, bias: [Float]? = nil, biasVariance: [Float]? = nil,
+        railUnits: Float? = nil, key: NoiseKey, threads: Int
+    ) {
         precondition(y.shape == variance.shape && y.shape.count == 4)
+        precondition((bias?.count ?? y.shape[0]) == y.shape[0] && (biasVariance?.count ?? y.shape[0]) == y.shape[0])
         let (outputs, n) = (y.count / y.shape[3], y.shape[3])
+        let spatial = y.shape[1] * y.shape[2]
+        let rail = railUnits ?? .infinity
+        let parameters = UncheckedSendable((bias, biasVariance))
         y.scalars.withUnsafeMutableBufferPointer { out in
             variance.scalars.withUnsafeBufferPointer { v in
                 let box = UncheckedSendable((out.baseAddress!, v.baseAddress!))
                 walk(images: n, key: key, threads: threads) { first, count, state, words, table in
                     let (out, v) = box.value
-                    xbar_read_noise_add(out + first, v + first, Int32(outputs), Int32(n), Int32(count), state, words, table)
+                    let (b, bv) = parameters.value
+                    b.withUnsafeOptionalPointer { b in
+                        bv.withUnsafeOptionalPointer { bv in
+                            xbar_read_noise_add(out + first, v + first, b, bv, Int32(spatial), rail, Int32(outputs),
+                                                Int32(n), Int32(count), state, words, table)
+                        }
+                    }
                 }
             }
         }
@@ -72,10 +88,51 @@ public enum ReadNoiseSampler {
         }
     }
 
+    /// The BN module's two per-channel stages (subtract, then scale) with read noise in one
+    /// pass: equal, element for element, to `perChannel` for the first stage followed by
+    /// `perChannel` for the second (same normals, rails after each stage), without the
+    /// intermediate tensor.
+    public static func perChannelPair(
+        _ x: Tensor, first: PerChannelStage, second: PerChannelStage, railUnits: Float?, threads: Int
+    ) -> Tensor {
+        precondition(x.shape.count == 4)
+        for s in [first, second] {
+            precondition(s.weight.count == x.shape[0] && s.bias.count == s.weight.count)
+            precondition(s.variance.count == s.weight.count && s.biasVariance.count == s.weight.count)
+        }
+        let spatial = x.shape[1] * x.shape[2]
+        let (outputs, n) = (x.count / x.shape[3], x.shape[3])
+        let rail = railUnits ?? .infinity
+        return Tensor(shape: x.shape) { out in
+            x.scalars.withUnsafeBufferPointer { input in
+                let stages = UncheckedSendable((first, second))
+                let box = UncheckedSendable((out.baseAddress!, input.baseAddress!))
+                walk(images: n, keys: [first.key, second.key], threads: threads) { start, count, state, words, table in
+                    let (out, input) = box.value
+                    let (a, b) = stages.value
+                    xbar_read_noise_per_channel_pair(
+                        out + start, input + start, a.weight, a.bias, a.variance, a.biasVariance, b.weight, b.bias,
+                        b.variance, b.biasVariance, Int32(spatial), rail, Int32(outputs), Int32(n), Int32(count),
+                        state, words, table)
+                }
+            }
+        }
+    }
+
     /// Splits the batch's images over threads and hands each range its streams' states
     /// (`4 x count` words: s0, s1, s2, s3), a scratch word buffer and the normal table.
     static func walk(
         images n: Int, key: NoiseKey, threads: Int,
+        _ body: @escaping @Sendable (Int, Int, UnsafeMutablePointer<UInt64>, UnsafeMutablePointer<UInt64>, UnsafePointer<Float>)
+            -> Void
+    ) {
+        walk(images: n, keys: [key], threads: threads, body)
+    }
+
+    /// `walk` for several crossbars at once: the states of `keys[k]` start at
+    /// `state + 4·count·k`, their scratch words at `words + count·k`.
+    static func walk(
+        images n: Int, keys: [NoiseKey], threads: Int,
         _ body: @escaping @Sendable (Int, Int, UnsafeMutablePointer<UInt64>, UnsafeMutablePointer<UInt64>, UnsafePointer<Float>)
             -> Void
     ) {
@@ -87,13 +144,17 @@ public enum ReadNoiseSampler {
                 let first = chunk.lowerBound * 16
                 let count = min(n, chunk.upperBound * 16) - first
                 guard count > 0 else { return }
-                var state = [UInt64](repeating: 0, count: 4 * count)
-                var words = [UInt64](repeating: 0, count: count)
-                for i in 0..<count {
-                    let r = RandomStream(
-                        seed: key.seed,
-                        key: key.crossbar + [StreamPurpose.readNoise.rawValue, UInt64(key.firstImage + first + i)])
-                    (state[i], state[count + i], state[2 * count + i], state[3 * count + i]) = r.state
+                var state = [UInt64](repeating: 0, count: 4 * count * keys.count)
+                var words = [UInt64](repeating: 0, count: count * keys.count)
+                for (k, key) in keys.enumerated() {
+                    let base = 4 * count * k
+                    for i in 0..<count {
+                        let r = RandomStream(
+                            seed: key.seed,
+                            key: key.crossbar + [StreamPurpose.readNoise.rawValue, UInt64(key.firstImage + first + i)])
+                        (state[base + i], state[base + count + i], state[base + 2 * count + i], state[base + 3 * count + i])
+                            = r.state
+                    }
                 }
                 state.withUnsafeMutableBufferPointer { s in
                     words.withUnsafeMutableBufferPointer { w in
@@ -102,5 +163,23 @@ public enum ReadNoiseSampler {
                 }
             }
         }
+    }
+}
+
+extension Optional where Wrapped == [Float] {
+    /// The array's base address, or nil for nil (C's "no array").
+    func withUnsafeOptionalPointer<R>(_ body: (UnsafePointer<Float>?) -> R) -> R {
+        guard let array = self else { return body(nil) }
+        return array.withUnsafeBufferPointer { body($0.baseAddress) }
+    }
+}
+
+/// One per-channel crossbar stage: `y = w_c·x + b_c`, read-noise variance `v_c·x² + bv_c`.
+public struct PerChannelStage: Sendable {
+    public var weight, bias, variance, biasVariance: [Float]
+    public var key: NoiseKey
+
+    public init(weight: [Float], bias: [Float], variance: [Float], biasVariance: [Float], key: NoiseKey) {
+        (self.weight, self.bias, self.variance, self.biasVariance, self.key) = (weight, bias, variance, biasVariance, key)
     }
 }

@@ -79,4 +79,43 @@ struct ReadNoiseSamplerTests {
         }
         #expect(fused.scalars.contains(rail) || fused.scalars.contains(-rail))
     }
+
+    /// The BN module's two stages in one pass equal the two stages one after another.
+    @Test func fusedStagePairEqualsTwoStages() {
+        let count = shape.reduce(1, *)
+        let x = Tensor(shape: shape, scalars: (0..<count).map { Float(($0 * 13) % 29) / 9 - 1.5 })
+        var k2 = key
+        k2.crossbar = [2, 5, 1]
+        let a = PerChannelStage(weight: [1, -1, 1], bias: [-0.2, 0.4, 0], variance: [4e-4, 4e-4, 4e-4],
+                                biasVariance: [1e-5, 2e-5, 0], key: key)
+        let b = PerChannelStage(weight: [0.7, 2.5, 1.1], bias: [0.1, -0.5, 0.3], variance: [2e-4, 3e-3, 0],
+                                biasVariance: [1e-5, 0, 1e-4], key: k2)
+        let rail: Float = 2
+        let fused = ReadNoiseSampler.perChannelPair(x, first: a, second: b, railUnits: rail, threads: 2)
+        let u = ReadNoiseSampler.perChannel(x, weight: a.weight, bias: a.bias, variance: a.variance,
+                                            biasVariance: a.biasVariance, railUnits: rail, key: a.key, threads: 1)
+        let y = ReadNoiseSampler.perChannel(u, weight: b.weight, bias: b.bias, variance: b.variance,
+                                            biasVariance: b.biasVariance, railUnits: rail, key: b.key, threads: 3)
+        for i in 0..<count { #expect(abs(fused.scalars[i] - y.scalars[i]) <= 1e-6, "element \(i)") }
+        #expect(fused.scalars != u.scalars)
+    }
+
+    /// Bias, read noise and rails fused after bias-free GEMMs equal the unfused steps.
+    @Test func fusedBiasNoiseAndRailsEqualTheSteps() {
+        let v = variance()
+        let count = shape.reduce(1, *)
+        let start = Tensor(shape: shape, scalars: (0..<count).map { Float(($0 * 17) % 31) / 10 - 1.5 })
+        let (b, bv): ([Float], [Float]) = ([0.3, -0.1, 0], [0.01, 0, 0.2])
+        var fused = start
+        ReadNoiseSampler.addNoise(to: &fused, variance: v, bias: b, biasVariance: bv, railUnits: 1.2, key: key, threads: 2)
+        var y = start
+        var variance = v
+        for k in 0..<count {
+            y.scalars[k] += b[k / (4 * 37)]
+            variance.scalars[k] += bv[k / (4 * 37)]
+        }
+        ReadNoiseSampler.addNoise(to: &y, variance: variance, key: key, threads: 1)
+        Kernels.clip(&y, 1.2)
+        for k in 0..<count { #expect(abs(fused.scalars[k] - y.scalars[k]) <= 1e-5, "element \(k)") }
+    }
 }
