@@ -76,6 +76,7 @@ public struct ChipParameter: Sendable {
         real("read-noise", \.device.readNoise.relativeSigma),
         real("stuck-on", \.device.stuck.stuckOnFraction),
         real("stuck-off", \.device.stuck.stuckOffFraction),
+        choice("stuck-scope", \.faultScope),
         optionalReal("drift-time", \.device.drift.timeSeconds),
         real("drift-nu", \.device.drift.nuMean),
         real("drift-nu-sigma", \.device.drift.nuSigma),
