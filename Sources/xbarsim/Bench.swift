@@ -47,15 +47,7 @@ extension XbarSimCommand {
 
         var sizes: [Int] { tileSizes.split(separator: ",").compactMap { Int($0.trimmingCharacters(in: .whitespaces)) } }
 
-        var settings: EvaluationSettings {
-            var s = EvaluationSettings()
-            s.modelPath = common.model
-            s.dataDirectory = common.data
-            s.limit = images
-            s.batchSize = batch
-            s.threads = common.threads
-            return s
-        }
+        var settings: EvaluationSettings { common.settings(limit: images, batch: batch) }
 
         func validate() throws {
             guard images > 0 else { throw ValidationError("--images: must be positive, got \(images)") }

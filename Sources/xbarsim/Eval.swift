@@ -33,15 +33,7 @@ extension XbarSimCommand {
         @Flag(help: "Time every op and print the seconds spent per op type.")
         var profile = false
 
-        var settings: EvaluationSettings {
-            var s = EvaluationSettings()
-            s.modelPath = common.model
-            s.dataDirectory = common.data
-            s.limit = limit
-            s.batchSize = batch
-            s.threads = common.threads
-            return s
-        }
+        var settings: EvaluationSettings { common.settings(limit: limit, batch: batch) }
 
         func validate() throws {
             do { try settings.validate() } catch let error as SettingsError { throw ValidationError(error.description) }

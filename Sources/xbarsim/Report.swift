@@ -50,15 +50,7 @@ extension XbarSimCommand {
         @Option(help: ArgumentHelp("Also write the report as Markdown to this file.", valueName: "path"))
         var markdown: String?
 
-        var settings: EvaluationSettings {
-            var s = EvaluationSettings()
-            s.modelPath = common.model
-            s.dataDirectory = common.data
-            s.limit = images
-            s.batchSize = batch
-            s.threads = common.threads
-            return s
-        }
+        var settings: EvaluationSettings { common.settings(limit: images, batch: batch) }
 
         /// The preset's technology with --tech and --tech-set applied.
         func technology() throws -> Technology {

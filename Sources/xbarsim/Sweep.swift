@@ -64,15 +64,7 @@ extension XbarSimCommand.SweepCommand {
 
         @OptionGroup(title: "Base chip (every eval flag)") var chip: ChipOptions
 
-        var settings: EvaluationSettings {
-            var s = EvaluationSettings()
-            s.modelPath = common.model
-            s.dataDirectory = common.data
-            s.limit = images
-            s.batchSize = batch
-            s.threads = common.threads
-            return s
-        }
+        var settings: EvaluationSettings { common.settings(limit: images, batch: batch) }
 
         /// The base chip and the axes, checked (no data read).
         func design() throws -> (base: AnalogConfig, axes: [SweepAxis], design: SweepDesign, shard: Shard?) {

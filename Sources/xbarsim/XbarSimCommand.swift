@@ -31,4 +31,15 @@ struct ModelOptions: ParsableArguments {
 
     @Option(help: ArgumentHelp("Threads for BLAS and XbarSim's loops.", valueName: "n"))
     var threads: Int = EvaluationSettings().threads
+
+    /// Evaluation settings for these options, `limit` test images and `batch` per batch.
+    func settings(limit: Int?, batch: Int) -> EvaluationSettings {
+        var s = EvaluationSettings()
+        s.modelPath = model
+        s.dataDirectory = data
+        s.limit = limit
+        s.batchSize = batch
+        s.threads = threads
+        return s
+    }
 }
