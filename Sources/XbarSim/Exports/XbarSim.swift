@@ -1,6 +1,7 @@
 // The XbarSim library: one import for the whole public API.
 @_exported import XbarSimDevice
 @_exported import XbarSimAnalog
+@_exported import XbarSimCircuit
 @_exported import XbarSimCrossbar
 @_exported import XbarSimExperiments
 @_exported import XbarSimGraph
