@@ -66,7 +66,7 @@ let package = Package(
             path: "Sources/XbarSim/Crossbar", swiftSettings: vectorFlags),
         .target(
             name: "XbarSimAnalog",
-            dependencies: ["XbarSimTensor", "XbarSimDevice", "XbarSimCrossbar", "XbarSimGraph"],
+            dependencies: ["XbarSimTensor", "XbarSimDevice", "XbarSimCircuit", "XbarSimCrossbar", "XbarSimGraph"],
             path: "Sources/XbarSim/Analog", swiftSettings: vectorFlags),
         .target(
             name: "XbarSimExperiments",

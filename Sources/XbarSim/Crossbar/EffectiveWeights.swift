@@ -117,7 +117,7 @@ extension EffectiveWeights {
         let kappa = options.driftCompensation
         var result: [EffectiveWeights] = []
         for part in parts {
-            let inputs = part.lowerBound..<min(part.upperBound, mapped.inputs)
+            let inputs = min(part.lowerBound, mapped.inputs)..<min(part.upperBound, mapped.inputs)
             let width = max(0, inputs.count)
             let hasBias = part.upperBound > mapped.inputs
             var w = [Double](repeating: 0, count: mapped.outputs * width)
@@ -159,7 +159,7 @@ extension EffectiveWeights {
             }
             func float(_ x: [Double]) -> [Float] { x.map { Float($0) } }
             result.append(EffectiveWeights(
-                inputRows: inputs.isEmpty ? mapped.inputs..<mapped.inputs : inputs, weights: float(w),
+                inputRows: inputs, weights: float(w),
                 bias: hasBias ? float(b) : nil,
                 positiveWeights: options.keepTIAsSeparate ? float(wp) : nil,
                 negativeWeights: options.keepTIAsSeparate ? float(wn) : nil,

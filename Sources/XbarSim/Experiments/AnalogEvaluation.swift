@@ -88,8 +88,9 @@ extension Evaluation {
         var voltsPerUnit = 0.0
         var mapping: [CrossbarMappingSummary] = []
         for k in 0..<chips {
-            let chip = AnalogChip(graph: inputs.model.graph, config: config, seed: seed, chip: k,
-                                  inputMaxAbs: inputMaxAbs(inputs.model.metadata), calibration: calibration)
+            let chip = try AnalogChip(graph: inputs.model.graph, config: config, seed: seed, chip: k,
+                                      inputMaxAbs: inputMaxAbs(inputs.model.metadata), calibration: calibration,
+                                      threads: threads)
             voltsPerUnit = chip.voltsPerUnit
             if k == 0 { mapping = chip.mappingSummary }
             var correct = 0
