@@ -86,6 +86,8 @@ let package = Package(
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ],
             path: "Sources/xbarsim"),
+        .executableTarget(
+            name: "irdrop-bench", dependencies: ["XbarSim"], path: "Benchmarks/IRDrop"),
         .testTarget(
             name: "XbarSimTests",
             dependencies: ["XbarSim", "xbarsim"],

@@ -192,6 +192,11 @@ extension EffectiveWeights {
         var out = [([Double], Int)](repeating: ([], 0), count: tiles.count)
         // Each tile writes only its own slots.
         var failures = [String?](repeating: nil, count: tiles.count)
+        // Tiles are solved in parallel, each with single-threaded BLAS: OpenBLAS's own threads
+        // called from several threads at once contend badly (measured: 18x slower on 2 cores).
+        let blasThreads = BLAS.threads
+        if threads > 1 && model.irDrop == .exact { BLAS.setThreads(1) }
+        defer { if threads > 1 && model.irDrop == .exact { BLAS.setThreads(blasThreads) } }
         out.withUnsafeMutableBufferPointer { buffer in
             failures.withUnsafeMutableBufferPointer { failed in
             let box = UncheckedSendable((buffer, failed))
