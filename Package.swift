@@ -77,7 +77,7 @@ let package = Package(
             path: "Sources/XbarSim/Crossbar", swiftSettings: vectorFlags),
         .target(
             name: "XbarSimAnalog",
-            dependencies: ["XbarSimTensor", "XbarSimDevice", "XbarSimCrossbar", "XbarSimGraph", "CKernels"],
+            dependencies: ["XbarSimTensor", "XbarSimDevice", "XbarSimCircuit", "XbarSimCrossbar", "XbarSimGraph", "CKernels"],
             path: "Sources/XbarSim/Analog", swiftSettings: vectorFlags),
         .target(
             name: "XbarSimEnergy",
@@ -108,6 +108,8 @@ let package = Package(
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ],
             path: "Sources/xbarsim"),
+        .executableTarget(
+            name: "irdrop-bench", dependencies: ["XbarSim"], path: "Benchmarks/IRDrop"),
         .testTarget(
             name: "XbarSimTests",
             dependencies: ["XbarSim", "xbarsim"],

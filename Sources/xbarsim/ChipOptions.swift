@@ -7,6 +7,7 @@ extension SignalMode: ExpressibleByArgument {}
 extension ProgrammingVariation.Distribution: ExpressibleByArgument {}
 extension DriftCompensation: ExpressibleByArgument {}
 extension FaultScope: ExpressibleByArgument {}
+extension IRDropMode: ExpressibleByArgument {}
 
 /// Every parameter of a simulated chip. A preset sets them all; each flag given overrides it.
 struct ChipOptions: ParsableArguments {
@@ -69,6 +70,21 @@ struct ChipOptions: ParsableArguments {
     @Option(help: ArgumentHelp("Training images that set the DAC/ADC ranges.", valueName: "n"))
     var calibrationImages: Int?
 
+    // Wires (IR drop)
+    @Option(help: ArgumentHelp("Resistance of one cell segment of every word and bit line, ohms (default solver: --ir-drop fast).",
+                               valueName: "ohms"))
+    var wireResistance: Double?
+    @Option(help: ArgumentHelp("Word-line (row) resistance per cell segment, ohms; overrides --wire-resistance.", valueName: "ohms"))
+    var rowWireResistance: Double?
+    @Option(help: ArgumentHelp("Bit-line (column) resistance per cell segment, ohms; overrides --wire-resistance.", valueName: "ohms"))
+    var columnWireResistance: Double?
+    @Option(help: ArgumentHelp("Output resistance of each row's input driver, ohms.", valueName: "ohms"))
+    var sourceResistance: Double?
+    @Option(help: "IR-drop solver: off (ideal wires), fast (iterative, to --ir-drop-tolerance) or exact (direct). Default: fast when a wire or source resistance is set, else off.")
+    var irDrop: IRDropMode?
+    @Option(help: ArgumentHelp("Relative residual at which the fast IR-drop solver stops.", valueName: "tolerance"))
+    var irDropTolerance: Double?
+
     /// The preset with every given flag applied.
     func config() throws -> AnalogConfig {
         var c = preset.config
@@ -112,6 +128,22 @@ struct ChipOptions: ParsableArguments {
         if let limiterOffset { c.periphery.limiterOffsetVolts = limiterOffset }
         if let multiplierGainError { c.periphery.multiplierGainError = multiplierGainError }
         if let calibrationImages { c.calibrationImages = calibrationImages }
+        if let wireResistance {
+            guard wireResistance.isFinite, wireResistance >= 0 else {
+                throw ValidationError("--wire-resistance: must be a finite resistance >= 0 ohms, got \(wireResistance)")
+            }
+            c.circuit.wires.rowWireResistanceOhms = wireResistance
+            c.circuit.wires.columnWireResistanceOhms = wireResistance
+        }
+        if let rowWireResistance { c.circuit.wires.rowWireResistanceOhms = rowWireResistance }
+        if let columnWireResistance { c.circuit.wires.columnWireResistanceOhms = columnWireResistance }
+        if let sourceResistance { c.circuit.wires.sourceResistanceOhms = sourceResistance }
+        if let irDrop {
+            c.circuit.irDrop = irDrop
+        } else if !c.circuit.wires.isIdeal && c.circuit.irDrop == .off {
+            c.circuit.irDrop = .fast
+        }
+        if let irDropTolerance { c.circuit.fastTolerance = irDropTolerance }
         do {
             try c.validate()
         } catch {

@@ -7,7 +7,7 @@ extension XbarSimCommand {
         static let configuration = CommandConfiguration(
             abstract: "Write SPICE netlists that stock ngspice runs; --check runs ngspice and compares with the engine.",
             discussion: """
-                One of: --tile RxC alone (a random tile of that size, wires --wire ohms), --op NAME|INDEX|all (that op of the \
+                One of: --tile RxC alone (a random tile of that size, wires from --wire-resistance), --op NAME|INDEX|all (that op of the \
                 programmed chip for test image --image K: its crossbars' physical tiles or its module circuits, \
                 driven by the engine's activations), --modules (every module circuit swept over its input range). \
                 Netlists go to --out (a .cir file for one netlist, else a folder); `ngspice -b FILE` runs each. \
@@ -28,12 +28,6 @@ extension XbarSimCommand {
 
         @Option(help: ArgumentHelp("--op: output positions per channel, evenly spaced (or 'all').", valueName: "n|all"))
         var positions: String = "2"
-
-        @Option(help: ArgumentHelp("--tile: resistance of every row and column wire segment, ohms.", valueName: "ohms"))
-        var wire: Double = 0
-
-        @Option(help: ArgumentHelp("--tile: driver source resistance, ohms.", valueName: "ohms"))
-        var sourceResistance: Double = 0
 
         @Option(help: ArgumentHelp("--tile: input vectors (operating points).", valueName: "n"))
         var batch: Int = 1
@@ -66,10 +60,6 @@ extension XbarSimCommand {
                 guard let tile = chip.tile, parseTile(tile) != nil else {
                     throw ValidationError("give --tile RxC (a random tile), --op NAME|INDEX|all or --modules")
                 }
-            }
-            guard wire.isFinite, wire >= 0 else { throw ValidationError("--wire: must be a resistance >= 0 ohms, got \(wire)") }
-            guard sourceResistance.isFinite, sourceResistance >= 0 else {
-                throw ValidationError("--source-resistance: must be >= 0 ohms, got \(sourceResistance)")
             }
             guard batch > 0 else { throw ValidationError("--batch: must be positive, got \(batch)") }
             guard points >= 2 else { throw ValidationError("--points: must be at least 2, got \(points)") }
@@ -109,18 +99,22 @@ extension XbarSimCommand {
 
             if let tile, let (rows, columns) = parseTile(tile) {
                 // A random tile (--tile RxC without --op or --modules).
-                let wires = WireParameters(rowWireResistanceOhms: wire, columnWireResistanceOhms: wire,
-                                           sourceResistanceOhms: sourceResistance)
+                let wires = config.circuit.wires
                 let (circuit, volts) = SpiceCheck.randomTile(
                     rows: rows, columns: columns, wires: wires, openLoopGain: config.periphery.opAmp.openLoopGain,
                     gMinSiemens: config.device.window.gMinSiemens, gMaxSiemens: config.device.window.gMaxSiemens,
                     inputVolts: config.periphery.inputVoltageVolts, batch: batch, seed: seed)
                 let path = singleFile ?? "\(directory)/tile-\(rows)x\(columns).cir"
                 if let runner {
-                    // The engine's solution of the tile. Ideal wires: exact closed form.
-                    let reference: TileReference = TileReferences.ideal
+                    // The engine's solution of the tile: the exact nodal solver (ideal wires: the closed form).
+                    let exact: TileReference = { c, v, n in
+                        let solution = try ExactTileSolver(c).solve(inputVolts: v, batch: n)
+                        return (solution.columnCurrentsAmps, solution.outputVolts)
+                    }
+                    let reference = wires.isIdeal ? TileReferences.ideal : exact
                     items += try SpiceCheck.tile(circuit, inputVolts: volts, batch: batch, railVolts: config.periphery.opAmp.railVolts,
-                                                 name: "tile \(rows)x\(columns), wires \(wire) ohm vs ideal", reference: reference,
+                                                 name: "tile \(rows)x\(columns), wires \(wires.rowWireResistanceOhms)/\(wires.columnWireResistanceOhms) ohm vs "
+                                                     + (wires.isIdeal ? "closed form" : "exact solver"), reference: reference,
                                                  ngspice: runner, path: path)
                 } else {
                     let netlist = TileNetlist(circuit, inputVolts: volts, batch: batch, railVolts: config.periphery.opAmp.railVolts)
@@ -135,7 +129,7 @@ extension XbarSimCommand {
                 settings.threads = common.threads
                 let inputs = try EvaluationInputs(settings: settings)
                 let calibration = try Evaluation.calibrate(inputs, images: config.calibrationImages, threads: common.threads)
-                let analogChip = AnalogChip(graph: inputs.model.graph, config: config, seed: seed, chip: 0,
+                let analogChip = try AnalogChip(graph: inputs.model.graph, config: config, seed: seed, chip: 0,
                                             inputMaxAbs: Evaluation.inputMaxAbs(inputs.model.metadata), calibration: calibration)
                 if modules {
                     guard let runner else {

@@ -73,8 +73,14 @@ public struct AnalogChip: Sendable {
 
     /// Maps and programs the whole network for chip number `chip`.
     ///
-    /// - Parameter inputMaxAbs: largest |input| the network can see (normalised pixel range).
-    public init(graph: Graph, config: AnalogConfig, seed: UInt64, chip: Int, inputMaxAbs: Double, calibration: Calibration) {
+    /// - Parameters:
+    ///   - inputMaxAbs: largest |input| the network can see (normalised pixel range).
+    ///   - threads: threads for solving the tiles' circuits (IR drop).
+    /// - Throws: `TileSolveError` when a tile's circuit cannot be solved.
+    public init(
+        graph: Graph, config: AnalogConfig, seed: UInt64, chip: Int, inputMaxAbs: Double, calibration: Calibration,
+        threads: Int = 1
+    ) throws {
         self.graph = graph
         self.config = config
         self.seed = seed
@@ -83,26 +89,26 @@ public struct AnalogChip: Sendable {
         voltsPerUnit = config.periphery.inputVoltageVolts / max(inputMaxAbs, 1e-30)
         let weightConfig = config.forCrossbar(batchNormStage: false)
         let bnConfig = config.forCrossbar(batchNormStage: true)
-        stages = graph.ops.enumerated().map { i, op in
+        stages = try graph.ops.enumerated().map { i, op in
             let key: [UInt64] = [UInt64(chip), UInt64(i)]
             switch op.kind {
             case .conv2d(let g, let w, let b):
-                return .crossbar(CrossbarLayer(
+                return .crossbar(try CrossbarLayer(
                     geometry: g, matrix: CrossbarMatrix(inputs: g.fanIn, outputs: g.outChannels, weights: w, bias: b),
-                    config: weightConfig, seed: seed, key: key))
+                    config: weightConfig, seed: seed, key: key, threads: threads))
             case .linear(let inF, let outF, let w, let b):
                 let g = Conv2DGeometry(inChannels: inF, outChannels: outF, kernel: (1, 1), input: (1, 1))
-                return .crossbar(CrossbarLayer(
+                return .crossbar(try CrossbarLayer(
                     geometry: g, matrix: CrossbarMatrix(inputs: inF, outputs: outF, weights: w, bias: b),
-                    config: weightConfig, seed: seed, key: key))
+                    config: weightConfig, seed: seed, key: key, threads: threads))
             case .globalAveragePool:
                 let s = graph.shape(ofValue: op.inputs[0])
                 let (c, h, w) = (s[0], s[1], s[2])
                 let g = Conv2DGeometry(inChannels: c, outChannels: c, kernel: (h, w), groups: c, input: (h, w))
                 let weights = [Float](repeating: 1 / Float(h * w), count: c * h * w)
-                return .crossbar(CrossbarLayer(
+                return .crossbar(try CrossbarLayer(
                     geometry: g, matrix: CrossbarMatrix(inputs: h * w, outputs: c, weights: weights, bias: nil),
-                    config: weightConfig, seed: seed, key: key))
+                    config: weightConfig, seed: seed, key: key, threads: threads))
             case .batchNorm(let bn):
                 let s = graph.shape(ofValue: op.inputs[0])
                 let c = s[0]
@@ -115,8 +121,10 @@ public struct AnalogChip: Sendable {
                                               bias: zip(sign, bn.runningMean).map { -$0 * $1 })
                 let scaleStage = CrossbarMatrix(inputs: 1, outputs: c, weights: scale.map { abs($0) }, bias: bn.beta)
                 return .batchNorm(
-                    subtract: CrossbarLayer(geometry: g, matrix: subtract, config: bnConfig, seed: seed, key: key + [1]),
-                    scale: CrossbarLayer(geometry: g, matrix: scaleStage, config: bnConfig, seed: seed, key: key + [2]))
+                    subtract: try CrossbarLayer(geometry: g, matrix: subtract, config: bnConfig, seed: seed, key: key + [1],
+                                                threads: threads),
+                    scale: try CrossbarLayer(geometry: g, matrix: scaleStage, config: bnConfig, seed: seed, key: key + [2],
+                                             threads: threads))
             case .relu: return .activation(.relu)
             case .hardSigmoid: return .activation(.hardSigmoid)
             case .hardSwish: return .activation(.hardSwish)

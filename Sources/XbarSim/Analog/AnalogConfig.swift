@@ -1,3 +1,4 @@
+import XbarSimCircuit
 import XbarSimCrossbar
 import XbarSimDevice
 
@@ -50,6 +51,8 @@ public struct AnalogConfig: Sendable, Hashable, Codable {
     public var tile = TileSize.unlimited
     public var mode = SignalMode.analog
     public var periphery = Periphery()
+    /// Wire and driver resistances of every tile and how IR drop is solved.
+    public var circuit = CircuitModel()
     /// Training images used to set DAC/ADC ranges (digitized mode).
     public var calibrationImages = 256
     /// Crossbars that get stuck-at faults (`--stuck-scope`).
@@ -70,6 +73,7 @@ public struct AnalogConfig: Sendable, Hashable, Codable {
         try device.validate()
         try tile.validate()
         try periphery.validate()
+        try circuit.validate()
         if case .fixed(let s) = scaling, !(s > 0 && s.isFinite) {
             throw CrossbarParameterError(parameter: "--scaling", message: "fixed siemens per unit must be positive, got \(s)")
         }

@@ -9,27 +9,75 @@ import XbarSimTensor
 /// Execution: optional input DAC, `y = W_eff ∗ x + b_eff` (one GEMM or depthwise pass),
 /// read noise `+ sqrt(V ∗ x² + b_V)·z` (a second pass on squared inputs, z ~ N(0,1) per
 /// output and read), then the TIA rails, and in digitized mode the tile's ADC. In
-/// digitized mode each row tile is computed and converted on its own and the
-/// partial sums are added digitally; in analog mode tile currents add on the wire.
+/// digitized mode each row tile (bias rows included, `PhysicalLayout.rowTiles`) is
+/// computed over its own receptive-field rows and converted on its own, and the partial
+/// sums are added digitally; in analog mode row tiles add their currents on the wire.
+///
+/// The effective weights of every part are computed once per chip from the physical
+/// tiles' circuits (`EffectiveWeights`): with `--ir-drop fast|exact` every tile is solved
+/// with its wire resistances, so IR drop costs nothing per image.
 public struct CrossbarLayer: Sendable {
     /// The op as a convolution; fully connected layers are 1x1 convolutions of a 1x1 map.
     public var geometry: Conv2DGeometry
     public var mapped: MappedCrossbar
     public var programmed: ProgrammedCrossbar
-    /// Logical rows (of `geometry.fanIn`) of each row tile; one range when not split.
+    /// Logical rows (inputs, then bias rows) of each row tile; one range when not split.
     public var rowTiles: [Range<Int>]
+    /// What `run` multiplies with: one part (the whole crossbar) or, in digitized mode
+    /// with several row tiles, one per row tile.
+    public var parts: [EffectiveWeights]
 
-    /// Maps and programs an op's weights for one chip.
+    /// Maps and programs an op's weights for one chip, and solves its tiles' circuits.
+    ///
+    /// Grouped ops (depthwise convolution, global average pooling, batch-norm stages) have
+    /// one input channel per output: each output's columns are their own circuit.
     public init(
-        geometry: Conv2DGeometry, matrix: CrossbarMatrix, config: AnalogConfig, seed: UInt64, key: [UInt64]
-    ) {
+        geometry: Conv2DGeometry, matrix: CrossbarMatrix, config: AnalogConfig, seed: UInt64, key: [UInt64],
+        threads: Int = 1
+    ) throws {
         self.geometry = geometry
         mapped = MappedCrossbar.map(matrix, scheme: config.mapping, scaling: config.scaling, window: config.device.window)
         let separate = config.mapping == .differential && config.periphery.opAmp.railVolts != nil
         programmed = ProgrammedCrossbar(mapped, device: config.device, opAmp: config.periphery.opAmp, seed: seed,
                                         key: key, keepTIAsSeparate: separate)
-        let logicalRows = config.tile.rows.map { max(1, $0 / config.mapping.rowsPerInput) } ?? geometry.fanIn
-        rowTiles = stride(from: 0, to: geometry.fanIn, by: logicalRows).map { $0..<min(geometry.fanIn, $0 + logicalRows) }
+        rowTiles = PhysicalLayout.rowTiles(mapped, tile: config.tile)
+        let options = EffectiveWeightOptions(
+            tile: config.tile, circuit: config.circuit, opAmp: config.periphery.opAmp,
+            partPerRowTile: config.mode == .digitized && rowTiles.count > 1, separateOutputs: geometry.groups > 1,
+            keepTIAsSeparate: separate, readNoiseSigma: config.device.readNoise.relativeSigma,
+            driftCompensation: programmed.driftCompensation, threads: threads)
+        var parts = try EffectiveWeights.build(
+            mapped: mapped, positiveSiemens: programmed.positiveSiemens, negativeSiemens: programmed.negativeSiemens,
+            options: options)
+        // Grouped convolutions run over every receptive-field row: widen a partial row tile with zeros.
+        if geometry.groups > 1 {
+            for i in parts.indices where parts[i].inputRows != 0..<geometry.fanIn {
+                parts[i] = parts[i].widened(to: geometry.fanIn, outputs: mapped.outputs)
+            }
+        }
+        self.parts = parts
+    }
+}
+
+extension EffectiveWeights {
+    /// The same part with weights over all `fanIn` rows (zeros outside `inputRows`).
+    func widened(to fanIn: Int, outputs: Int) -> EffectiveWeights {
+        func widen(_ w: [Float]?) -> [Float]? {
+            guard let w else { return nil }
+            var out = [Float](repeating: 0, count: outputs * fanIn)
+            let width = inputRows.count
+            for o in 0..<outputs {
+                for (j, r) in inputRows.enumerated() { out[o * fanIn + r] = w[o * width + j] }
+            }
+            return out
+        }
+        var copy = self
+        copy.weights = widen(weights) ?? []
+        copy.positiveWeights = widen(positiveWeights)
+        copy.negativeWeights = widen(negativeWeights)
+        copy.variance = widen(variance)
+        copy.inputRows = 0..<fanIn
+        return copy
     }
 }
 
@@ -60,61 +108,58 @@ extension CrossbarLayer {
             let q = SymmetricQuantizer(bits: bits, range: max(ranges.inputRange, .leastNormalMagnitude))
             x.scalars.withUnsafeMutableBufferPointer { q.apply($0) }
         }
-        let fused = isPerChannel && programmed.positiveWeights == nil && rowTiles.count == 1
-        let squared = programmed.variance == nil || fused ? nil : Kernels.squared(x)
-        let parts = mode == .digitized && rowTiles.count > 1 ? Array(rowTiles.indices) : [-1]
+        let squared = parts[0].variance == nil || fusedPerChannel ? nil : Kernels.squared(x)
+        let separate = parts.count > 1
         var total: Tensor?
-        for part in parts {
+        for (index, part) in parts.enumerated() {
             var y = partialOutput(x, squared: squared, part: part, railUnits: mode == .analog ? ranges.railUnits : nil,
-                                  noise: noise.part(part + 1), threads: threads)
+                                  noise: noise.part(separate ? index + 1 : 0), threads: threads)
             if mode == .digitized, let bits = periphery.adc.bits {
                 let q = SymmetricQuantizer(bits: bits, range: max(ranges.outputRange, .leastNormalMagnitude))
                 y.scalars.withUnsafeMutableBufferPointer { q.apply($0) }
             }
-            if total == nil { total = y } else { Kernels.add(&total!, y) }
+            if var sum = total {
+                Kernels.add(&sum, y)
+                total = sum
+            } else {
+                total = y
+            }
         }
-        return total!
+        return total ?? x
     }
 
-    /// Output of the whole crossbar (`part == -1`) or of one row tile, after TIA rails.
+    /// Output of one part (the whole crossbar or one row tile), after TIA rails.
     func partialOutput(
-        _ x: Tensor, squared: Tensor?, part: Int, railUnits: Float?, noise: NoiseKey, threads: Int
+        _ x: Tensor, squared: Tensor?, part: EffectiveWeights, railUnits: Float?, noise: NoiseKey, threads: Int
     ) -> Tensor {
-        let p = programmed
-        if isPerChannel, p.positiveWeights == nil, let v = p.variance, let bv = p.biasVariance, rowTiles.count == 1 {
+        if let stage = perChannelStage(noise: noise, key: false) {
             return ReadNoiseSampler.perChannel(
-                x, weight: p.weights, bias: p.bias, variance: v, biasVariance: bv, railUnits: railUnits, key: noise,
-                threads: threads)
+                x, weight: stage.weight, bias: stage.bias, variance: stage.variance, biasVariance: stage.biasVariance,
+                railUnits: railUnits, key: noise, threads: threads)
         }
-        func weights(_ w: [Float], _ b: [Float]?) -> ([Float], [Float]?) {
-            guard part >= 0 else { return (w, b) }
-            return (masked(w, part: part), part == rowTiles.count - 1 ? b : nil)
+        func conv(_ input: Tensor, _ w: [Float], _ b: [Float]?) -> Tensor {
+            Kernels.conv2d(input, weight: w, bias: b, geometry: geometry, inputRows: part.inputRows, threads: threads)
         }
         var y: Tensor
-        if let wp = p.positiveWeights, let wn = p.negativeWeights, let railUnits {
+        if let wp = part.positiveWeights, let wn = part.negativeWeights, let railUnits {
             // Differential with rails: each TIA saturates on its own, then the subtractor.
-            let (wPos, bPos) = weights(wp, p.positiveBias)
-            let (wNeg, bNeg) = weights(wn, p.negativeBias)
-            var pos = Kernels.conv2d(x, weight: wPos, bias: bPos, geometry: geometry, threads: threads)
-            let neg = Kernels.conv2d(x, weight: wNeg, bias: bNeg, geometry: geometry, threads: threads)
+            var pos = conv(x, wp, part.positiveBias)
+            let neg = conv(x, wn, part.negativeBias)
             Kernels.clip(&pos, railUnits)
             y = Kernels.subtractClipped(pos, neg, rail: railUnits)
         } else {
-            let (w, b) = weights(p.weights, p.bias)
-            if let v = p.variance, let squared {
+            if let v = part.variance, let squared {
                 // Bias rows, read noise and rails in one pass after the two GEMMs.
-                y = Kernels.conv2d(x, weight: w, bias: nil, geometry: geometry, threads: threads)
-                let (vw, vb) = weights(v, p.biasVariance)
-                let variance = Kernels.conv2d(squared, weight: vw, bias: nil, geometry: geometry, threads: threads)
-                ReadNoiseSampler.addNoise(to: &y, variance: variance, bias: b, biasVariance: vb, railUnits: railUnits,
-                                          key: noise, threads: threads)
+                y = conv(x, part.weights, nil)
+                let variance = conv(squared, v, nil)
+                ReadNoiseSampler.addNoise(to: &y, variance: variance, bias: part.bias, biasVariance: part.biasVariance,
+                                          railUnits: railUnits, key: noise, threads: threads)
                 return y
             }
-            y = Kernels.conv2d(x, weight: w, bias: b, geometry: geometry, threads: threads)
+            y = conv(x, part.weights, part.bias)
         }
-        if let v = p.variance, let squared {
-            let (vw, vb) = weights(v, p.biasVariance)
-            let variance = Kernels.conv2d(squared, weight: vw, bias: vb, geometry: geometry, threads: threads)
+        if let v = part.variance, let squared {
+            let variance = conv(squared, v, part.biasVariance)
             ReadNoiseSampler.addNoise(to: &y, variance: variance, key: noise, threads: threads)
         }
         if let railUnits { Kernels.clip(&y, railUnits) }
@@ -125,26 +170,24 @@ extension CrossbarLayer {
     /// one), keyed as `run(_:noise:)` keys it, for running the BN module's two stages in
     /// one pass (`ReadNoiseSampler.perChannelPair`, analog mode).
     public func perChannelStage(noise: NoiseKey) -> PerChannelStage? {
-        let p = programmed
-        guard isPerChannel, p.positiveWeights == nil, rowTiles.count == 1, let v = p.variance, let bv = p.biasVariance
-        else { return nil }
-        return PerChannelStage(weight: p.weights, bias: p.bias, variance: v, biasVariance: bv, key: noise.part(0))
+        perChannelStage(noise: noise, key: true)
     }
 
-    /// One device pair per channel (the BN stages): computed in one fused pass.
-    var isPerChannel: Bool {
-        geometry.isDepthwise && geometry.kernelHeight == 1 && geometry.kernelWidth == 1 && geometry.strideHeight == 1
-            && geometry.strideWidth == 1 && geometry.paddingHeight == 0 && geometry.paddingWidth == 0
+    /// `key`: derive the part's key from the op's (`run`'s numbering), else use `noise` as is.
+    func perChannelStage(noise: NoiseKey, key: Bool) -> PerChannelStage? {
+        guard fusedPerChannel, let part = parts.first, let v = part.variance else { return nil }
+        let zeros = [Float](repeating: 0, count: geometry.outChannels)
+        return PerChannelStage(weight: part.weights, bias: part.bias ?? zeros, variance: v,
+                               biasVariance: part.biasVariance ?? zeros, key: key ? noise.part(0) : noise)
     }
 
-    /// A copy of an `outputs x fanIn` matrix with rows outside row tile `part` zeroed.
-    func masked(_ w: [Float], part: Int) -> [Float] {
-        let fanIn = geometry.fanIn
-        let keep = rowTiles[part]
-        var m = [Float](repeating: 0, count: w.count)
-        for o in 0..<(w.count / fanIn) {
-            for r in keep { m[o * fanIn + r] = w[o * fanIn + r] }
-        }
-        return m
+    /// One device pair per channel (the BN stages), one part, one TIA per output:
+    /// computed in one fused pass, without the squared-input tensor.
+    var fusedPerChannel: Bool {
+        let g = geometry
+        guard g.isDepthwise, g.kernelHeight == 1, g.kernelWidth == 1, g.strideHeight == 1, g.strideWidth == 1,
+              g.paddingHeight == 0, g.paddingWidth == 0, parts.count == 1, let part = parts.first
+        else { return false }
+        return part.positiveWeights == nil && part.inputRows == 0..<g.fanIn && part.weights.count == g.outChannels
     }
 }

@@ -127,8 +127,9 @@ extension Evaluation {
         let timing: ((Int, Double) -> Void)? = profile ? { byType[ops[$0].kind.profileName, default: 0] += $1 } : nil
         for k in 0..<chips {
             let programStart = Date()
-            let chip = AnalogChip(graph: inputs.model.graph, config: config, seed: seed, chip: k,
-                                  inputMaxAbs: inputMaxAbs(inputs.model.metadata), calibration: calibration)
+            let chip = try AnalogChip(graph: inputs.model.graph, config: config, seed: seed, chip: k,
+                                      inputMaxAbs: inputMaxAbs(inputs.model.metadata), calibration: calibration,
+                                      threads: threads)
             if profile { byType["programming", default: 0] += Date().timeIntervalSince(programStart) }
             voltsPerUnit = chip.voltsPerUnit
             if k == 0 { mapping = chip.mappingSummary }

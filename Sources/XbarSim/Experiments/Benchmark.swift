@@ -116,7 +116,7 @@ public enum Benchmark {
         let geometry = Conv2DGeometry(inChannels: rows, outChannels: columns, kernel: (1, 1), input: (1, 1))
 
         let programStart = Date()
-        let layer = CrossbarLayer(
+        let layer = try CrossbarLayer(
             geometry: geometry, matrix: CrossbarMatrix(inputs: rows, outputs: columns, weights: weights, bias: nil),
             config: config, seed: seed, key: [0])
         let programSeconds = Date().timeIntervalSince(programStart)

@@ -138,7 +138,7 @@ extension Evaluation {
 
         let calibration = try calibrate(inputs, images: config.calibrationImages, threads: threads)
         let inputMax = inputMaxAbs(inputs.model.metadata)
-        let chip = AnalogChip(graph: graph, config: config, seed: seed, chip: 0, inputMaxAbs: inputMax, calibration: calibration)
+        let chip = try AnalogChip(graph: graph, config: config, seed: seed, chip: 0, inputMaxAbs: inputMax, calibration: calibration)
         var observed = ReadEnergyAccumulator(chip: chip, technology: technology, threads: threads)
         var correct = 0
         for range in batches {
@@ -173,7 +173,7 @@ extension Evaluation {
             } else {
                 var other = config
                 other.mapping = scheme
-                c = AnalogChip(graph: graph, config: other, seed: seed, chip: 0, inputMaxAbs: inputMax, calibration: calibration)
+                c = try AnalogChip(graph: graph, config: other, seed: seed, chip: 0, inputMaxAbs: inputMax, calibration: calibration)
             }
             let r = ChipResources.layers(chip: c, layout: layout, technology: technology)
             let roles = r.reduce(OpAmpCounts()) { $0 + $1.opAmps }
@@ -286,7 +286,7 @@ extension Evaluation {
         calibration: Calibration, technology: Technology = .default
     ) throws -> Double {
         let graph = inputs.model.graph
-        let chip = AnalogChip(graph: graph, config: config, seed: seed, chip: 0,
+        let chip = try AnalogChip(graph: graph, config: config, seed: seed, chip: 0,
                               inputMaxAbs: inputMaxAbs(inputs.model.metadata), calibration: calibration)
         var observed = ReadEnergyAccumulator(chip: chip, technology: technology, threads: threads)
         let range = 0..<min(max(1, images), inputs.dataset.count)

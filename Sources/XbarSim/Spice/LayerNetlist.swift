@@ -51,7 +51,7 @@ public struct LayerNetlist: Sendable {
         // conductances do not depend on it).
         var config = chip.config
         config.device.readNoise.relativeSigma = 0
-        let prefix = AnalogChip(graph: graph, config: config, seed: chip.seed, chip: chip.chip,
+        let prefix = try AnalogChip(graph: graph, config: config, seed: chip.seed, chip: chip.chip,
                                 inputMaxAbs: chip.config.periphery.inputVoltageVolts / chip.voltsPerUnit,
                                 calibration: chip.calibration)
         return try prefix.run(image, firstImage: firstImage, threads: threads).scalars

@@ -132,7 +132,7 @@ public enum ModuleCheck {
         let maxAbs = Float(input.map(abs).max() ?? 1)
         let calibration = Calibration(maxAbs: [maxAbs, maxAbs * 4], images: 1)
         let inputMaxAbs = config.periphery.inputVoltageVolts / u
-        let chip = AnalogChip(graph: graph, config: config, seed: seed, chip: 0, inputMaxAbs: inputMaxAbs, calibration: calibration)
+        let chip = try AnalogChip(graph: graph, config: config, seed: seed, chip: 0, inputMaxAbs: inputMaxAbs, calibration: calibration)
         let image = Tensor(shape: inputShape + [1], scalars: input)
         return try check(chip: chip, op: 0, image: image, firstImage: 0, selection: LayerSelection(channels: nil, positions: nil),
                          ngspice: ngspice, path: "\(directory)/\(name).cir", threads: 1)

@@ -97,11 +97,41 @@ extension Kernels {
         return output
     }
 
+    /// Convolution over the receptive-field rows `inputRows` only (a row tile of a
+    /// crossbar): `weight` is `outChannels x inputRows.count`; other rows count as zero
+    /// weights. Regular (`groups == 1`) convolutions only, unless `inputRows` is every row.
+    public static func conv2d(
+        _ input: Tensor, weight: [Float], bias: [Float]?, geometry g: Conv2DGeometry, inputRows: Range<Int>, threads: Int
+    ) -> Tensor {
+        if inputRows == 0..<g.fanIn { return conv2d(input, weight: weight, bias: bias, geometry: g, threads: threads) }
+        precondition(g.groups == 1 && weight.count == g.outChannels * inputRows.count && inputRows.upperBound <= g.fanIn)
+        let n = input.shape[3]
+        let plane = g.outHeight * g.outWidth
+        var output = Tensor(shape: [g.outChannels, g.outHeight, g.outWidth, n]) { out in
+            guard !inputRows.isEmpty else { return out.update(repeating: 0) }
+            input.scalars.withUnsafeBufferPointer { x in
+                weight.withUnsafeBufferPointer { w in
+                    if g.isPointwise {
+                        BLAS.sgemm(m: g.outChannels, n: n * plane, k: inputRows.count,
+                                   a: w.baseAddress!, lda: inputRows.count,
+                                   b: x.baseAddress! + inputRows.lowerBound * n * plane, ldb: n * plane,
+                                   c: out.baseAddress!, ldc: n * plane)
+                    } else {
+                        im2colConvolution(x, w, out, g, images: n, rows: inputRows, threads: threads)
+                    }
+                }
+            }
+        }
+        if let bias { addChannelBias(&output, bias, threads: threads) }
+        return output
+    }
+
     static func im2colConvolution(
         _ x: UnsafeBufferPointer<Float>, _ w: UnsafeBufferPointer<Float>, _ out: UnsafeMutableBufferPointer<Float>,
-        _ g: Conv2DGeometry, images n: Int, threads: Int
+        _ g: Conv2DGeometry, images n: Int, rows inputRows: Range<Int>? = nil, threads: Int
     ) {
-        let rows = g.fanIn
+        let selected = inputRows ?? 0..<g.fanIn
+        let rows = selected.count
         let rowWidth = g.outWidth * n                    // columns per output row
         let total = g.outHeight * rowWidth
         // Chunks of whole output rows: their columns are contiguous in the [O, OH, OW, N] output.
@@ -112,7 +142,8 @@ extension Kernels {
             while y0 < g.outHeight {
                 let m = min(chunkRows, g.outHeight - y0)
                 for group in 0..<g.groups {
-                    im2col(x, into: cols, g, group: group, outputRows: y0..<(y0 + m), images: n, threads: threads)
+                    im2col(x, into: cols, g, group: group, outputRows: y0..<(y0 + m), images: n, rows: selected,
+                           threads: threads)
                     let og = g.outChannelsPerGroup
                     BLAS.sgemm(m: og, n: m * rowWidth, k: rows,
                                a: w.baseAddress! + group * og * rows, lda: rows,
@@ -128,19 +159,21 @@ extension Kernels {
     /// row `(ci*kh + ki)*kw + kj`, column `((oh − first)*outW + ow)*N + image`.
     static func im2col(
         _ x: UnsafeBufferPointer<Float>, into cols: UnsafeMutableBufferPointer<Float>, _ g: Conv2DGeometry,
-        group: Int, outputRows: Range<Int>, images n: Int, threads: Int
+        group: Int, outputRows: Range<Int>, images n: Int, rows: Range<Int>? = nil, threads: Int
     ) {
+        let selected = rows ?? 0..<g.fanIn
         let (kh, kw) = (g.kernelHeight, g.kernelWidth)
         let ow = g.outWidth
         let (ih, iw) = (g.inHeight, g.inWidth)
         let width = outputRows.count * ow * n
         let box = UncheckedSendable((x, cols))
-        Parallel.forEach(g.fanIn, threads: threads) { row in
+        Parallel.forEach(selected.count, threads: threads) { index in
             let (x, cols) = box.value
+            let row = selected.lowerBound + index
             let kj = row % kw
             let ki = (row / kw) % kh
             let ci = row / (kw * kh) + group * g.channelsPerGroup
-            let dst = cols.baseAddress! + row * width
+            let dst = cols.baseAddress! + index * width
             let src = x.baseAddress! + ci * ih * iw * n
             for (r, y) in outputRows.enumerated() {
                 let iy = y * g.strideHeight - g.paddingHeight + ki * g.dilationHeight

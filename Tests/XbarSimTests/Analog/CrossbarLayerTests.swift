@@ -6,9 +6,9 @@ import Testing
 struct CrossbarLayerTests {
     /// A 4-input, 2-output fully connected crossbar as a 1x1 convolution.
     func layer(_ config: AnalogConfig, weights: [Float] = [0.5, -0.25, 1, 0, -1, 0.75, 0.2, 0.1],
-               bias: [Float]? = [0.3, -0.2]) -> CrossbarLayer {
+               bias: [Float]? = [0.3, -0.2]) throws -> CrossbarLayer {
         let g = Conv2DGeometry(inChannels: 4, outChannels: 2, kernel: (1, 1), input: (1, 1))
-        return CrossbarLayer(geometry: g, matrix: CrossbarMatrix(inputs: 4, outputs: 2, weights: weights, bias: bias),
+        return try CrossbarLayer(geometry: g, matrix: CrossbarMatrix(inputs: 4, outputs: 2, weights: weights, bias: bias),
                              config: config, seed: 7, key: [0, 0])
     }
 
@@ -21,7 +21,7 @@ struct CrossbarLayerTests {
         var config = Preset.ideal.config
         config.device.window = ConductanceWindow(gMinSiemens: 0, gMaxSiemens: 100e-6)
         config.device.readNoise = ReadNoise(relativeSigma: 0.1)
-        let l = layer(config)
+        let l = try layer(config)
         let x: [Float] = [1, -2, 0.5, 3]
         let n = 20_000
         let y = l.run(batch(x, copies: n), mode: .analog, periphery: config.periphery,
@@ -52,10 +52,10 @@ struct CrossbarLayerTests {
         }
     }
 
-    @Test func railsClipEveryOutput() {
+    @Test func railsClipEveryOutput() throws {
         var config = Preset.ideal.config
         config.periphery.opAmp = OpAmp(railVolts: 1, openLoopGain: nil)
-        let l = layer(config)
+        let l = try layer(config)
         let y = l.run(batch([4, -4, 4, 4], copies: 1), mode: .analog, periphery: config.periphery,
                       ranges: SignalRanges(railUnits: 2.5, inputRange: 1, outputRange: 1),
                       noise: NoiseKey(seed: 0, crossbar: [0], firstImage: 0), threads: 1)
@@ -63,11 +63,11 @@ struct CrossbarLayerTests {
         #expect(y.scalars == [2.5, -2.5])
     }
 
-    @Test func adcOutputsAreMultiplesOfItsStep() {
+    @Test func adcOutputsAreMultiplesOfItsStep() throws {
         var config = Preset.ideal.config
         config.mode = .digitized
         config.periphery.adc = ADC(bits: 4)
-        let l = layer(config)
+        let l = try layer(config)
         let y = l.run(batch([0.3, -0.7, 0.1, 0.9], copies: 1), mode: .digitized, periphery: config.periphery,
                       ranges: SignalRanges(railUnits: nil, inputRange: 1, outputRange: 2),
                       noise: NoiseKey(seed: 0, crossbar: [0], firstImage: 0), threads: 1)
@@ -77,16 +77,16 @@ struct CrossbarLayerTests {
         #expect(abs(y.scalars[0] - 3 * step) < 1e-6 && abs(y.scalars[1] + 3 * step) < 1e-6)
     }
 
-    @Test func dacQuantizesInputs() {
+    @Test func dacQuantizesInputs() throws {
         let q = SymmetricQuantizer(bits: 3, range: 1.5)
         // 3 bits: 3 steps each side of 0, step 0.5.
         #expect([q(0.2), q(0.3), q(-0.74), q(-0.76), q(9)] == [0, 0.5, -0.5, -1, 1.5])
     }
 
-    @Test func finiteOpAmpGainScalesEachColumnByItsClosedForm() {
+    @Test func finiteOpAmpGainScalesEachColumnByItsClosedForm() throws {
         var config = Preset.ideal.config
         config.periphery.opAmp = OpAmp(railVolts: nil, openLoopGain: 100)
-        let l = layer(config, bias: nil)
+        let l = try layer(config, bias: nil)
         let y = l.run(batch([1, 1, 1, 1], copies: 1), mode: .analog, periphery: config.periphery,
                       ranges: SignalRanges(railUnits: nil, inputRange: 1, outputRange: 1),
                       noise: NoiseKey(seed: 0, crossbar: [0], firstImage: 0), threads: 1)
@@ -96,14 +96,14 @@ struct CrossbarLayerTests {
         #expect(abs(Double(y.scalars[1]) - 0.05 * gamma1) < 1e-6)
     }
 
-    @Test func programmingIsReproducibleAndChipsDiffer() {
+    @Test func programmingIsReproducibleAndChipsDiffer() throws {
         var config = Preset.ideal.config
         config.device.variation = ProgrammingVariation(relativeSigma: 0.1)
         let g = Conv2DGeometry(inChannels: 4, outChannels: 2, kernel: (1, 1), input: (1, 1))
         let m = CrossbarMatrix(inputs: 4, outputs: 2, weights: [0.5, -0.25, 1, 0, -1, 0.75, 0.2, 0.1], bias: nil)
-        let a = CrossbarLayer(geometry: g, matrix: m, config: config, seed: 7, key: [0, 3])
-        let b = CrossbarLayer(geometry: g, matrix: m, config: config, seed: 7, key: [0, 3])
-        let c = CrossbarLayer(geometry: g, matrix: m, config: config, seed: 7, key: [1, 3])
+        let a = try CrossbarLayer(geometry: g, matrix: m, config: config, seed: 7, key: [0, 3])
+        let b = try CrossbarLayer(geometry: g, matrix: m, config: config, seed: 7, key: [0, 3])
+        let c = try CrossbarLayer(geometry: g, matrix: m, config: config, seed: 7, key: [1, 3])
         #expect(a.programmed.weights == b.programmed.weights)
         #expect(a.programmed.weights != c.programmed.weights)
         #expect(a.programmed.weights[3] == 0)        // zero weight: no device, no variation

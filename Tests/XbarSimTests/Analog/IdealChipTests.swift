@@ -23,7 +23,7 @@ struct IdealChipTests {
         config.tile = try #require(TileSize(argument: tile))
         config.calibrationImages = 16
         let calibration = try Evaluation.calibrate(inputs, images: 16, threads: 2)
-        let chip = AnalogChip(graph: inputs.model.graph, config: config, seed: 1, chip: 0,
+        let chip = try AnalogChip(graph: inputs.model.graph, config: config, seed: 1, chip: 0,
                               inputMaxAbs: Evaluation.inputMaxAbs(inputs.model.metadata), calibration: calibration)
         let batch = inputs.batch(0..<32)
         let analog = try chip.run(batch, firstImage: 0, threads: 2)

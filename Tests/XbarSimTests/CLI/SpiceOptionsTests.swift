@@ -9,7 +9,7 @@ struct SpiceOptionsTests {
         ([], "give --tile RxC (a random tile), --op NAME|INDEX|all or --modules"),
         (["--op", "3", "--modules"], "give one of --op NAME|INDEX|all and --modules"),
         (["--tile", "unlimited"], "give --tile RxC"),
-        (["--tile", "4x4", "--wire=-1"], "--wire: must be a resistance >= 0 ohms, got -1.0"),
+        (["--tile", "4x4", "--wire-resistance=-1"], "--wire-resistance: must be a finite resistance >= 0 ohms, got -1.0"),
         (["--tile", "4x4", "--batch", "0"], "--batch: must be positive, got 0"),
         (["--op", "3", "--channels", "zero"], "--channels: expected a positive number or 'all', got 'zero'"),
         (["--modules", "--points", "1"], "--points: must be at least 2, got 1"),
@@ -28,7 +28,7 @@ struct SpiceOptionsTests {
     }
 
     @Test func validRequestsParse() throws {
-        _ = try XbarSimCommand.Spice.parse(["--tile", "8x8", "--wire", "1", "--check"])
+        _ = try XbarSimCommand.Spice.parse(["--tile", "8x8", "--wire-resistance", "1", "--check"])
         _ = try XbarSimCommand.Spice.parse(["--op", "all", "--channels", "all", "--positions", "1"])
     }
 }

@@ -6,7 +6,7 @@ import Testing
 struct ObservedRunTests {
     @Test func accumulatorSumsEveryCrossbarOfTheRun() throws {
         let graph = ResourceLatencyTests.convBNActivation()
-        let chip = ResourceLatencyTests.chip(graph, mapping: .paper)
+        let chip = try ResourceLatencyTests.chip(graph, mapping: .paper)
         var values = TestValues(seed: 3)
         let input = Tensor(shape: [2, 4, 4, 3], scalars: values.array(96))
         var seen: [[Int]] = []

@@ -7,17 +7,17 @@ struct ReadEnergyTests {
     static var paperConfig: AnalogConfig { Preset.paper.config }
 
     static func layer(_ weights: [Float], inputs: Int, outputs: Int, geometry: Conv2DGeometry? = nil, config: AnalogConfig)
-        -> CrossbarLayer {
+        throws -> CrossbarLayer {
         let g = geometry ?? Conv2DGeometry(inChannels: inputs, outChannels: outputs, kernel: (1, 1), input: (1, 1))
-        return CrossbarLayer(geometry: g, matrix: CrossbarMatrix(inputs: inputs, outputs: outputs, weights: weights, bias: nil),
+        return try CrossbarLayer(geometry: g, matrix: CrossbarMatrix(inputs: inputs, outputs: outputs, weights: weights, bias: nil),
                              config: config, seed: 0, key: [0])
     }
 
-    @Test func twoByTwoPaperCrossbarMatchesHandComputation() {
+    @Test func twoByTwoPaperCrossbarMatchesHandComputation() throws {
         // w (outputs x inputs) = [[0.1, -0.2], [0.05, 0.3]] -> devices 0.1, 0.2, 0.05, 0.3 S.
         // Inputs 2 mV and -3 mV (units 0.2, -0.3 at 10 mV per unit), one read of 1 ns:
         // E = 1 ns · ((2 mV)²·(0.1 + 0.05) S + (3 mV)²·(0.2 + 0.3) S) = 1 ns · 5.1 µW = 5.1 fJ.
-        let l = Self.layer([0.1, -0.2, 0.05, 0.3], inputs: 2, outputs: 2, config: Self.paperConfig)
+        let l = try Self.layer([0.1, -0.2, 0.05, 0.3], inputs: 2, outputs: 2, config: Self.paperConfig)
         let x = Tensor(shape: [2, 1, 1, 1], scalars: [0.2, -0.3])
         let (e, pMax) = ReadEnergy.crossbarJoules(layer: l, input: x, voltsPerUnit: 0.01, readSeconds: 1e-9, dac: nil)
         #expect(abs(e - 5.1e-15) < 1e-15 * 1e-5)
@@ -36,14 +36,14 @@ struct ReadEnergyTests {
         #expect(direct.wireJoules == 0)
     }
 
-    @Test func twoByTwoDifferentialCountsBothDevicesOfEveryWeight() {
+    @Test func twoByTwoDifferentialCountsBothDevicesOfEveryWeight() throws {
         var config = AnalogConfig()
         config.device = .ideal
         config.device.window = ConductanceWindow(gMinSiemens: 1e-6, gMaxSiemens: 101e-6)
         config.mapping = .differential
         config.scaling = .fixed(siemensPerUnit: 1e-4)
         let w: [Float] = [0.5, -1, 0, 0.25]
-        let l = Self.layer(w, inputs: 2, outputs: 2, config: config)
+        let l = try Self.layer(w, inputs: 2, outputs: 2, config: config)
         let x = Tensor(shape: [2, 1, 1, 2], scalars: [1, -2, 0.5, 3])  // [input][image]
         let vpu = 0.1, t = 10e-9
         let (e, _) = ReadEnergy.crossbarJoules(layer: l, input: x, voltsPerUnit: vpu, readSeconds: t, dac: nil)
@@ -63,12 +63,12 @@ struct ReadEnergyTests {
     }
 
     @Test(arguments: [1, 2])
-    func convolutionSumsOneReadPerOutputPosition(groups: Int) {
+    func convolutionSumsOneReadPerOutputPosition(groups: Int) throws {
         // 2 channels of 3x3, 2x2 kernel, padding 1 -> 4x4 positions; groups 2 is depthwise.
         let g = Conv2DGeometry(inChannels: 2, outChannels: 2, kernel: (2, 2), padding: (1, 1), groups: groups, input: (3, 3))
         var values = TestValues(seed: 7)
         let w = values.array(2 * g.fanIn)
-        let l = Self.layer(w, inputs: g.fanIn, outputs: 2, geometry: g, config: Self.paperConfig)
+        let l = try Self.layer(w, inputs: g.fanIn, outputs: 2, geometry: g, config: Self.paperConfig)
         let x = Tensor(shape: [2, 3, 3, 2], scalars: values.array(36))
         let (e, _) = ReadEnergy.crossbarJoules(layer: l, input: x, voltsPerUnit: 1, readSeconds: 1, dac: nil)
         var expected = 0.0

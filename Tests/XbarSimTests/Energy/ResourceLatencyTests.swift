@@ -20,19 +20,19 @@ struct ResourceLatencyTests {
         ], outputIndex: 2)
     }
 
-    static func chip(_ graph: Graph, mapping: MappingScheme, tile: TileSize = .unlimited) -> AnalogChip {
+    static func chip(_ graph: Graph, mapping: MappingScheme, tile: TileSize = .unlimited) throws -> AnalogChip {
         var config = AnalogConfig()
         config.device = .ideal
         config.device.window = ConductanceWindow(gMinSiemens: 1e-6, gMaxSiemens: 100e-6)
         config.mapping = mapping
         config.tile = tile
         let calibration = Calibration(maxAbs: [Float](repeating: 1, count: graph.ops.count + 1), images: 1)
-        return AnalogChip(graph: graph, config: config, seed: 0, chip: 0, inputMaxAbs: 1, calibration: calibration)
+        return try AnalogChip(graph: graph, config: config, seed: 0, chip: 0, inputMaxAbs: 1, calibration: calibration)
     }
 
     @Test(arguments: [MappingScheme.paper, .differential])
-    func opAmpCountsOfHandBuiltLayer(mapping: MappingScheme) {
-        let chip = Self.chip(Self.convBNActivation(), mapping: mapping)
+    func opAmpCountsOfHandBuiltLayer(mapping: MappingScheme) throws {
+        let chip = try Self.chip(Self.convBNActivation(), mapping: mapping)
         let ws = ChipResources.layers(chip: chip, layout: .weightStationary, technology: .default)
         let un = ChipResources.layers(chip: chip, layout: .spatiallyUnrolled, technology: .default)
         // Per output: paper 1 TIA; differential 2 TIAs + 1 subtractor. BN: two such stages per channel.
@@ -55,8 +55,8 @@ struct ResourceLatencyTests {
         #expect(un[0].tiles == 1 && un[0].cells == (mapping == .paper ? 144 * 64 : 72 * 128))
     }
 
-    @Test func finiteTilesSplitRowsAndPackGroups() {
-        let chip = Self.chip(Self.convBNActivation(), mapping: .paper, tile: TileSize(rows: 8, columns: 8))
+    @Test func finiteTilesSplitRowsAndPackGroups() throws {
+        let chip = try Self.chip(Self.convBNActivation(), mapping: .paper, tile: TileSize(rows: 8, columns: 8))
         let ws = ChipResources.layers(chip: chip, layout: .weightStationary, technology: .default)
         // 18 inputs at 4 per 8-row tile -> 5 row tiles, 4 outputs fit one column tile.
         #expect(ws[0].tiles == 5 && ws[0].cells == 5 * 64)
@@ -81,12 +81,12 @@ struct ResourceLatencyTests {
     }
 
     @Test(arguments: [(10e-9, 10e-9), (1e-9, 2.1e-9)])
-    func latencyOfThreeLayerChain(readPulseSeconds: Double, readSeconds: Double) {
+    func latencyOfThreeLayerChain(readPulseSeconds: Double, readSeconds: Double) throws {
         var t = Technology()
         t.readPulseSeconds = readPulseSeconds
         t.deviceResponseSeconds = 0.1e-9
         t.opAmpSettlingSeconds = 2e-9
-        let chip = Self.chip(Self.chain(), mapping: .paper)
+        let chip = try Self.chip(Self.chain(), mapping: .paper)
         func run(_ layout: ConvolutionLayout, _ schedule: Schedule) -> (Double, Double) {
             let s = EnergyModel.summary(chip: chip, layout: layout, schedule: schedule, technology: t,
                                         readJoulesPerImage: [0, 0, 0, 0])
@@ -105,11 +105,11 @@ struct ResourceLatencyTests {
         #expect(abs(unPipeInterval - r) < 1e-18)
     }
 
-    @Test func opAmpEnergyFollowsGatingAndSchedule() {
+    @Test func opAmpEnergyFollowsGatingAndSchedule() throws {
         var t = Technology()
         t.readPulseSeconds = 10e-9
         t.opAmpStaticPowerWatts = 1e-3
-        let chip = Self.chip(Self.chain(), mapping: .paper)
+        let chip = try Self.chip(Self.chain(), mapping: .paper)
         // Op-amps: 2 + 2 + 3 TIAs (weight-stationary). Ungated, all 7 are on for the 21 reads.
         let ws = EnergyModel.summary(chip: chip, layout: .weightStationary, schedule: .layerByLayer, technology: t,
                                      readJoulesPerImage: [1e-12, 2e-12, 0, 3e-12])

@@ -21,7 +21,7 @@ struct LayerNetlistTests {
         config.calibrationImages = 16
         config.tile = try #require(TileSize(argument: "64x32"))
         let calibration = try Evaluation.calibrate(inputs, images: 16, threads: 2)
-        let chip = AnalogChip(graph: inputs.model.graph, config: config, seed: 3, chip: 0,
+        let chip = try AnalogChip(graph: inputs.model.graph, config: config, seed: 3, chip: 0,
                               inputMaxAbs: Evaluation.inputMaxAbs(inputs.model.metadata), calibration: calibration)
         let graph = inputs.model.graph
         // One op of each kind: first of each type name.
@@ -47,11 +47,11 @@ struct LayerNetlistTests {
         var config = Preset.ideal.config
         let calibration = Calibration(maxAbs: [1, 1], images: 1)
         let image = Tensor(shape: [4, 1, 1, 1], scalars: [1, 2, 3, 4])
-        let chip = AnalogChip(graph: graph, config: config, seed: 0, chip: 0, inputMaxAbs: 1, calibration: calibration)
+        let chip = try AnalogChip(graph: graph, config: config, seed: 0, chip: 0, inputMaxAbs: 1, calibration: calibration)
         #expect(errorMessage { _ = try LayerNetlist(chip: chip, op: 0, image: image, firstImage: 0, selection: LayerSelection(), threads: 1) }
             .contains("flatten"))
         config.mode = .digitized
-        let digitized = AnalogChip(graph: graph, config: config, seed: 0, chip: 0, inputMaxAbs: 1, calibration: calibration)
+        let digitized = try AnalogChip(graph: graph, config: config, seed: 0, chip: 0, inputMaxAbs: 1, calibration: calibration)
         #expect(errorMessage { _ = try LayerNetlist(chip: digitized, op: 0, image: image, firstImage: 0, selection: LayerSelection(), threads: 1) }
             .contains("analog mode"))
     }
