@@ -113,3 +113,33 @@ struct IRDropLayerTests {
         #expect(Self.maxRelative(Array(whole[0..<9]), Array(offWhole[0..<9])) > 1e-4)
     }
 }
+
+/// The whole network with the tiles solved as circuits.
+struct IRDropNetworkTests {
+    @Test(.enabled(if: sharedDataDirectory != nil, "needs ../shared/cifar10"))
+    func solvedTilesWithZeroWiresReproduceFloatAndWiresChangeLogits() throws {
+        var settings = EvaluationSettings()
+        settings.modelPath = defaultModelPath
+        settings.dataDirectory = sharedDataDirectory
+        settings.limit = 16
+        let inputs = try EvaluationInputs(settings: settings)
+        let calibration = try Evaluation.calibrate(inputs, images: 16, threads: 2)
+        let batch = inputs.batch(0..<16)
+        let float = try FloatExecutor(graph: inputs.model.graph, threads: 2).run(batch)
+        func logits(ohms: Double, _ mode: IRDropMode) throws -> Tensor {
+            var config = Preset.ideal.config
+            config.tile = TileSize(rows: 128, columns: 128)
+            config.calibrationImages = 16
+            config.circuit.wires = WireParameters(rowWireResistanceOhms: ohms, columnWireResistanceOhms: ohms)
+            config.circuit.irDrop = mode
+            let chip = try AnalogChip(graph: inputs.model.graph, config: config, seed: 1, chip: 0,
+                                      inputMaxAbs: Evaluation.inputMaxAbs(inputs.model.metadata), calibration: calibration,
+                                      threads: 2)
+            return try chip.run(batch, firstImage: 0, threads: 2)
+        }
+        let exact = try logits(ohms: 0, .exact)
+        #expect(GoldenCheck.relativeError(exact.scalars, float.scalars) <= 1e-4)
+        let wired = try logits(ohms: 0.3, .exact)
+        #expect(GoldenCheck.relativeError(wired.scalars, float.scalars) > 1e-3)
+    }
+}
