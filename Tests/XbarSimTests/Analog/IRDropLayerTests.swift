@@ -143,3 +143,19 @@ struct IRDropNetworkTests {
         #expect(GoldenCheck.relativeError(wired.scalars, float.scalars) > 1e-3)
     }
 }
+
+extension IRDropLayerTests {
+    /// A fast solver that cannot reach its tolerance within its iteration limit is an error
+    /// naming the flag, not a silently inaccurate chip.
+    @Test func unconvergedFastSolverIsReported() throws {
+        var config = Self.config(.paper, .analog, ohms: 10, irDrop: .fast)
+        config.circuit.fastTolerance = 1e-14
+        config.circuit.fastMaxIterations = 1
+        do {
+            _ = try Self.layer(config)
+            Issue.record("an unconverged solve was accepted")
+        } catch {
+            #expect("\(error)".contains("--ir-drop-tolerance"))
+        }
+    }
+}
