@@ -128,7 +128,7 @@ struct IRDropNetworkTests {
         let float = try FloatExecutor(graph: inputs.model.graph, threads: 2).run(batch)
         func logits(ohms: Double, _ mode: IRDropMode) throws -> Tensor {
             var config = Preset.ideal.config
-            config.tile = TileSize(rows: 128, columns: 128)
+            config.tile = TileSize(rows: 64, columns: 64)   // exact cost ~ C³ per tile: keep the suite quick
             config.calibrationImages = 16
             config.circuit.wires = WireParameters(rowWireResistanceOhms: ohms, columnWireResistanceOhms: ohms)
             config.circuit.irDrop = mode
