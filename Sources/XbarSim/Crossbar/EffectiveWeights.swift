@@ -215,6 +215,11 @@ extension EffectiveWeights {
                         for r in 0..<c.rows { identity[r * c.rows + r] = 1 }
                         let s = solver.solve(inputVolts: identity, batch: c.rows)
                         box.value.0[i] = (s.columnCurrentsAmps, s.iterations)
+                        if !(s.relativeResidual <= model.fastTolerance) {
+                            box.value.1[i] = "the fast solver reached a relative residual of \(s.relativeResidual) after "
+                                + "\(s.iterations) iterations, above --ir-drop-tolerance \(model.fastTolerance); "
+                                + "raise the tolerance or use --ir-drop exact"
+                        }
                     }
                 } catch {
                     box.value.1[i] = "\(error)"

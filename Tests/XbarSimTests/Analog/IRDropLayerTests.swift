@@ -113,3 +113,49 @@ struct IRDropLayerTests {
         #expect(Self.maxRelative(Array(whole[0..<9]), Array(offWhole[0..<9])) > 1e-4)
     }
 }
+
+/// The whole network with the tiles solved as circuits.
+struct IRDropNetworkTests {
+    @Test(.enabled(if: sharedDataDirectory != nil, "needs ../shared/cifar10"))
+    func solvedTilesWithZeroWiresReproduceFloatAndWiresChangeLogits() throws {
+        var settings = EvaluationSettings()
+        settings.modelPath = defaultModelPath
+        settings.dataDirectory = sharedDataDirectory
+        settings.limit = 16
+        let inputs = try EvaluationInputs(settings: settings)
+        let calibration = try Evaluation.calibrate(inputs, images: 16, threads: 2)
+        let batch = inputs.batch(0..<16)
+        let float = try FloatExecutor(graph: inputs.model.graph, threads: 2).run(batch)
+        func logits(ohms: Double, _ mode: IRDropMode) throws -> Tensor {
+            var config = Preset.ideal.config
+            config.tile = TileSize(rows: 64, columns: 64)   // exact cost ~ C³ per tile: keep the suite quick
+            config.calibrationImages = 16
+            config.circuit.wires = WireParameters(rowWireResistanceOhms: ohms, columnWireResistanceOhms: ohms)
+            config.circuit.irDrop = mode
+            let chip = try AnalogChip(graph: inputs.model.graph, config: config, seed: 1, chip: 0,
+                                      inputMaxAbs: Evaluation.inputMaxAbs(inputs.model.metadata), calibration: calibration,
+                                      threads: 2)
+            return try chip.run(batch, firstImage: 0, threads: 2)
+        }
+        let exact = try logits(ohms: 0, .exact)
+        #expect(GoldenCheck.relativeError(exact.scalars, float.scalars) <= 1e-4)
+        let wired = try logits(ohms: 0.3, .exact)
+        #expect(GoldenCheck.relativeError(wired.scalars, float.scalars) > 1e-3)
+    }
+}
+
+extension IRDropLayerTests {
+    /// A fast solver that cannot reach its tolerance within its iteration limit is an error
+    /// naming the flag, not a silently inaccurate chip.
+    @Test func unconvergedFastSolverIsReported() throws {
+        var config = Self.config(.paper, .analog, ohms: 10, irDrop: .fast)
+        config.circuit.fastTolerance = 1e-14
+        config.circuit.fastMaxIterations = 1
+        do {
+            _ = try Self.layer(config)
+            Issue.record("an unconverged solve was accepted")
+        } catch {
+            #expect("\(error)".contains("--ir-drop-tolerance"))
+        }
+    }
+}
