@@ -111,6 +111,17 @@ public struct ChipParameter: Sendable {
         real("limiter-offset", \.periphery.limiterOffsetVolts),
         real("multiplier-gain-error", \.periphery.multiplierGainError),
         ChipParameter(
+            name: "wire-resistance", kind: .real,
+            apply: { text, c in
+                let ohms = try number(text, "wire-resistance")
+                c.circuit.wires.rowWireResistanceOhms = ohms
+                c.circuit.wires.columnWireResistanceOhms = ohms
+                // As the flag: the fast solver switches on when a resistance is set.
+                if !c.circuit.wires.isIdeal && c.circuit.irDrop == .off { c.circuit.irDrop = .fast }
+            },
+            read: { formatNumber($0.circuit.wires.rowWireResistanceOhms) }),
+        choice("ir-drop", \.circuit.irDrop),
+        ChipParameter(
             name: "calibration-images", kind: .integer,
             apply: { text, c in c.calibrationImages = try integer(text, "calibration-images") },
             read: { "\($0.calibrationImages)" }),
