@@ -84,12 +84,11 @@ extension Evaluation {
         BLAS.setThreads(settings.threads)
         let total = inputs.dataset.count
         let start = Date()
-        let executor = FloatExecutor(graph: inputs.model.graph, threads: settings.threads)
-        var correct = 0
-        for first in stride(from: 0, to: total, by: settings.batchSize) {
-            let range = first..<min(total, first + settings.batchSize)
-            let logits = try executor.run(inputs.batch(range))
-            correct += countCorrect(logits, labels: inputs.dataset.labels, first: range.lowerBound)
+        let batches = stride(from: 0, to: total, by: settings.batchSize).map { $0..<min(total, $0 + settings.batchSize) }
+        let graph = inputs.model.graph
+        let correct = try BatchRunner.sum(batches, workers: settings.threads, blasThreads: settings.threads) { range, threads in
+            let logits = try FloatExecutor(graph: graph, threads: threads).run(inputs.batch(range))
+            return countCorrect(logits, labels: inputs.dataset.labels, first: range.lowerBound)
         }
         return FloatReference(images: total, correct: correct, seconds: Date().timeIntervalSince(start))
     }
@@ -134,12 +133,23 @@ extension Evaluation {
             voltsPerUnit = chip.voltsPerUnit
             if k == 0 { mapping = chip.mappingSummary }
             var correct = 0
-            for range in batches {
-                let logits = try chip.run(inputs.batch(range), firstImage: range.lowerBound, threads: threads,
-                                      timing: timing)
-                correct += countCorrect(logits, labels: inputs.dataset.labels, first: range.lowerBound)
-                progress?(AnalogProgress(chip: k, chips: chips, imagesDone: range.upperBound, imagesTotal: total,
-                                         secondsElapsed: Date().timeIntervalSince(start)))
+            if profile {
+                // Per-op timing needs one batch at a time.
+                for range in batches {
+                    let logits = try chip.run(inputs.batch(range), firstImage: range.lowerBound, threads: threads,
+                                              timing: timing)
+                    correct += countCorrect(logits, labels: inputs.dataset.labels, first: range.lowerBound)
+                    progress?(AnalogProgress(chip: k, chips: chips, imagesDone: range.upperBound, imagesTotal: total,
+                                             secondsElapsed: Date().timeIntervalSince(start)))
+                }
+            } else {
+                correct = try BatchRunner.sum(batches, workers: threads, blasThreads: threads, { range, threads in
+                    let logits = try chip.run(inputs.batch(range), firstImage: range.lowerBound, threads: threads)
+                    return countCorrect(logits, labels: inputs.dataset.labels, first: range.lowerBound)
+                }, done: { images in
+                    progress?(AnalogProgress(chip: k, chips: chips, imagesDone: images, imagesTotal: total,
+                                             secondsElapsed: Date().timeIntervalSince(start)))
+                })
             }
             accuracies.append(Double(correct) / Double(total))
         }

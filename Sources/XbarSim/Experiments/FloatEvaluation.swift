@@ -127,15 +127,26 @@ public enum Evaluation {
         var byType: [String: Double] = [:]
         let ops = inputs.model.graph.ops
         let timing: ((Int, Double) -> Void)? = profile ? { byType[ops[$0].kind.profileName, default: 0] += $1 } : nil
-        while done < total {
-            let range = done..<min(total, done + settings.batchSize)
-            let logits = try executor.run(inputs.batch(range), timing: timing)
-            for (j, p) in predictions(logits).enumerated() where p == inputs.dataset.labels[range.lowerBound + j] {
-                correct += 1
+        if profile {
+            // Per-op timing needs one batch at a time.
+            while done < total {
+                let range = done..<min(total, done + settings.batchSize)
+                let logits = try executor.run(inputs.batch(range), timing: timing)
+                correct += countCorrect(logits, labels: inputs.dataset.labels, first: range.lowerBound)
+                done = range.upperBound
+                progress?(EvaluationProgress(imagesDone: done, imagesTotal: total,
+                                             secondsElapsed: Date().timeIntervalSince(start)))
             }
-            done = range.upperBound
-            progress?(EvaluationProgress(imagesDone: done, imagesTotal: total,
-                                         secondsElapsed: Date().timeIntervalSince(start)))
+        } else {
+            let batches = stride(from: 0, to: total, by: settings.batchSize).map { $0..<min(total, $0 + settings.batchSize) }
+            let graph = inputs.model.graph
+            correct = try BatchRunner.sum(batches, workers: settings.threads, blasThreads: settings.threads, { range, threads in
+                let logits = try FloatExecutor(graph: graph, threads: threads).run(inputs.batch(range))
+                return countCorrect(logits, labels: inputs.dataset.labels, first: range.lowerBound)
+            }, done: { images in
+                progress?(EvaluationProgress(imagesDone: images, imagesTotal: total,
+                                             secondsElapsed: Date().timeIntervalSince(start)))
+            })
         }
         let seconds = Date().timeIntervalSince(start)
         return EvaluationReport(
