@@ -6,7 +6,7 @@ set -euo pipefail
 cd "$(dirname "$0")/../.."
 swift build -c release --product xbarsim >/dev/null
 figures=("$@")
-[ ${#figures[@]} -eq 0 ] && figures=(variation levels adc-bits stuck drift)   # wire-resistance: after the IR-drop merge
+[ ${#figures[@]} -eq 0 ] && figures=(variation levels adc-bits stuck drift wire-resistance)
 for f in "${figures[@]}"; do
     .build/release/xbarsim sweep --preset-sweep "$f" --images 500 --chips 3 --seed 0 --out "docs/results/$f"
 done
