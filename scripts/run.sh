@@ -11,3 +11,7 @@ if [ -z "${XBARSIM_DATA:-}" ] && [ ! -d Datasets/cifar-10-batches-bin ] && [ ! -
   bash Datasets/download-cifar10.sh
 fi
 .build/release/xbarsim eval --float "$@"
+echo
+# The same model on one simulated memristive chip (realistic RRAM devices, docs/devices.md),
+# with the float accuracy of the same images beside it.
+.build/release/xbarsim eval --preset rram "$@"
