@@ -31,6 +31,8 @@ struct ChipOptions: ParsableArguments {
     var stuckOn: Double?
     @Option(help: ArgumentHelp("Fraction of devices stuck at G_min.", valueName: "fraction"))
     var stuckOff: Double?
+    @Option(help: ArgumentHelp("Programming headroom h: the largest weight maps to G_max/(1+h).", valueName: "h"))
+    var headroom: Double?
     @Option(help: "Crossbars that get stuck faults: all, weights (conv/FC/GAP) or batchnorm (BN stages only).")
     var stuckScope: FaultScope?
     @Option(help: ArgumentHelp("Read time after programming for drift, seconds (0: no drift).", valueName: "seconds"))
@@ -102,6 +104,7 @@ struct ChipOptions: ParsableArguments {
         if let stuckOn { c.device.stuck.stuckOnFraction = stuckOn }
         if let stuckOff { c.device.stuck.stuckOffFraction = stuckOff }
         if let stuckScope { c.faultScope = stuckScope }
+        if let headroom { c.mappingHeadroom = headroom }
         if let driftTime { c.device.drift.timeSeconds = driftTime == 0 ? nil : driftTime }
         if let driftNu { c.device.drift.nuMean = driftNu }
         if let driftNuSigma { c.device.drift.nuSigma = driftNuSigma }

@@ -57,6 +57,9 @@ public struct AnalogConfig: Sendable, Hashable, Codable {
     public var calibrationImages = 256
     /// Crossbars that get stuck-at faults (`--stuck-scope`).
     public var faultScope = FaultScope.all
+    /// Programming headroom `h` (`--headroom`): scaled weights reach `G_max/(1+h)`, not
+    /// `G_max`, so a device's programming variation is not clipped at `G_max` on one side.
+    public var mappingHeadroom = 0.0
 
     /// This config with stuck faults removed unless `scope` includes the crossbar.
     public func forCrossbar(batchNormStage: Bool) -> AnalogConfig {
@@ -70,6 +73,9 @@ public struct AnalogConfig: Sendable, Hashable, Codable {
 
     /// Checks every parameter; the error names the command-line flag.
     public func validate() throws {
+        guard mappingHeadroom.isFinite, mappingHeadroom >= 0, mappingHeadroom <= 10 else {
+            throw DeviceParameterError(parameter: "--headroom", message: "must be in 0...10, got \(mappingHeadroom)")
+        }
         try device.validate()
         try tile.validate()
         try periphery.validate()
@@ -80,5 +86,25 @@ public struct AnalogConfig: Sendable, Hashable, Codable {
         guard calibrationImages > 0 else {
             throw CrossbarParameterError(parameter: "--calibration-images", message: "must be positive, got \(calibrationImages)")
         }
+    }
+}
+
+extension AnalogConfig {
+    /// Decodes every field that is present and keeps the default for the others, so
+    /// configurations stored by earlier versions (sweep manifests, reports) still load
+    /// after a field is added.
+    public init(from decoder: any Decoder) throws {
+        self.init()
+        let c = try decoder.container(keyedBy: CodingKeys.self)
+        device = try c.decodeIfPresent(DeviceModel.self, forKey: .device) ?? device
+        mapping = try c.decodeIfPresent(MappingScheme.self, forKey: .mapping) ?? mapping
+        scaling = try c.decodeIfPresent(WeightScaling.self, forKey: .scaling) ?? scaling
+        tile = try c.decodeIfPresent(TileSize.self, forKey: .tile) ?? tile
+        mode = try c.decodeIfPresent(SignalMode.self, forKey: .mode) ?? mode
+        periphery = try c.decodeIfPresent(Periphery.self, forKey: .periphery) ?? periphery
+        circuit = try c.decodeIfPresent(CircuitModel.self, forKey: .circuit) ?? circuit
+        calibrationImages = try c.decodeIfPresent(Int.self, forKey: .calibrationImages) ?? calibrationImages
+        faultScope = try c.decodeIfPresent(FaultScope.self, forKey: .faultScope) ?? faultScope
+        mappingHeadroom = try c.decodeIfPresent(Double.self, forKey: .mappingHeadroom) ?? mappingHeadroom
     }
 }

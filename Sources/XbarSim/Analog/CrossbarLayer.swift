@@ -36,7 +36,8 @@ public struct CrossbarLayer: Sendable {
         threads: Int = 1
     ) throws {
         self.geometry = geometry
-        mapped = MappedCrossbar.map(matrix, scheme: config.mapping, scaling: config.scaling, window: config.device.window)
+        mapped = MappedCrossbar.map(matrix, scheme: config.mapping, scaling: config.scaling, window: config.device.window,
+                                    headroom: config.mappingHeadroom)
         let separate = config.mapping == .differential && config.periphery.opAmp.railVolts != nil
         programmed = ProgrammedCrossbar(mapped, device: config.device, opAmp: config.periphery.opAmp, seed: seed,
                                         key: key, keepTIAsSeparate: separate)

@@ -57,10 +57,13 @@ public struct MappedCrossbar: Sendable, Equatable {
     /// over the layer or each column (`scaling`), or fixed. Biases are treated as weights of
     /// rows driven at 1 unit, split over `⌈max|b|·s / span⌉` rows when needed.
     public static func map(
-        _ m: CrossbarMatrix, scheme: MappingScheme, scaling: WeightScaling, window: ConductanceWindow
+        _ m: CrossbarMatrix, scheme: MappingScheme, scaling: WeightScaling, window: ConductanceWindow,
+        headroom: Double = 0
     ) -> MappedCrossbar {
         let (gMin, gMax) = (window.gMinSiemens, window.gMaxSiemens)
-        let span = scheme == .paper ? gMax : gMax - gMin
+        // Headroom h: the largest weight maps to G_max/(1+h) (paper) so programming
+        // variation above it is not clipped one-sidedly at G_max.
+        let span = (scheme == .paper ? gMax : gMax - gMin) / (1 + headroom)
         // Largest |w| per column, and over the layer.
         var columnMax = [Double](repeating: 0, count: m.outputs)
         for o in 0..<m.outputs {

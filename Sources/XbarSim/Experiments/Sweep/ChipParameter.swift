@@ -77,6 +77,7 @@ public struct ChipParameter: Sendable {
         real("stuck-on", \.device.stuck.stuckOnFraction),
         real("stuck-off", \.device.stuck.stuckOffFraction),
         choice("stuck-scope", \.faultScope),
+        real("headroom", \.mappingHeadroom),
         optionalReal("drift-time", \.device.drift.timeSeconds),
         real("drift-nu", \.device.drift.nuMean),
         real("drift-nu-sigma", \.device.drift.nuSigma),
