@@ -39,6 +39,9 @@ public enum Preset: String, Sendable, CaseIterable, Codable {
             c.device.drift = Drift(timeSeconds: 3600, referenceTimeSeconds: 20, nuMean: 0.005, nuSigma: 0.002,
                                    compensation: .global)
             c.scaling = .perColumn
+            // 10 % headroom (2σ of the variation): per-column scaling puts every column's
+            // largest weight, and every BN-stage device, at the top of the window otherwise.
+            c.mappingHeadroom = 0.1
             c.tile = TileSize(rows: 128, columns: 128)
             c.periphery.inputVoltageVolts = 0.1
             c.periphery.opAmp = OpAmp(railVolts: 1.5, openLoopGain: 1e4)
