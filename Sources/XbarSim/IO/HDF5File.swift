@@ -19,8 +19,13 @@ public final class HDF5File {
         guard H5Fis_hdf5(path) > 0 else {
             throw HDF5Error(file: path, object: "/", message: "not an HDF5 file, or it cannot be read")
         }
-        id = try h5check(
-            H5Fopen(path, xbar_H5F_ACC_RDONLY(), xbar_H5P_DEFAULT()), "H5Fopen", file: path, object: "/")
+        let opened = H5Fopen(path, xbar_H5F_ACC_RDONLY(), xbar_H5P_DEFAULT())
+        guard opened >= 0 else {
+            // H5Fis_hdf5 only checks the signature: a copy cut short passes it and fails here.
+            throw HDF5Error(file: path, object: "/",
+                            message: "has an HDF5 signature but cannot be opened (truncated or corrupt copy?)")
+        }
+        id = opened
     }
 
     /// Creates (or truncates) a file for writing.

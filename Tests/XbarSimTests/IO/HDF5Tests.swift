@@ -61,5 +61,16 @@ struct HDF5Tests {
         #expect(errorMessage { _ = try HDF5File(readingFrom: text) } == "\(text): /: not an HDF5 file, or it cannot be read")
         let missing = dir + "/missing.h5"
         #expect(errorMessage { _ = try HDF5File(readingFrom: missing) } == "\(missing): /: not an HDF5 file, or it cannot be read")
+        // A real file cut short keeps its signature: named as truncated, not a crash.
+        let whole = dir + "/whole.h5"
+        do {   // closed (and flushed) at the end of the scope
+            let file = try HDF5File(creating: whole)
+            try file.root().write("w", shape: [4096], floats: [Float](repeating: 1, count: 4096))
+        }
+        let bytes = try Data(contentsOf: URL(fileURLWithPath: whole))
+        let cut = dir + "/cut.h5"
+        try bytes.prefix(1000).write(to: URL(fileURLWithPath: cut))
+        #expect(errorMessage { _ = try HDF5File(readingFrom: cut) }
+            == "\(cut): /: has an HDF5 signature but cannot be opened (truncated or corrupt copy?)")
     }
 }
