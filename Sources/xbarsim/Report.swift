@@ -178,7 +178,8 @@ enum ReportFormat {
         case .off: "ideal wires (closed form `t·Σ V²·ΣG`; no wire energy)"
         case .fast, .exact:
             "IR drop, \(r.readEnergySolver.rawValue) solver: every tile solved once into quadratic forms "
-                + "(device `Σ G·(w−b)²·t`, wires `I²R·t`), \(String(format: "%.1f", r.readEnergyFormSeconds)) s"
+                + "(device `Σ G·(w−b)²·t`, wires `I²R·t`), \(String(format: "%.1f", r.readEnergyFormSeconds)) s; "
+                + "the same voltages with ideal wires: \(si(r.idealWireReadJoulesPerImage, "J")) crossbar read"
         }
     }
 }

@@ -165,6 +165,9 @@ public struct ReadEnergyAccumulator: Sendable {
     public private(set) var joulesByOp: [Int: Double] = [:]
     /// Wire (and driver source-resistance) joules per op index; none with ideal wires.
     public private(set) var wireJoulesByOp: [Int: Double] = [:]
+    /// The ideal-wire closed form on the same voltages, summed over ops and images (equals the
+    /// device energy with ideal wires): with IR drop, what the wires changed.
+    public private(set) var idealWireJoules = 0.0
     /// Largest single-device power bound per op index (watts).
     public private(set) var maxDevicePowerByOp: [Int: Double] = [:]
     /// Largest single-device power bound seen (watts) and the op where.
@@ -210,6 +213,7 @@ public struct ReadEnergyAccumulator: Sendable {
         // The ideal-wire pass also gives the device-power bound (largest V² x largest G per input channel).
         var (e, pMax) = ReadEnergy.crossbarJoules(layer: o.layer, input: o.input, voltsPerUnit: voltsPerUnit,
                                                   readSeconds: readSeconds, dac: dac, threads: threads)
+        idealWireJoules += e
         if let f = forms[[o.stage, o.part]] {
             let solved = ReadEnergy.solvedCrossbarJoules(forms: f, layer: o.layer, input: o.input, voltsPerUnit: voltsPerUnit,
                                                          readSeconds: readSeconds, dac: dac, threads: threads)

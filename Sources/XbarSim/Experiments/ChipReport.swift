@@ -99,6 +99,10 @@ public struct ChipReport: Sendable, Codable {
     public var readEnergySolver: IRDropMode
     /// Wall-clock seconds spent solving the tiles for the energy forms (0 with ideal wires).
     public var readEnergyFormSeconds: Double
+    /// Crossbar read energy per image of the same run's voltages with ideal wires (`t·Σ V²·ΣG`):
+    /// equals `energyBreakdownJoules.crossbarReadJoules` without IR drop; with it, the difference
+    /// is the wires' effect on the devices.
+    public var idealWireReadJoulesPerImage: Double
     public var latencySeconds: Double
     public var intervalSeconds: Double
     public var imagesPerSecond: Double
@@ -205,6 +209,7 @@ extension Evaluation {
             tiles: chosen.tiles, tileUtilisation: chosen.tileUtilisation, dacs: chosen.dacs, adcs: chosen.adcs,
             energyPerImageJoules: chosen.energyPerImageJoules, energyBreakdownJoules: chosen.energy,
             readEnergySolver: observed.solver, readEnergyFormSeconds: observed.formSeconds,
+            idealWireReadJoulesPerImage: observed.idealWireJoules / Double(max(observed.images, 1)),
             latencySeconds: chosen.latencySeconds, intervalSeconds: chosen.intervalSeconds,
             imagesPerSecond: chosen.imagesPerSecond, layers: layers, layouts: layoutTotals, schemes: schemes,
             reference: reference, analogAccuracy: Double(correct) / Double(total),
