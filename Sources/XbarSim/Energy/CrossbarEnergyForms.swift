@@ -63,6 +63,8 @@ public struct CrossbarEnergyForms: Sendable {
                         let (l, tile) = jobs[j]
                         do {
                             box.value.0[j] = try block(tile, layer: layers[l])
+                        } catch let error as TileSolveError {
+                            box.value.1[j] = error.message
                         } catch {
                             box.value.1[j] = "\(error)"
                         }
