@@ -90,8 +90,8 @@ let package = Package(
         .target(
             name: "XbarSimExperiments",
             dependencies: [
-                "XbarSimTensor", "XbarSimIO", "XbarSimGraph", "XbarSimDevice", "XbarSimCrossbar", "XbarSimAnalog",
-                "XbarSimEnergy",
+                "XbarSimTensor", "XbarSimIO", "XbarSimGraph", "XbarSimDevice", "XbarSimCircuit", "XbarSimCrossbar",
+                "XbarSimAnalog", "XbarSimEnergy",
             ],
             path: "Sources/XbarSim/Experiments"),
         .target(

@@ -124,9 +124,10 @@ enum ReportFormat {
         s += "| energy per image | \(si(r.energyPerImageJoules, "J")) |\n"
         let e = r.energyBreakdownJoules
         s += "| - crossbar read (V²Gt, measured) | \(si(e.crossbarReadJoules, "J")) |\n"
-        s += "| - wires (I²R) | \(si(e.wireJoules, "J")) |\n| - op-amps | \(si(e.opAmpJoules, "J")) |\n"
+        s += "| - wires and drivers (I²R) | \(si(e.wireJoules, "J")) |\n| - op-amps | \(si(e.opAmpJoules, "J")) |\n"
         s += "| - multipliers | \(si(e.multiplierJoules, "J")) |\n| - DACs | \(si(e.dacJoules, "J")) |\n"
         s += "| - ADCs | \(si(e.adcJoules, "J")) |\n"
+        s += "| read energy from | \(readEnergySource(r)) |\n"
         s += "| latency per image | \(si(r.latencySeconds, "s")) |\n"
         s += "| chip throughput | \(String(format: "%.4g", r.imagesPerSecond)) images/s |\n"
         s += "| float reference on this CPU | \(si(r.floatCPUSecondsPerImage, "s")) per image "
@@ -160,14 +161,25 @@ enum ReportFormat {
         s += "| conv/FC op-amps: paper / two-TIA / differential | \(ref.convolutionAndFCOpAmpsPaper) / "
             + "\(ref.convolutionAndFCOpAmpsTwoTIA) / \(ref.convolutionAndFCOpAmpsDifferential) |\n"
         s += "\n## Per op (\(r.layout.rawValue), \(r.schedule.rawValue))\n\n"
-        s += "| # | op | type | memristors | tiles | util. | op-amps | mult. | steps | busy | read | energy/image |\n"
-        s += "|---|---|---|---|---|---|---|---|---|---|---|---|\n"
+        s += "| # | op | type | memristors | tiles | util. | op-amps | mult. | steps | busy | read | wires | energy/image |\n"
+        s += "|---|---|---|---|---|---|---|---|---|---|---|---|---|\n"
         for l in r.layers {
             s += "| \(l.index) | \(l.op) | \(l.type) | \(l.memristors) | \(l.tiles) | "
                 + "\(l.tiles > 0 ? String(format: "%.3g", l.tileUtilisation) : "-") | \(l.opAmps) | \(l.opAmpsByRole.multipliers) | "
                 + "\(l.steps) | \(si(l.busySeconds, "s")) | \(si(l.energy.crossbarReadJoules, "J")) | "
-                + "\(si(l.energyPerImageJoules, "J")) |\n"
+                + "\(si(l.energy.wireJoules, "J")) | \(si(l.energyPerImageJoules, "J")) |\n"
         }
         return s
+    }
+
+    /// Which model gave the crossbar read and wire energy.
+    static func readEnergySource(_ r: ChipReport) -> String {
+        switch r.readEnergySolver {
+        case .off: "ideal wires (closed form `t·Σ V²·ΣG`; no wire energy)"
+        case .fast, .exact:
+            "IR drop, \(r.readEnergySolver.rawValue) solver: every tile solved once into quadratic forms "
+                + "(device `Σ G·(w−b)²·t`, wires `I²R·t`), \(String(format: "%.1f", r.readEnergyFormSeconds)) s; "
+                + "the same voltages with ideal wires: \(si(r.idealWireReadJoulesPerImage, "J")) crossbar read"
+        }
     }
 }

@@ -26,6 +26,8 @@ public struct CrossbarLayer: Sendable {
     /// What `run` multiplies with: one part (the whole crossbar) or, in digitized mode
     /// with several row tiles, one per row tile.
     public var parts: [EffectiveWeights]
+    /// How the tiles were laid out and solved (tile size, wires, solver, TIA gain, grouping).
+    public var circuitOptions: EffectiveWeightOptions
 
     /// Maps and programs an op's weights for one chip, and solves its tiles' circuits.
     ///
@@ -47,6 +49,7 @@ public struct CrossbarLayer: Sendable {
             partPerRowTile: config.mode == .digitized && rowTiles.count > 1, separateOutputs: geometry.groups > 1,
             keepTIAsSeparate: separate, readNoiseSigma: config.device.readNoise.relativeSigma,
             driftCompensation: programmed.driftCompensation, threads: threads)
+        circuitOptions = options
         var parts = try EffectiveWeights.build(
             mapped: mapped, positiveSiemens: programmed.positiveSiemens, negativeSiemens: programmed.negativeSiemens,
             options: options)
@@ -57,6 +60,15 @@ public struct CrossbarLayer: Sendable {
             }
         }
         self.parts = parts
+    }
+}
+
+extension CrossbarLayer {
+    /// The physical tiles' circuits of this crossbar on this chip (programmed conductances,
+    /// physical row order and signs, wires, TIAs): exactly the circuits its weights were read from.
+    public func physicalTiles() -> [PhysicalTile] {
+        EffectiveWeights.physicalTiles(mapped: mapped, positiveSiemens: programmed.positiveSiemens,
+                                       negativeSiemens: programmed.negativeSiemens, options: circuitOptions)
     }
 }
 

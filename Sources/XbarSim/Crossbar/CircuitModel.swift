@@ -33,3 +33,16 @@ public struct CircuitModel: Sendable, Hashable, Codable {
         }
     }
 }
+
+extension CircuitModel {
+    /// The solver `irDrop` selects for `circuit`, nil for `off` (ideal wires: no circuit to solve).
+    ///
+    /// - Throws: `LAPACKError` when the exact solver cannot factorise the tile's nodal matrix.
+    public func solver(for circuit: TileCircuit) throws -> (any TileSolver)? {
+        switch irDrop {
+        case .off: nil
+        case .exact: try ExactTileSolver(circuit)
+        case .fast: FastTileSolver(circuit, relativeTolerance: fastTolerance, maxIterations: fastMaxIterations)
+        }
+    }
+}

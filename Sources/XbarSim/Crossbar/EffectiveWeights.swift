@@ -81,11 +81,9 @@ extension EffectiveWeights {
         mapped: MappedCrossbar, positiveSiemens: [Double], negativeSiemens: [Double], options: EffectiveWeightOptions
     ) throws -> [EffectiveWeights] {
         let rowTiles = PhysicalLayout.rowTiles(mapped, tile: options.tile)
-        let sharedTIA = !options.partPerRowTile && rowTiles.count > 1
-        var tiles = PhysicalLayout.tiles(
-            mapped, positiveSiemens: positiveSiemens, negativeSiemens: negativeSiemens, tile: options.tile,
-            wires: options.circuit.wires, openLoopGain: sharedTIA ? nil : options.opAmp.openLoopGain)
-        if options.separateOutputs { tiles = tiles.flatMap(splitByOutput) }
+        let sharedTIA = Self.sharesTIAs(mapped, options: options)
+        let tiles = physicalTiles(mapped: mapped, positiveSiemens: positiveSiemens, negativeSiemens: negativeSiemens,
+                                  options: options)
 
         // Shared-TIA gain factors per output (and per half in the differential scheme).
         var sharedGain = [[Double]](repeating: [1, 1], count: mapped.outputs)
@@ -171,6 +169,25 @@ extension EffectiveWeights {
         return result
     }
 
+    /// Whether several row tiles add their currents into one TIA per output (analog mode):
+    /// their tiles are then solved into an ideal virtual ground (see `build`).
+    static func sharesTIAs(_ mapped: MappedCrossbar, options: EffectiveWeightOptions) -> Bool {
+        !options.partPerRowTile && PhysicalLayout.rowTiles(mapped, tile: options.tile).count > 1
+    }
+
+    /// The circuits `build` solves: the layout's physical tiles (`PhysicalLayout.tiles`) with
+    /// the options' wires and TIA gain (ideal when TIAs are shared), one circuit per output
+    /// for grouped ops (`separateOutputs`). Energy accounting solves exactly these.
+    public static func physicalTiles(
+        mapped: MappedCrossbar, positiveSiemens: [Double], negativeSiemens: [Double], options: EffectiveWeightOptions
+    ) -> [PhysicalTile] {
+        let tiles = PhysicalLayout.tiles(
+            mapped, positiveSiemens: positiveSiemens, negativeSiemens: negativeSiemens, tile: options.tile,
+            wires: options.circuit.wires,
+            openLoopGain: sharesTIAs(mapped, options: options) ? nil : options.opAmp.openLoopGain)
+        return options.separateOutputs ? tiles.flatMap(splitByOutput) : tiles
+    }
+
     /// One circuit per output: the tile's columns of each output with their own word lines.
     static func splitByOutput(_ t: PhysicalTile) -> [PhysicalTile] {
         t.outputs.map { o in
@@ -253,5 +270,13 @@ public struct TileSolveError: Error, CustomStringConvertible {
     public var rows: Int
     public var columns: Int
     public var message: String
+
+    public init(tile: Int, rows: Int, columns: Int, message: String) {
+        self.tile = tile
+        self.rows = rows
+        self.columns = columns
+        self.message = message
+    }
+
     public var description: String { "IR-drop solve of tile \(tile) (\(rows)x\(columns)) failed: \(message)" }
 }

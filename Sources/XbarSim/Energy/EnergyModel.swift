@@ -3,9 +3,10 @@ import XbarSimGraph
 
 /// Energy per image by component, joules.
 public struct EnergyBreakdown: Sendable, Hashable, Codable {
-    /// `Σ V²·G·t` over devices and reads, from the run's actual voltages.
+    /// `Σ V²·G·t` over devices and reads, from the run's actual voltages; with IR drop the
+    /// device voltages `w − b` of the solved tiles.
     public var crossbarReadJoules = 0.0
-    /// `I²R` in word/bit lines and drivers (0 with ideal wires; needs the IR-drop solver).
+    /// `I²R` in word/bit lines and the drivers' source resistances (0 with ideal wires).
     public var wireJoules = 0.0
     /// Op-amp quiescent power over their active time (TIAs, subtractors, BN, activations, summers).
     public var opAmpJoules = 0.0
@@ -108,7 +109,9 @@ public enum EnergyModel {
         chip: AnalogChip, observed: ReadEnergyAccumulator, technology: Technology = .default,
         layout: ConvolutionLayout = .spatiallyUnrolled, schedule: Schedule = .layerByLayer
     ) -> Double {
-        summary(chip: chip, layout: layout, schedule: schedule, technology: technology,
-                readJoulesPerImage: observed.joulesPerImage(ops: chip.graph.ops.count)).energyPerImageJoules
+        let ops = chip.graph.ops.count
+        return summary(chip: chip, layout: layout, schedule: schedule, technology: technology,
+                       readJoulesPerImage: observed.joulesPerImage(ops: ops),
+                       wireJoulesPerImage: observed.wireJoulesPerImage(ops: ops)).energyPerImageJoules
     }
 }

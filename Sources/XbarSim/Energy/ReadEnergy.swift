@@ -1,3 +1,4 @@
+import Dispatch
 import XbarSimAnalog
 import XbarSimCircuit
 import XbarSimCrossbar
@@ -18,8 +19,9 @@ import XbarSimTensor
 /// for one group, one output channel holding `Σ_o G_or`; for grouped ops (depthwise,
 /// batch-norm stages, GAP), `G⁺ + G⁻` per output. Volts are units · `voltsPerUnit`.
 ///
-/// With IR drop the bit lines are not at 0 V and the wires dissipate too: a
-/// ``TileDissipationModel`` gives both from the solved node voltages (not on this branch).
+/// With IR drop the bit lines are not at 0 V and the wires dissipate too:
+/// ``solvedCrossbarJoules(forms:layer:input:voltsPerUnit:readSeconds:dac:threads:)`` takes both
+/// from the solved tiles' quadratic forms (``CrossbarEnergyForms``).
 public enum ReadEnergy {
     /// Energy of all reads of one crossbar op on a `[C, H, W, N]` batch (whole batch, joules),
     /// and a bound on the largest power of one device during them (watts): per input channel,
@@ -116,14 +118,56 @@ public struct IdealWireDissipation: TileDissipationModel {
     }
 }
 
+/// Resistive wires: the tile solved for the given inputs (`TileSolver.dissipation`); the wire
+/// energy includes the drivers' source resistances. One solve per call: the per-read reference
+/// that the quadratic forms (``CrossbarEnergyForms``) are tested against.
+public struct SolvedWireDissipation: TileDissipationModel {
+    public var model: CircuitModel
+
+    public init(model: CircuitModel) {
+        self.model = model
+    }
+
+    public func dissipation(tile: TileCircuit, inputVolts: [Double], batch: Int, seconds: Double)
+        -> (deviceJoules: Double, wireJoules: Double) {
+        let solver: any TileSolver
+        do {
+            solver = try model.solver(for: tile) ?? ExactTileSolver(tile)
+        } catch {
+            preconditionFailure("the tile's nodal matrix could not be factorised: \(error)")
+        }
+        let d = solver.dissipation(inputVolts: inputVolts, batch: batch)
+        let wire = zip(d.wirePowerWatts, d.sourcePowerWatts).reduce(0) { $0 + $1.0 + $1.1 }
+        return (d.devicePowerWatts.reduce(0, +) * seconds, wire * seconds)
+    }
+}
+
 /// Collects the read energy of every crossbar of a run (`AnalogChip.run(..., observe:)`).
+///
+/// With ideal wires (`--ir-drop off`) the device energy comes from the closed form
+/// (``ReadEnergy/crossbarJoules(layer:input:voltsPerUnit:readSeconds:dac:threads:)``). With IR drop
+/// every physical tile of the chip is solved once, when the accumulator is made, into
+/// quadratic forms (``CrossbarEnergyForms``), and each batch's device and wire energy follows
+/// from its receptive-field moments
+/// (``ReadEnergy/solvedCrossbarJoules(forms:layer:input:voltsPerUnit:readSeconds:dac:threads:)``).
 public struct ReadEnergyAccumulator: Sendable {
     public let voltsPerUnit: Double
     public let readSeconds: Double
     public let digitizedDACBits: Int?
     public var threads: Int
-    /// Joules per op index, summed over every image observed.
+    /// The solver the energy comes from: `off` is the ideal-wire closed form (no wire energy).
+    public let solver: IRDropMode
+    /// Forms per `[op index, part]` (part as `CrossbarObservation.part`); empty with ideal wires.
+    public let forms: [[Int]: CrossbarEnergyForms]
+    /// Wall-clock seconds spent building `forms`.
+    public let formSeconds: Double
+    /// Device joules per op index, summed over every image observed.
     public private(set) var joulesByOp: [Int: Double] = [:]
+    /// Wire (and driver source-resistance) joules per op index; none with ideal wires.
+    public private(set) var wireJoulesByOp: [Int: Double] = [:]
+    /// The ideal-wire closed form on the same voltages, summed over ops and images (equals the
+    /// device energy with ideal wires): with IR drop, what the wires changed.
+    public private(set) var idealWireJoules = 0.0
     /// Largest single-device power bound per op index (watts).
     public private(set) var maxDevicePowerByOp: [Int: Double] = [:]
     /// Largest single-device power bound seen (watts) and the op where.
@@ -133,17 +177,49 @@ public struct ReadEnergyAccumulator: Sendable {
     public private(set) var images = 0
     private var firstKey: [Int]?
 
-    public init(chip: AnalogChip, technology: Technology, threads: Int = 1) {
+    /// - Throws: `TileSolveError` when IR drop is on and a tile cannot be solved.
+    public init(chip: AnalogChip, technology: Technology, threads: Int = 1) throws {
         voltsPerUnit = chip.voltsPerUnit
         readSeconds = technology.crossbarReadSeconds
         digitizedDACBits = chip.config.mode == .digitized ? chip.config.periphery.dac.bits : nil
         self.threads = threads
+        solver = chip.config.circuit.irDrop
+        guard chip.config.circuit.solvesTiles else {
+            forms = [:]
+            formSeconds = 0
+            return
+        }
+        let start = DispatchTime.now().uptimeNanoseconds
+        var keys: [[Int]] = []
+        var layers: [CrossbarLayer] = []
+        for (i, stage) in chip.stages.enumerated() {
+            switch stage {
+            case .crossbar(let layer):
+                keys.append([i, 0])
+                layers.append(layer)
+            case .batchNorm(let subtract, let scale):
+                keys += [[i, 1], [i, 2]]
+                layers += [subtract, scale]
+            default: break
+            }
+        }
+        let built = try CrossbarEnergyForms.build(layers, threads: threads)
+        forms = Dictionary(uniqueKeysWithValues: zip(keys, built))
+        formSeconds = Double(DispatchTime.now().uptimeNanoseconds - start) * 1e-9
     }
 
     public mutating func observe(_ o: CrossbarObservation) {
         let dac = digitizedDACBits.map { SymmetricQuantizer(bits: $0, range: max(o.ranges.inputRange, .leastNormalMagnitude)) }
-        let (e, pMax) = ReadEnergy.crossbarJoules(layer: o.layer, input: o.input, voltsPerUnit: voltsPerUnit,
+        // The ideal-wire pass also gives the device-power bound (largest V² x largest G per input channel).
+        var (e, pMax) = ReadEnergy.crossbarJoules(layer: o.layer, input: o.input, voltsPerUnit: voltsPerUnit,
                                                   readSeconds: readSeconds, dac: dac, threads: threads)
+        idealWireJoules += e
+        if let f = forms[[o.stage, o.part]] {
+            let solved = ReadEnergy.solvedCrossbarJoules(forms: f, layer: o.layer, input: o.input, voltsPerUnit: voltsPerUnit,
+                                                         readSeconds: readSeconds, dac: dac, threads: threads)
+            e = solved.deviceJoules
+            wireJoulesByOp[o.stage, default: 0] += solved.wireJoules
+        }
         joulesByOp[o.stage, default: 0] += e
         maxDevicePowerByOp[o.stage] = max(maxDevicePowerByOp[o.stage] ?? 0, pMax)
         if pMax > maxDevicePowerWatts {
@@ -155,8 +231,13 @@ public struct ReadEnergyAccumulator: Sendable {
         if firstKey == [o.stage, o.part] { images += o.input.shape[3] }
     }
 
-    /// Read energy per image of each op (0 where it has no crossbar).
+    /// Device read energy per image of each op (0 where it has no crossbar).
     public func joulesPerImage(ops: Int) -> [Double] {
         (0..<ops).map { (joulesByOp[$0] ?? 0) / Double(max(images, 1)) }
+    }
+
+    /// Wire energy per image of each op (all 0 with ideal wires).
+    public func wireJoulesPerImage(ops: Int) -> [Double] {
+        (0..<ops).map { (wireJoulesByOp[$0] ?? 0) / Double(max(images, 1)) }
     }
 }

@@ -1,5 +1,6 @@
 import Foundation
 import XbarSimAnalog
+import XbarSimCircuit
 import XbarSimCrossbar
 import XbarSimEnergy
 import XbarSimGraph
@@ -93,6 +94,15 @@ public struct ChipReport: Sendable, Codable {
     public var adcs: Int
     public var energyPerImageJoules: Double
     public var energyBreakdownJoules: EnergyBreakdown
+    /// Where the crossbar read and wire energy come from: `off`, the ideal-wire closed form
+    /// (no wire energy); `fast`/`exact`, that IR-drop solver's tiles (quadratic forms, docs/energy.md).
+    public var readEnergySolver: IRDropMode
+    /// Wall-clock seconds spent solving the tiles for the energy forms (0 with ideal wires).
+    public var readEnergyFormSeconds: Double
+    /// Crossbar read energy per image of the same run's voltages with ideal wires (`t·Σ V²·ΣG`):
+    /// equals `energyBreakdownJoules.crossbarReadJoules` without IR drop; with it, the difference
+    /// is the wires' effect on the devices.
+    public var idealWireReadJoulesPerImage: Double
     public var latencySeconds: Double
     public var intervalSeconds: Double
     public var imagesPerSecond: Double
@@ -139,7 +149,7 @@ extension Evaluation {
         let calibration = try calibrate(inputs, images: config.calibrationImages, threads: threads)
         let inputMax = inputMaxAbs(inputs.model.metadata)
         let chip = try AnalogChip(graph: graph, config: config, seed: seed, chip: 0, inputMaxAbs: inputMax, calibration: calibration)
-        var observed = ReadEnergyAccumulator(chip: chip, technology: technology, threads: threads)
+        var observed = try ReadEnergyAccumulator(chip: chip, technology: technology, threads: threads)
         var correct = 0
         for range in batches {
             let logits = try chip.run(inputs.batch(range), firstImage: range.lowerBound, threads: threads,
@@ -147,11 +157,12 @@ extension Evaluation {
             correct += countCorrect(logits, labels: inputs.dataset.labels, first: range.lowerBound)
         }
         let reads = observed.joulesPerImage(ops: graph.ops.count)
+        let wires = observed.wireJoulesPerImage(ops: graph.ops.count)
         var summaries: [LayoutSummary] = []
         for l in ConvolutionLayout.allCases {
             for s in Schedule.allCases {
                 summaries.append(EnergyModel.summary(chip: chip, layout: l, schedule: s, technology: technology,
-                                                     readJoulesPerImage: reads))
+                                                     readJoulesPerImage: reads, wireJoulesPerImage: wires))
             }
         }
         guard let chosen = summaries.first(where: { $0.layout == layout && $0.schedule == schedule }) else {
@@ -173,6 +184,7 @@ extension Evaluation {
             } else {
                 var other = config
                 other.mapping = scheme
+                other.circuit.irDrop = .off   // resources only: no need to solve its tiles
                 c = try AnalogChip(graph: graph, config: other, seed: seed, chip: 0, inputMaxAbs: inputMax, calibration: calibration)
             }
             let r = ChipResources.layers(chip: c, layout: layout, technology: technology)
@@ -196,6 +208,8 @@ extension Evaluation {
             schedule: schedule, memristors: chosen.memristors, opAmps: chosen.opAmps, opAmpsByRole: chosen.opAmpsByRole,
             tiles: chosen.tiles, tileUtilisation: chosen.tileUtilisation, dacs: chosen.dacs, adcs: chosen.adcs,
             energyPerImageJoules: chosen.energyPerImageJoules, energyBreakdownJoules: chosen.energy,
+            readEnergySolver: observed.solver, readEnergyFormSeconds: observed.formSeconds,
+            idealWireReadJoulesPerImage: observed.idealWireJoules / Double(max(observed.images, 1)),
             latencySeconds: chosen.latencySeconds, intervalSeconds: chosen.intervalSeconds,
             imagesPerSecond: chosen.imagesPerSecond, layers: layers, layouts: layoutTotals, schemes: schemes,
             reference: reference, analogAccuracy: Double(correct) / Double(total),
@@ -288,7 +302,7 @@ extension Evaluation {
         let graph = inputs.model.graph
         let chip = try AnalogChip(graph: graph, config: config, seed: seed, chip: 0,
                               inputMaxAbs: inputMaxAbs(inputs.model.metadata), calibration: calibration)
-        var observed = ReadEnergyAccumulator(chip: chip, technology: technology, threads: threads)
+        var observed = try ReadEnergyAccumulator(chip: chip, technology: technology, threads: threads)
         let range = 0..<min(max(1, images), inputs.dataset.count)
         _ = try chip.run(inputs.batch(range), firstImage: 0, threads: threads, observe: { observed.observe($0) })
         return EnergyModel.energyPerImage(chip: chip, observed: observed, technology: technology)

@@ -67,3 +67,25 @@ extension BLAS {
             Int32(m), Int32(n), Int32(k), alpha, a, Int32(lda), b, Int32(ldb), beta, c, Int32(ldc))
     }
 }
+
+extension BLAS {
+    /// `C = alpha · op(A)·op(A)ᵀ + beta · C` on the upper triangle of `C` (`n x n`), row-major
+    /// (`cblas_dsyrk`): `op(A)` is `A` (`n x k`), or `Aᵀ` for a `k x n` `A` with `transposeA`.
+    /// The lower triangle is left untouched; `mirrorUpperTriangle` fills it.
+    @inline(__always)
+    public static func dsyrk(
+        transposeA: Bool = false, n: Int, k: Int, alpha: Double = 1, a: UnsafePointer<Double>, lda: Int,
+        beta: Double = 0, c: UnsafeMutablePointer<Double>, ldc: Int
+    ) {
+        guard n > 0 else { return }
+        cblas_dsyrk(CblasRowMajor, CblasUpper, transposeA ? CblasTrans : CblasNoTrans, Int32(n), Int32(k), alpha, a,
+                    Int32(lda), beta, c, Int32(ldc))
+    }
+
+    /// Copies the upper triangle of the `n x n` matrix `c` onto its lower triangle.
+    public static func mirrorUpperTriangle(_ c: UnsafeMutablePointer<Double>, n: Int, ldc: Int) {
+        for i in 0..<n {
+            for j in (i + 1)..<n { c[j * ldc + i] = c[i * ldc + j] }
+        }
+    }
+}

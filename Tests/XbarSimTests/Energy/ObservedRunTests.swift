@@ -13,7 +13,7 @@ struct ObservedRunTests {
         var expected = 0.0
         var t = Technology()
         t.readPulseSeconds = 5e-9
-        var accumulator = ReadEnergyAccumulator(chip: chip, technology: t)
+        var accumulator = try ReadEnergyAccumulator(chip: chip, technology: t)
         _ = try chip.run(input, firstImage: 0, threads: 1) { o in
             seen.append([o.stage, o.part])
             expected += ReadEnergy.crossbarJoules(layer: o.layer, input: o.input, voltsPerUnit: chip.voltsPerUnit,
