@@ -89,6 +89,12 @@ extension XbarSimCommand.Eval {
         let clipped = report.mapping.reduce(0) { $0 + $1.weightsClipped }
         print("crossbars   \(report.mapping.count), \(devices) devices, \(rounded) weights below G_min left out, "
               + "\(clipped) clipped at G_max (per-layer details: --json)")
+        if let worst = report.mapping.filter({ $0.irDropWeightError != nil })
+            .max(by: { ($0.irDropWeightError ?? 0) < ($1.irDropWeightError ?? 0) }),
+            let error = worst.irDropWeightError {
+            print("IR drop     effective weights off ideal wires by up to \(String(format: "%.2f", error * 100))% "
+                  + "(\(worst.op), \(worst.role)); per crossbar: irDropWeightError in --json")
+        }
         print("speed       \(String(format: "%.1f", report.imagesPerSecond)) images/s "
               + "(\(String(format: "%.2f", report.imagesPerSecond / report.floatImagesPerSecond))x float)")
         printProfile(report.secondsByOpType, total: report.seconds)

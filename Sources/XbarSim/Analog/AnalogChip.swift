@@ -57,6 +57,9 @@ public struct CrossbarMappingSummary: Sendable, Equatable, Codable {
     public var siemensPerUnitRange: [Double]
     public var weightsRoundedToZero: Int
     public var weightsClipped: Int
+    /// With IR drop on: `‖W − W₀‖/‖W₀‖` of the effective weights against ideal wires
+    /// (`CrossbarLayer.irDropWeightError`); nil (absent from JSON) with IR drop off.
+    public var irDropWeightError: Double?
 }
 
 /// One Monte Carlo chip: every conductance of the network programmed once.
@@ -144,7 +147,8 @@ public struct AnalogChip: Sendable {
                 op: op.name, role: role, inputs: m.inputs, outputs: m.outputs, biasRows: m.biasRows,
                 rowTiles: layer.rowTiles.count, devices: m.deviceCount,
                 siemensPerUnitRange: [m.siemensPerUnit.min() ?? 0, m.siemensPerUnit.max() ?? 0],
-                weightsRoundedToZero: m.weightsRoundedToZero, weightsClipped: m.weightsClipped))
+                weightsRoundedToZero: m.weightsRoundedToZero, weightsClipped: m.weightsClipped,
+                irDropWeightError: layer.irDropWeightError()))
         }
         for (op, stage) in zip(graph.ops, stages) {
             switch stage {

@@ -64,6 +64,34 @@ public struct CrossbarLayer: Sendable {
 }
 
 extension CrossbarLayer {
+    /// How far IR drop moves this crossbar's effective weights: `‖W − W₀‖_F / ‖W₀‖_F` over every
+    /// part's weights and bias rows, with `W₀` the same programmed devices read through ideal wires
+    /// (the `--ir-drop off` fold). nil when IR drop is off. A per-layer view of where the wires
+    /// hurt most.
+    public func irDropWeightError() -> Double? {
+        guard circuitOptions.circuit.solvesTiles else { return nil }
+        var ideal = circuitOptions
+        ideal.circuit.irDrop = .off
+        // With ideal wires nothing is solved (closed-form transfer), so this does not fail.
+        guard var reference = try? EffectiveWeights.build(
+            mapped: mapped, positiveSiemens: programmed.positiveSiemens, negativeSiemens: programmed.negativeSiemens,
+            options: ideal), reference.count == parts.count
+        else { return nil }
+        if geometry.groups > 1 {
+            for i in reference.indices where reference[i].inputRows != 0..<geometry.fanIn {
+                reference[i] = reference[i].widened(to: geometry.fanIn, outputs: mapped.outputs)
+            }
+        }
+        var difference = 0.0, norm = 0.0
+        for (part, base) in zip(parts, reference) {
+            for (a, b) in zip(part.weights + (part.bias ?? []), base.weights + (base.bias ?? [])) {
+                difference += Double(a - b) * Double(a - b)
+                norm += Double(b) * Double(b)
+            }
+        }
+        return norm > 0 ? (difference / norm).squareRoot() : 0
+    }
+
     /// The physical tiles' circuits of this crossbar on this chip (programmed conductances,
     /// physical row order and signs, wires, TIAs): exactly the circuits its weights were read from.
     public func physicalTiles() -> [PhysicalTile] {

@@ -159,3 +159,34 @@ extension IRDropLayerTests {
         }
     }
 }
+
+/// `CrossbarLayer.irDropWeightError` (reported per crossbar by `eval`) against a closed form.
+struct IRDropWeightErrorTests {
+    /// One input, one output, paper scheme, ideal TIA, column wires `r` only: the single device
+    /// `G` at physical row `p` of 2 reaches the TIA through `2 − p` bit-line segments, so
+    /// `T = G/(1 + k·r·G)` and the weight is off ideal wires by `k·r·G/(1 + k·r·G)`
+    /// (positive weight: inverted row 1, k = 1; negative: direct row 0, k = 2).
+    @Test(arguments: [(Float(0.5), 1.0), (Float(-0.5), 2.0)])
+    func singleDeviceMatchesTheSeriesCircuit(weight: Float, segments k: Double) throws {
+        var c = Preset.ideal.config
+        c.circuit.wires = WireParameters(rowWireResistanceOhms: 0, columnWireResistanceOhms: 100)
+        c.circuit.irDrop = .exact
+        let g = Conv2DGeometry(inChannels: 1, outChannels: 1, kernel: (1, 1), input: (1, 1))
+        let layer = try CrossbarLayer(geometry: g, matrix: CrossbarMatrix(inputs: 1, outputs: 1, weights: [weight], bias: nil),
+                                      config: c, seed: 1, key: [0])
+        let device = max(layer.programmed.positiveSiemens[0], layer.programmed.negativeSiemens[0])
+        let x = k * 100 * device
+        let error = try #require(layer.irDropWeightError())
+        // Effective weights are Float: the error is known to about 1e-7 of the weight.
+        #expect(abs(error - x / (1 + x)) <= 1e-6, "device \(device) S, x \(x)")
+        #expect(error > 1e-3)   // 100 Ω against ~10 kΩ devices: a visible effect, not zero
+    }
+
+    @Test func absentWithIdealWires() throws {
+        let c = Preset.rram.config
+        let g = Conv2DGeometry(inChannels: 2, outChannels: 3, kernel: (1, 1), input: (2, 2))
+        let layer = try CrossbarLayer(geometry: g, matrix: CrossbarMatrix(inputs: 2, outputs: 3, weights: [1, -2, 3, 0, 1, -1],
+                                                                          bias: nil), config: c, seed: 1, key: [0])
+        #expect(c.circuit.irDrop == .off && layer.irDropWeightError() == nil)
+    }
+}
