@@ -33,6 +33,10 @@ struct ChipOptions: ParsableArguments {
     var stuckOff: Double?
     @Option(help: ArgumentHelp("Programming headroom h: the largest weight maps to G_max/(1+h).", valueName: "h"))
     var headroom: Double?
+    @Option(name: .customLong("pooling-conductance"), help: ArgumentHelp(
+        "Conductance of the global-average-pooling devices (e.g. 10uS; 0: mapped like every crossbar).",
+        valueName: "conductance"))
+    var poolingConductance: String?
     @Option(help: "Crossbars that get stuck faults: all, weights (conv/FC/GAP) or batchnorm (BN stages only).")
     var stuckScope: FaultScope?
     @Option(help: ArgumentHelp("Read time after programming for drift, seconds (0: no drift).", valueName: "seconds"))
@@ -105,6 +109,10 @@ struct ChipOptions: ParsableArguments {
         if let stuckOff { c.device.stuck.stuckOffFraction = stuckOff }
         if let stuckScope { c.faultScope = stuckScope }
         if let headroom { c.mappingHeadroom = headroom }
+        if let poolingConductance {
+            let g = try parseConductance(poolingConductance, flag: "--pooling-conductance")
+            c.poolingConductanceSiemens = g == 0 ? nil : g
+        }
         if let driftTime { c.device.drift.timeSeconds = driftTime == 0 ? nil : driftTime }
         if let driftNu { c.device.drift.nuMean = driftNu }
         if let driftNuSigma { c.device.drift.nuSigma = driftNuSigma }

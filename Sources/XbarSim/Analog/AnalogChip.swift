@@ -111,7 +111,7 @@ public struct AnalogChip: Sendable {
                 let weights = [Float](repeating: 1 / Float(h * w), count: c * h * w)
                 return .crossbar(try CrossbarLayer(
                     geometry: g, matrix: CrossbarMatrix(inputs: h * w, outputs: c, weights: weights, bias: nil),
-                    config: weightConfig, seed: seed, key: key, threads: threads))
+                    config: weightConfig.forPooling(), seed: seed, key: key, threads: threads))
             case .batchNorm(let bn):
                 let s = graph.shape(ofValue: op.inputs[0])
                 let c = s[0]

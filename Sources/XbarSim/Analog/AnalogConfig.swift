@@ -60,6 +60,25 @@ public struct AnalogConfig: Sendable, Hashable, Codable {
     /// Programming headroom `h` (`--headroom`): scaled weights reach `G_max/(1+h)`, not
     /// `G_max`, so a device's programming variation is not clipped at `G_max` on one side.
     public var mappingHeadroom = 0.0
+    /// Conductance of the global-average-pooling devices (`--pooling-conductance`), siemens;
+    /// nil: mapped like every crossbar (`mappingHeadroom` below `G_max`). Every GAP weight is
+    /// `1/N`, so each GAP column carries `N` equal devices; placing them low in the window cuts
+    /// their column current and so their IR drop (`docs/ir-drop.md`).
+    public var poolingConductanceSiemens: Double?
+
+    /// The config for the global-average-pooling crossbars: with `poolingConductanceSiemens`
+    /// set, the headroom that maps their (equal) weights to exactly that conductance
+    /// (paper: `G_max/(1+h)`; differential: `G_min + (G_max − G_min)/(1+h)`).
+    public func forPooling() -> AnalogConfig {
+        guard let g = poolingConductanceSiemens else { return self }
+        let (gMin, gMax) = (device.window.gMinSiemens, device.window.gMaxSiemens)
+        var c = self
+        switch mapping {
+        case .paper: c.mappingHeadroom = gMax / g - 1
+        case .differential: c.mappingHeadroom = (gMax - gMin) / (g - gMin) - 1
+        }
+        return c
+    }
 
     /// This config with stuck faults removed unless `scope` includes the crossbar.
     public func forCrossbar(batchNormStage: Bool) -> AnalogConfig {
@@ -77,6 +96,15 @@ public struct AnalogConfig: Sendable, Hashable, Codable {
             throw DeviceParameterError(parameter: "--headroom", message: "must be in 0...10, got \(mappingHeadroom)")
         }
         try device.validate()
+        if let g = poolingConductanceSiemens {
+            let (gMin, gMax) = (device.window.gMinSiemens, device.window.gMaxSiemens)
+            let low = mapping == .differential ? "> G_min" : ">= G_min"
+            guard g.isFinite, g <= gMax, mapping == .differential ? g > gMin : g >= gMin else {
+                throw DeviceParameterError(
+                    parameter: "--pooling-conductance",
+                    message: "must be \(low) (\(gMin) S) and <= G_max (\(gMax) S), got \(g) S")
+            }
+        }
         try tile.validate()
         try periphery.validate()
         try circuit.validate()
@@ -106,5 +134,6 @@ extension AnalogConfig {
         calibrationImages = try c.decodeIfPresent(Int.self, forKey: .calibrationImages) ?? calibrationImages
         faultScope = try c.decodeIfPresent(FaultScope.self, forKey: .faultScope) ?? faultScope
         mappingHeadroom = try c.decodeIfPresent(Double.self, forKey: .mappingHeadroom) ?? mappingHeadroom
+        poolingConductanceSiemens = try c.decodeIfPresent(Double.self, forKey: .poolingConductanceSiemens)
     }
 }

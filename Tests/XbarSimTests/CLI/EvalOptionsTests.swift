@@ -105,6 +105,7 @@ struct SweepOptionsTests {
         "tile": "64x32", "mode": "digitized", "dac-bits": "6", "adc-bits": "7", "rail": "1.2", "opamp-gain": "1000",
         "input-voltage": "0.2", "limiter-offset": "0.01", "multiplier-gain-error": "0.02", "calibration-images": "64",
         "wire-resistance": "1", "stuck-scope": "batchnorm", "headroom": "0.1", "ir-drop": "exact",
+        "pooling-conductance": "10uS",
     ]
 
     @Test func parameterTableAgreesWithTheEvalFlags() throws {

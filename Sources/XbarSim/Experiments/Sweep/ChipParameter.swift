@@ -78,6 +78,13 @@ public struct ChipParameter: Sendable {
         real("stuck-off", \.device.stuck.stuckOffFraction),
         choice("stuck-scope", \.faultScope),
         real("headroom", \.mappingHeadroom),
+        ChipParameter(
+            name: "pooling-conductance", kind: .real,
+            apply: { text, c in
+                let g = try parseConductance(text, flag: "--pooling-conductance")
+                c.poolingConductanceSiemens = g == 0 ? nil : g
+            },
+            read: { $0.poolingConductanceSiemens.map(formatNumber) ?? "0" }),
         optionalReal("drift-time", \.device.drift.timeSeconds),
         real("drift-nu", \.device.drift.nuMean),
         real("drift-nu-sigma", \.device.drift.nuSigma),
