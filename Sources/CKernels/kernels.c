@@ -34,6 +34,19 @@ static void next_words(uint64_t *restrict s0, uint64_t *restrict s1, uint64_t *r
     }
 }
 
+/// `z[i] = table[16-bit field shift/16 of words[i]]` for `n` images.
+static inline void lookup_normals(const uint64_t *restrict words, int shift, const float *restrict table,
+                                  float *restrict z, int n) {
+    for (int i = 0; i < n; i++) z[i] = table[(words[i] >> shift) & 0xFFFF];
+}
+
+/// One noisy read through a TIA with rails: `clamp(mean + sqrt(max(variance, 0))·z, ±rail)`.
+static inline float noisy_read(float mean, float variance, float z, float rail) {
+    float o = mean + sqrtf(variance > 0 ? variance : 0) * z;
+    o = o < -rail ? -rail : o;
+    return o > rail ? rail : o;
+}
+
 void xbar_read_noise_add(float *restrict y, const float *restrict variance, const float *restrict bias,
                          const float *restrict bias_variance, int spatial, float rail, int outputs, int stride,
                          int count, uint64_t *restrict state, uint64_t *restrict words, const float *restrict table) {
@@ -48,13 +61,8 @@ void xbar_read_noise_add(float *restrict y, const float *restrict variance, cons
         const float *var = variance + (long)j * stride;
         for (int start = 0; start < count; start += 64) {
             int n = count - start < 64 ? count - start : 64;
-            for (int i = 0; i < n; i++) z[i] = table[(words[start + i] >> shift) & 0xFFFF];
-            for (int i = 0; i < n; i++) {
-                float v = var[start + i] + bvc;
-                float o = row[start + i] + bc + sqrtf(v > 0 ? v : 0) * z[i];
-                o = o < -rail ? -rail : o;
-                row[start + i] = o > rail ? rail : o;
-            }
+            lookup_normals(words + start, shift, table, z, n);
+            for (int i = 0; i < n; i++) row[start + i] = noisy_read(row[start + i] + bc, var[start + i] + bvc, z[i], rail);
         }
     }
 }
@@ -74,13 +82,10 @@ void xbar_read_noise_per_channel(float *restrict y, const float *restrict x, con
         const float *in = x + (long)j * stride;
         for (int start = 0; start < count; start += 64) {
             int n = count - start < 64 ? count - start : 64;
-            for (int i = 0; i < n; i++) z[i] = table[(words[start + i] >> shift) & 0xFFFF];
+            lookup_normals(words + start, shift, table, z, n);
             for (int i = 0; i < n; i++) {
                 float xi = in[start + i];
-                float var = vc * xi * xi + bvc;
-                float o = wc * xi + bc + sqrtf(var > 0 ? var : 0) * z[i];
-                o = o < -rail ? -rail : o;
-                out[start + i] = o > rail ? rail : o;
+                out[start + i] = noisy_read(wc * xi + bc, vc * xi * xi + bvc, z[i], rail);
             }
         }
     }
@@ -109,18 +114,12 @@ void xbar_read_noise_per_channel_pair(float *restrict y, const float *restrict x
         const float *in = x + (long)j * stride;
         for (int start = 0; start < count; start += 64) {
             int n = count - start < 64 ? count - start : 64;
-            for (int i = 0; i < n; i++) z1[i] = table[(words[start + i] >> shift) & 0xFFFF];
-            for (int i = 0; i < n; i++) z2[i] = table[(words2[start + i] >> shift) & 0xFFFF];
+            lookup_normals(words + start, shift, table, z1, n);
+            lookup_normals(words2 + start, shift, table, z2, n);
             for (int i = 0; i < n; i++) {
                 float xi = in[start + i];
-                float var = va * xi * xi + bva;
-                float u = wa * xi + ba + sqrtf(var > 0 ? var : 0) * z1[i];
-                u = u < -rail ? -rail : u;
-                u = u > rail ? rail : u;
-                float var2 = vb * u * u + bvb;
-                float o = wb * u + bb + sqrtf(var2 > 0 ? var2 : 0) * z2[i];
-                o = o < -rail ? -rail : o;
-                out[start + i] = o > rail ? rail : o;
+                float u = noisy_read(wa * xi + ba, va * xi * xi + bva, z1[i], rail);
+                out[start + i] = noisy_read(wb * u + bb, vb * u * u + bvb, z2[i], rail);
             }
         }
     }

@@ -50,16 +50,23 @@ public struct CrossbarLayer: Sendable {
             keepTIAsSeparate: separate, readNoiseSigma: config.device.readNoise.relativeSigma,
             driftCompensation: programmed.driftCompensation, threads: threads)
         circuitOptions = options
+        parts = try Self.effectiveWeights(mapped: mapped, programmed: programmed, options: options, geometry: geometry)
+    }
+
+    /// The parts `run` multiplies with: `EffectiveWeights.build`, with partial row tiles of grouped
+    /// convolutions widened with zeros (they run over every receptive-field row).
+    static func effectiveWeights(
+        mapped: MappedCrossbar, programmed: ProgrammedCrossbar, options: EffectiveWeightOptions, geometry: Conv2DGeometry
+    ) throws -> [EffectiveWeights] {
         var parts = try EffectiveWeights.build(
             mapped: mapped, positiveSiemens: programmed.positiveSiemens, negativeSiemens: programmed.negativeSiemens,
             options: options)
-        // Grouped convolutions run over every receptive-field row: widen a partial row tile with zeros.
         if geometry.groups > 1 {
             for i in parts.indices where parts[i].inputRows != 0..<geometry.fanIn {
                 parts[i] = parts[i].widened(to: geometry.fanIn, outputs: mapped.outputs)
             }
         }
-        self.parts = parts
+        return parts
     }
 }
 
@@ -73,15 +80,10 @@ extension CrossbarLayer {
         var ideal = circuitOptions
         ideal.circuit.irDrop = .off
         // With ideal wires nothing is solved (closed-form transfer), so this does not fail.
-        guard var reference = try? EffectiveWeights.build(
-            mapped: mapped, positiveSiemens: programmed.positiveSiemens, negativeSiemens: programmed.negativeSiemens,
-            options: ideal), reference.count == parts.count
+        guard let reference = try? Self.effectiveWeights(mapped: mapped, programmed: programmed, options: ideal,
+                                                         geometry: geometry),
+              reference.count == parts.count
         else { return nil }
-        if geometry.groups > 1 {
-            for i in reference.indices where reference[i].inputRows != 0..<geometry.fanIn {
-                reference[i] = reference[i].widened(to: geometry.fanIn, outputs: mapped.outputs)
-            }
-        }
         var difference = 0.0, norm = 0.0
         for (part, base) in zip(parts, reference) {
             for (a, b) in zip(part.weights + (part.bias ?? []), base.weights + (base.bias ?? [])) {

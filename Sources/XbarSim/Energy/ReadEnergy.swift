@@ -105,7 +105,7 @@ public enum ReadEnergy {
 /// provide for energy accounting (from its node voltages: device `Σ G·(v_word − v_bit)²`,
 /// wires `Σ (Δv)²/R` over every segment and source resistance, all times `seconds`).
 public protocol TileDissipationModel: Sendable {
-    func dissipation(tile: TileCircuit, inputVolts: [Double], batch: Int, seconds: Double)
+    func dissipation(tile: TileCircuit, inputVolts: [Double], batch: Int, seconds: Double) throws
         -> (deviceJoules: Double, wireJoules: Double)
 }
 
@@ -128,14 +128,10 @@ public struct SolvedWireDissipation: TileDissipationModel {
         self.model = model
     }
 
-    public func dissipation(tile: TileCircuit, inputVolts: [Double], batch: Int, seconds: Double)
+    /// - Throws: the solver's error when the tile's nodal matrix cannot be factorised.
+    public func dissipation(tile: TileCircuit, inputVolts: [Double], batch: Int, seconds: Double) throws
         -> (deviceJoules: Double, wireJoules: Double) {
-        let solver: any TileSolver
-        do {
-            solver = try model.solver(for: tile) ?? ExactTileSolver(tile)
-        } catch {
-            preconditionFailure("the tile's nodal matrix could not be factorised: \(error)")
-        }
+        let solver = try model.solver(for: tile) ?? ExactTileSolver(tile)
         let d = solver.dissipation(inputVolts: inputVolts, batch: batch)
         let wire = zip(d.wirePowerWatts, d.sourcePowerWatts).reduce(0) { $0 + $1.0 + $1.1 }
         return (d.devicePowerWatts.reduce(0, +) * seconds, wire * seconds)

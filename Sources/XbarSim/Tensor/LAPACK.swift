@@ -17,16 +17,13 @@ public enum LAPACK {
     /// both triangles filled.
     public static func invertSymmetricPositiveDefinite(_ a: UnsafeMutablePointer<Double>, n: Int) throws(LAPACKError) {
         guard n > 0 else { return }
+        try choleskyFactor(a, n: n)
         var uplo = Int8(UInt8(ascii: "L"))
         var n32 = Int32(n), info: Int32 = 0
-        dpotrf_(&uplo, &n32, a, &n32, &info, 1)
-        guard info == 0 else { throw LAPACKError(routine: "dpotrf", info: Int(info)) }
         dpotri_(&uplo, &n32, a, &n32, &info, 1)
         guard info == 0 else { throw LAPACKError(routine: "dpotri", info: Int(info)) }
         // Column-major lower triangle = row-major upper triangle: mirror it.
-        for i in 0..<n {
-            for j in (i + 1)..<n { a[j * n + i] = a[i * n + j] }
-        }
+        BLAS.mirrorUpperTriangle(a, n: n, ldc: n)
     }
 
     /// Cholesky factor of the SPD matrix `a` (`n x n`) in place (`dpotrf`, lower, column-major).

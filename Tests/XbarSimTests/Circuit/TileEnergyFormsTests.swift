@@ -120,7 +120,7 @@ struct TileEnergyFormsTests {
         var model = CircuitModel()
         model.wires = wires
         model.irDrop = .exact
-        let solved = SolvedWireDissipation(model: model).dissipation(tile: t, inputVolts: v, batch: 6, seconds: 1e-8)
+        let solved = try SolvedWireDissipation(model: model).dissipation(tile: t, inputVolts: v, batch: 6, seconds: 1e-8)
         #expect(Self.relative(solved.deviceJoules, ideal.deviceJoules) <= 1e-6)
     }
 

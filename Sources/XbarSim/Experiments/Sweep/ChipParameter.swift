@@ -78,38 +78,16 @@ public struct ChipParameter: Sendable {
         real("stuck-off", \.device.stuck.stuckOffFraction),
         choice("stuck-scope", \.faultScope),
         real("headroom", \.mappingHeadroom),
-        ChipParameter(
-            name: "pooling-conductance", kind: .real,
-            apply: { text, c in
-                let g = try parseConductance(text, flag: "--pooling-conductance")
-                c.poolingConductanceSiemens = g == 0 ? nil : g
-            },
-            read: { $0.poolingConductanceSiemens.map(formatNumber) ?? "0" }),
+        optionalConductance("pooling-conductance", \.poolingConductanceSiemens),
         optionalReal("drift-time", \.device.drift.timeSeconds),
         real("drift-nu", \.device.drift.nuMean),
         real("drift-nu-sigma", \.device.drift.nuSigma),
         choice("drift-compensation", \.device.drift.compensation),
         choice("mapping", \.mapping),
-        ChipParameter(
-            name: "scaling", kind: .choice(["layer", "column", "S"]),
-            apply: { text, c in
-                guard let s = WeightScaling(argument: text) else {
-                    throw DeviceParameterError(
-                        parameter: "--scaling", message: "expected layer, column or a positive number of siemens per unit, got '\(text)'")
-                }
-                c.scaling = s
-            },
-            read: { $0.scaling.description }),
-        ChipParameter(
-            name: "tile", kind: .choice(["RxC", "unlimited"]),
-            apply: { text, c in
-                guard let t = TileSize(argument: text) else {
-                    throw DeviceParameterError(
-                        parameter: "--tile", message: "expected ROWSxCOLUMNS (e.g. 128x128) or unlimited, got '\(text)'")
-                }
-                c.tile = t
-            },
-            read: { $0.tile.description }),
+        parsed("scaling", words: ["layer", "column", "S"], \.scaling, WeightScaling.init(argument:), \.description,
+               expected: "layer, column or a positive number of siemens per unit"),
+        parsed("tile", words: ["RxC", "unlimited"], \.tile, TileSize.init(argument:), \.description,
+               expected: "ROWSxCOLUMNS (e.g. 128x128) or unlimited"),
         choice("mode", \.mode),
         optionalInteger("dac-bits", \.periphery.dac.bits),
         optionalInteger("adc-bits", \.periphery.adc.bits),
@@ -164,6 +142,36 @@ public struct ChipParameter: Sendable {
                 c[keyPath: path] = v == 0 ? nil : v
             },
             read: { $0[keyPath: path].map { "\($0)" } ?? "0" })
+    }
+
+    /// A conductance field where 0 means "not set" (nil), given with or without a unit.
+    public static func optionalConductance(
+        _ name: String, _ path: WritableKeyPath<AnalogConfig, Double?> & Sendable
+    ) -> ChipParameter {
+        ChipParameter(
+            name: name, kind: .real,
+            apply: { text, c in
+                let g = try parseConductance(text, flag: "--" + name)
+                c[keyPath: path] = g == 0 ? nil : g
+            },
+            read: { $0[keyPath: path].map(formatNumber) ?? "0" })
+    }
+
+    /// A structured value parsed from its text (`words` describe the forms it takes) and
+    /// written back with `describe`; `expected` completes "expected ..., got '...'".
+    public static func parsed<T: Sendable>(
+        _ name: String, words: [String], _ path: WritableKeyPath<AnalogConfig, T> & Sendable,
+        _ parse: @escaping @Sendable (String) -> T?, _ describe: @escaping @Sendable (T) -> String, expected: String
+    ) -> ChipParameter {
+        ChipParameter(
+            name: name, kind: .choice(words),
+            apply: { text, c in
+                guard let v = parse(text) else {
+                    throw DeviceParameterError(parameter: "--" + name, message: "expected \(expected), got '\(text)'")
+                }
+                c[keyPath: path] = v
+            },
+            read: { describe($0[keyPath: path]) })
     }
 
     /// A conductance in siemens, given with or without a unit (`1uS`, `1e-6`).
