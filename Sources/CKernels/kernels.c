@@ -1,5 +1,6 @@
 #include "CKernels.h"
 #include <math.h>
+#include <string.h>
 #if defined(__GLIBC__)
 #include <malloc.h>
 #endif
@@ -13,31 +14,67 @@ void xbar_reuse_large_buffers(void) {
 
 static inline uint64_t rotl(uint64_t x, int k) { return (x << k) | (x >> (64 - k)); }
 
-/// The next word of `count` xoshiro256** streams (vectorises: the multiplies by 5 and 9
-/// are shifts and adds).
-static void next_words(uint64_t *restrict s0, uint64_t *restrict s1, uint64_t *restrict s2, uint64_t *restrict s3,
-                       uint64_t *restrict out, int count) {
-    for (int i = 0; i < count; i++) {
-        uint64_t a = s0[i], b = s1[i], c = s2[i], d = s3[i];
-        out[i] = rotl(b * 5, 7) * 9;
-        uint64_t t = b << 17;
-        c ^= a;
-        d ^= b;
-        b ^= c;
-        a ^= d;
-        c ^= t;
-        d = rotl(d, 45);
-        s0[i] = a;
-        s1[i] = b;
-        s2[i] = c;
-        s3[i] = d;
+/// The next word of a xoshiro256** stream.
+static inline uint64_t next_word(uint64_t *s) {
+    uint64_t result = rotl(s[1] * 5, 7) * 9, t = s[1] << 17;
+    s[2] ^= s[0];
+    s[3] ^= s[1];
+    s[1] ^= s[2];
+    s[0] ^= s[3];
+    s[2] ^= t;
+    s[3] = rotl(s[3], 45);
+    return result;
+}
+
+/// Where one crossbar's normals come from for the blocks a chunk of images touches
+/// (see CKernels.h): the current window's stream, offset and sign word per block.
+typedef struct {
+    const xbar_noise_windows *source;
+    int blocks;
+    uint64_t state[XBAR_MAX_BLOCKS][4];
+    uint64_t word[XBAR_MAX_BLOCKS];
+    uint32_t offset[XBAR_MAX_BLOCKS];
+} cursor;
+
+static void cursor_init(cursor *c, const xbar_noise_windows *source, int lane0, int count) {
+    c->source = source;
+    c->blocks = (lane0 + count + 15) / 16;
+}
+
+/// Moves every block's cursor to output j (call for j = 0, 1, 2, ... in order).
+static inline void cursor_advance(cursor *c, int j) {
+    int jl = j % XBAR_SEGMENT_OUTPUTS;
+    if (jl == 0) {
+        int segment = j / XBAR_SEGMENT_OUTPUTS;
+        for (int k = 0; k < c->blocks; k++) {
+            const uint64_t *w = c->source->states + 4L * (k * c->source->segments + segment);
+            for (int q = 0; q < 4; q++) c->state[k][q] = w[q];
+            c->offset[k] = c->source->offsets[k * c->source->segments + segment];
+        }
+    }
+    if ((jl & 3) == 0)
+        for (int k = 0; k < c->blocks; k++) c->word[k] = next_word(c->state[k]);
+}
+
+/// The normals of block k at output j for lanes l0 ..< l0 + n: pool values with sign bits.
+static inline void cursor_normals(const cursor *c, int k, int j, int l0, int n, float *restrict z) {
+    int jl = j % XBAR_SEGMENT_OUTPUTS;
+    const float *p = c->source->pool + ((c->offset[k] + 16u * (uint32_t)jl) & c->source->pool_mask);
+    uint32_t signs = (uint32_t)(c->word[k] >> (16 * (jl & 3)));
+    for (int l = 0; l < n; l++) {
+        uint32_t bits;
+        memcpy(&bits, p + l0 + l, 4);
+        bits ^= ((signs >> (l0 + l)) & 1u) << 31;
+        memcpy(z + l, &bits, 4);
     }
 }
 
-/// `z[i] = table[16-bit field shift/16 of words[i]]` for `n` images.
-static inline void lookup_normals(const uint64_t *restrict words, int shift, const float *restrict table,
-                                  float *restrict z, int n) {
-    for (int i = 0; i < n; i++) z[i] = table[(words[i] >> shift) & 0xFFFF];
+/// Columns [i0, i1) of the chunk in block k, and the lane of column i0.
+static inline int block_columns(int k, int lane0, int count, int *i0, int *i1) {
+    int lo = 16 * k - lane0, hi = lo + 16;
+    *i0 = lo < 0 ? 0 : lo;
+    *i1 = hi > count ? count : hi;
+    return *i0 - lo;
 }
 
 /// One noisy read through a TIA with rails: `clamp(mean + sqrt(max(variance, 0))·z, ±rail)`.
@@ -47,47 +84,59 @@ static inline float noisy_read(float mean, float variance, float z, float rail) 
     return o > rail ? rail : o;
 }
 
+/// Calls BODY(i0, i1, l0) for every block of the chunk, with constant bounds for full blocks
+/// (lane 0 to 15), so the compiler vectorises the common case with fixed trip counts.
+#define FOR_EACH_BLOCK(cur, lane0, count, BODY)                                                  \
+    for (int k = 0; k < (cur).blocks; k++) {                                                     \
+        int i0, i1, l0 = block_columns(k, lane0, count, &i0, &i1);                               \
+        if (i1 - i0 == 16) {                                                                     \
+            BODY(k, i0, 16, 0);                                                                  \
+        } else {                                                                                 \
+            BODY(k, i0, i1 - i0, l0);                                                            \
+        }                                                                                        \
+    }
+
 void xbar_read_noise_add(float *restrict y, const float *restrict variance, const float *restrict bias,
                          const float *restrict bias_variance, int spatial, float rail, int outputs, int stride,
-                         int count, uint64_t *restrict state, uint64_t *restrict words, const float *restrict table) {
-    uint64_t *s0 = state, *s1 = state + count, *s2 = state + 2 * count, *s3 = state + 3 * count;
-    float z[64];
+                         int count, int lane0, const xbar_noise_windows *noise) {
+    cursor cur;
+    cursor_init(&cur, noise, lane0, count);
+    float z[16];
     for (int j = 0; j < outputs; j++) {
-        int shift = 16 * (j & 3);
-        if (shift == 0) next_words(s0, s1, s2, s3, words, count);
+        cursor_advance(&cur, j);
         int c = j / spatial;
         float bc = bias ? bias[c] : 0, bvc = bias_variance ? bias_variance[c] : 0;
         float *row = y + (long)j * stride;
         const float *var = variance + (long)j * stride;
-        for (int start = 0; start < count; start += 64) {
-            int n = count - start < 64 ? count - start : 64;
-            lookup_normals(words + start, shift, table, z, n);
-            for (int i = 0; i < n; i++) row[start + i] = noisy_read(row[start + i] + bc, var[start + i] + bvc, z[i], rail);
-        }
+#define ADD_BLOCK(k, i0, n, l0)                                                                  \
+    cursor_normals(&cur, k, j, l0, n, z);                                                        \
+    for (int i = 0; i < n; i++) row[i0 + i] = noisy_read(row[i0 + i] + bc, var[i0 + i] + bvc, z[i], rail);
+        FOR_EACH_BLOCK(cur, lane0, count, ADD_BLOCK)
+#undef ADD_BLOCK
     }
 }
 
 void xbar_read_noise_per_channel(float *restrict y, const float *restrict x, const float *restrict w,
                                  const float *restrict b, const float *restrict v, const float *restrict bv,
-                                 int spatial, float rail, int outputs, int stride, int count,
-                                 uint64_t *restrict state, uint64_t *restrict words, const float *restrict table) {
-    uint64_t *s0 = state, *s1 = state + count, *s2 = state + 2 * count, *s3 = state + 3 * count;
-    float z[64];
+                                 int spatial, float rail, int outputs, int stride, int count, int lane0,
+                                 const xbar_noise_windows *noise) {
+    cursor cur;
+    cursor_init(&cur, noise, lane0, count);
+    float z[16];
     for (int j = 0; j < outputs; j++) {
-        int shift = 16 * (j & 3);
-        if (shift == 0) next_words(s0, s1, s2, s3, words, count);
+        cursor_advance(&cur, j);
         int c = j / spatial;
         float wc = w[c], bc = b[c], vc = v[c], bvc = bv[c];
         float *out = y + (long)j * stride;
         const float *in = x + (long)j * stride;
-        for (int start = 0; start < count; start += 64) {
-            int n = count - start < 64 ? count - start : 64;
-            lookup_normals(words + start, shift, table, z, n);
-            for (int i = 0; i < n; i++) {
-                float xi = in[start + i];
-                out[start + i] = noisy_read(wc * xi + bc, vc * xi * xi + bvc, z[i], rail);
-            }
-        }
+#define CHANNEL_BLOCK(k, i0, n, l0)                                                              \
+    cursor_normals(&cur, k, j, l0, n, z);                                                        \
+    for (int i = 0; i < n; i++) {                                                                \
+        float xi = in[i0 + i];                                                                   \
+        out[i0 + i] = noisy_read(wc * xi + bc, vc * xi * xi + bvc, z[i], rail);                  \
+    }
+        FOR_EACH_BLOCK(cur, lane0, count, CHANNEL_BLOCK)
+#undef CHANNEL_BLOCK
     }
 }
 
@@ -95,32 +144,29 @@ void xbar_read_noise_per_channel_pair(float *restrict y, const float *restrict x
                                       const float *restrict b1, const float *restrict v1, const float *restrict bv1,
                                       const float *restrict w2, const float *restrict b2, const float *restrict v2,
                                       const float *restrict bv2, int spatial, float rail, int outputs, int stride,
-                                      int count, uint64_t *restrict state, uint64_t *restrict words,
-                                      const float *restrict table) {
-    uint64_t *s0 = state, *s1 = state + count, *s2 = state + 2 * count, *s3 = state + 3 * count;
-    uint64_t *t0 = state + 4 * count, *t1 = state + 5 * count, *t2 = state + 6 * count, *t3 = state + 7 * count;
-    uint64_t *words2 = words + count;
-    float z1[64], z2[64];
+                                      int count, int lane0, const xbar_noise_windows *noise1,
+                                      const xbar_noise_windows *noise2) {
+    cursor first, second;
+    cursor_init(&first, noise1, lane0, count);
+    cursor_init(&second, noise2, lane0, count);
+    float z1[16], z2[16];
     for (int j = 0; j < outputs; j++) {
-        int shift = 16 * (j & 3);
-        if (shift == 0) {
-            next_words(s0, s1, s2, s3, words, count);
-            next_words(t0, t1, t2, t3, words2, count);
-        }
+        cursor_advance(&first, j);
+        cursor_advance(&second, j);
         int c = j / spatial;
         float wa = w1[c], ba = b1[c], va = v1[c], bva = bv1[c];
         float wb = w2[c], bb = b2[c], vb = v2[c], bvb = bv2[c];
         float *out = y + (long)j * stride;
         const float *in = x + (long)j * stride;
-        for (int start = 0; start < count; start += 64) {
-            int n = count - start < 64 ? count - start : 64;
-            lookup_normals(words + start, shift, table, z1, n);
-            lookup_normals(words2 + start, shift, table, z2, n);
-            for (int i = 0; i < n; i++) {
-                float xi = in[start + i];
-                float u = noisy_read(wa * xi + ba, va * xi * xi + bva, z1[i], rail);
-                out[start + i] = noisy_read(wb * u + bb, vb * u * u + bvb, z2[i], rail);
-            }
-        }
+#define PAIR_BLOCK(k, i0, n, l0)                                                                 \
+    cursor_normals(&first, k, j, l0, n, z1);                                                     \
+    cursor_normals(&second, k, j, l0, n, z2);                                                    \
+    for (int i = 0; i < n; i++) {                                                                \
+        float xi = in[i0 + i];                                                                   \
+        float u = noisy_read(wa * xi + ba, va * xi * xi + bva, z1[i], rail);                     \
+        out[i0 + i] = noisy_read(wb * u + bb, vb * u * u + bvb, z2[i], rail);                    \
+    }
+        FOR_EACH_BLOCK(first, lane0, count, PAIR_BLOCK)
+#undef PAIR_BLOCK
     }
 }

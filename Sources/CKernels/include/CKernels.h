@@ -6,29 +6,42 @@
 
 #include <stdint.h>
 
-/// Read noise for `count` images (one xoshiro256** stream each, states in `state`:
-/// four arrays of `count` words, s0 then s1, s2, s3, advanced in place) over `outputs`
-/// tensor rows of stride `stride` floats. Output j of image i gets the normal
-/// `table[(word >> 16*(j%4)) & 0xFFFF]`, word = the stream's (j/4)-th next value, the
-/// order of RandomStream.fillGaussianFromTable. `words` is scratch for `count` words.
-///
-/// add:         y = clamp(y + b[c] + sqrt(max(variance + bv[c], 0)) * z, -rail, rail) at j*stride + i,
-///              c = j / spatial; b or bv NULL for none
-/// per channel: y = clamp(w[c]*x + b[c] + sqrt(max(v[c]*x^2 + bv[c], 0)) * z, -rail, rail), c = j / spatial
+/// Outputs per pool window and most 16-image blocks one call may touch (NormalPool.swift).
+#define XBAR_SEGMENT_OUTPUTS 4096
+#define XBAR_MAX_BLOCKS 64
+
+/// One crossbar's read-noise normals for a chunk of `count` images whose first image is
+/// lane `lane0` of its 16-image block (NormalPool.swift): for block k of the chunk
+/// (k < (lane0 + count + 15)/16 <= XBAR_MAX_BLOCKS) and segment s (outputs
+/// 4096·s ..< 4096·(s+1)), window `k*segments + s` has a xoshiro256** state (4 words at
+/// `states + 4*(k*segments + s)`, already past the offset word) and a pool offset (a
+/// multiple of 16). Output j of lane l reads
+///     ±pool[(offset + 16·(j mod 4096) + l) & pool_mask], sign bit 16·(j mod 4) + l of the
+/// window's word ⌊(j mod 4096)/4⌋.
+typedef struct {
+    const uint64_t *states;
+    const uint32_t *offsets;
+    int segments;
+    const float *pool;
+    uint32_t pool_mask;
+} xbar_noise_windows;
+
+/// Read noise over `outputs` tensor rows of stride `stride` floats, `count` images (columns) each:
+/// add:         y = clamp(y + b[c] + sqrt(max(variance + bv[c], 0)) * z, -rail, rail), c = j / spatial;
+///              b or bv NULL for none
+/// per channel: y = clamp(w[c]*x + b[c] + sqrt(max(v[c]*x^2 + bv[c], 0)) * z, -rail, rail)
 void xbar_read_noise_add(float *y, const float *variance, const float *bias, const float *bias_variance, int spatial,
-                         float rail, int outputs, int stride, int count, uint64_t *state, uint64_t *words,
-                         const float *table);
+                         float rail, int outputs, int stride, int count, int lane0, const xbar_noise_windows *noise);
 void xbar_read_noise_per_channel(float *y, const float *x, const float *w, const float *b, const float *v,
                                  const float *bv, int spatial, float rail, int outputs, int stride, int count,
-                                 uint64_t *state, uint64_t *words, const float *table);
+                                 int lane0, const xbar_noise_windows *noise);
 
-/// The BN module's two per-channel stages in one pass (first stage's states and words at
-/// `state`/`words`, the second's at `state + 4*count`/`words + count`): u = stage 1 of x as in
-/// xbar_read_noise_per_channel, y = stage 2 of u.
+/// The BN module's two per-channel stages in one pass: u = stage 1 of x (normals from
+/// noise1) as in xbar_read_noise_per_channel, y = stage 2 of u (normals from noise2).
 void xbar_read_noise_per_channel_pair(float *y, const float *x, const float *w1, const float *b1, const float *v1,
                                       const float *bv1, const float *w2, const float *b2, const float *v2,
                                       const float *bv2, int spatial, float rail, int outputs, int stride, int count,
-                                      uint64_t *state, uint64_t *words, const float *table);
+                                      int lane0, const xbar_noise_windows *noise1, const xbar_noise_windows *noise2);
 
 /// glibc: keep freed blocks up to 32 MiB in the heap (mmap threshold) and trim only
 /// above 256 MiB, so batch-sized buffers are reused instead of re-faulted. No-op elsewhere.

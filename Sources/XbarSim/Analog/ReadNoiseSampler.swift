@@ -23,12 +23,11 @@ public struct NoiseKey: Sendable {
 
 /// Adds read noise `sqrt(variance)·z` to crossbar outputs.
 ///
-/// The normals of image `n` come from the stream `(seed, chip, op, part, readNoise, n)`
-/// (output `j` uses 16-bit field `j mod 4` of the stream's word `j/4`, the order of
-/// `RandomStream.fillGaussianFromTable`): results do not depend on batch size, batch
-/// order or thread count. Each thread owns a contiguous range of images and walks the
-/// `[C, H, W, N]` tensor in memory order, advancing its images' streams side by side;
-/// the loop itself is C (`CKernels`), where the streams, `sqrtf` and the clamps vectorise.
+/// Output `j` of test image `n` gets `NormalPool.normal(seed, [chip, op, part, readNoise], n, j)`:
+/// a pool value read through the window of the image's 16-image block, with a random sign.
+/// Results do not depend on batch size, batch order or thread count. Each thread owns a
+/// contiguous range of images and walks the `[C, H, W, N]` tensor in memory order; the
+/// loop itself is C (`CKernels`), where the pool reads, `sqrtf` and the clamps vectorise.
 public enum ReadNoiseSampler {
     /// `y = clamp(y + b_c + sqrt(max(variance + bv_c, 0))·z, ±railUnits)` for the channel
     /// `c` of each element: the bias rows, read noise and TIA rails of a crossbar whose
@@ -46,13 +45,13 @@ public enum ReadNoiseSampler {
         y.scalars.withUnsafeMutableBufferPointer { out in
             variance.scalars.withUnsafeBufferPointer { v in
                 let box = UncheckedSendable((out.baseAddress!, v.baseAddress!))
-                walk(images: n, key: key, threads: threads) { first, count, state, words, table in
+                walk(images: n, outputs: outputs, keys: [key], threads: threads) { first, count, lane0, windows in
                     let (out, v) = box.value
                     let (b, bv) = parameters.value
                     b.withUnsafeOptionalPointer { b in
                         bv.withUnsafeOptionalPointer { bv in
                             xbar_read_noise_add(out + first, v + first, b, bv, Int32(spatial), rail, Int32(outputs),
-                                                Int32(n), Int32(count), state, words, table)
+                                                Int32(n), Int32(count), lane0, windows)
                         }
                     }
                 }
@@ -77,12 +76,12 @@ public enum ReadNoiseSampler {
             x.scalars.withUnsafeBufferPointer { input in
                 let parameters = UncheckedSendable((weight, bias, variance, biasVariance))
                 let box = UncheckedSendable((out.baseAddress!, input.baseAddress!))
-                walk(images: n, key: key, threads: threads) { first, count, state, words, table in
+                walk(images: n, outputs: outputs, keys: [key], threads: threads) { first, count, lane0, windows in
                     let (out, input) = box.value
                     let (w, b, v, bv) = parameters.value
                     xbar_read_noise_per_channel(
                         out + first, input + first, w, b, v, bv, Int32(spatial), rail, Int32(outputs), Int32(n),
-                        Int32(count), state, words, table)
+                        Int32(count), lane0, windows)
                 }
             }
         }
@@ -107,59 +106,70 @@ public enum ReadNoiseSampler {
             x.scalars.withUnsafeBufferPointer { input in
                 let stages = UncheckedSendable((first, second))
                 let box = UncheckedSendable((out.baseAddress!, input.baseAddress!))
-                walk(images: n, keys: [first.key, second.key], threads: threads) { start, count, state, words, table in
+                walk(images: n, outputs: outputs, keys: [first.key, second.key], threads: threads) {
+                    start, count, lane0, windows in
                     let (out, input) = box.value
                     let (a, b) = stages.value
                     xbar_read_noise_per_channel_pair(
                         out + start, input + start, a.weight, a.bias, a.variance, a.biasVariance, b.weight, b.bias,
                         b.variance, b.biasVariance, Int32(spatial), rail, Int32(outputs), Int32(n), Int32(count),
-                        state, words, table)
+                        lane0, windows, windows + 1)
                 }
             }
         }
     }
 
-    /// Splits the batch's images over threads and hands each range its streams' states
-    /// (`4 x count` words: s0, s1, s2, s3), a scratch word buffer and the normal table.
-    static func walk(
-        images n: Int, key: NoiseKey, threads: Int,
-        _ body: @escaping @Sendable (Int, Int, UnsafeMutablePointer<UInt64>, UnsafeMutablePointer<UInt64>, UnsafePointer<Float>)
-            -> Void
-    ) {
-        walk(images: n, keys: [key], threads: threads, body)
-    }
+    /// Images per call of a C kernel at most: whole 16-image blocks, at most
+    /// `XBAR_MAX_BLOCKS` of them even when the first image is not a block's lane 0.
+    static let imagesPerCall = 16 * (Int(XBAR_MAX_BLOCKS) - 2)
 
-    /// `walk` for several crossbars at once: the states of `keys[k]` start at
-    /// `state + 4·count·k`, their scratch words at `words + count·k`.
+    /// Splits the batch's images over threads (ranges of whole 16-column blocks, so the
+    /// thread count does not change the split's shape) and hands each range, as
+    /// `(first column, count, lane of the first image in its block, windows)`, the pool
+    /// windows of every key in `keys` (`windows[k]` for `keys[k]`; `NormalPool`).
     static func walk(
-        images n: Int, keys: [NoiseKey], threads: Int,
-        _ body: @escaping @Sendable (Int, Int, UnsafeMutablePointer<UInt64>, UnsafeMutablePointer<UInt64>, UnsafePointer<Float>)
-            -> Void
+        images n: Int, outputs: Int, keys: [NoiseKey], threads: Int,
+        _ body: @escaping @Sendable (Int, Int, Int32, UnsafePointer<xbar_noise_windows>) -> Void
     ) {
-        GaussianTable.values.withUnsafeBufferPointer { table in
-            let tableBox = UncheckedSendable(table.baseAddress!)
-            // Ranges of whole 16-image blocks, so thread count does not change the work split's shape.
+        let segments = max(1, (outputs + NormalPool.segmentOutputs - 1) / NormalPool.segmentOutputs)
+        NormalPool.values.withUnsafeBufferPointer { pool in
+            let poolBox = UncheckedSendable(pool.baseAddress!)
             let blocks = (n + 15) / 16
             Parallel.forEachChunk(blocks, threads: threads) { chunk in
-                let first = chunk.lowerBound * 16
-                let count = min(n, chunk.upperBound * 16) - first
-                guard count > 0 else { return }
-                var state = [UInt64](repeating: 0, count: 4 * count * keys.count)
-                var words = [UInt64](repeating: 0, count: count * keys.count)
-                for (k, key) in keys.enumerated() {
-                    let base = 4 * count * k
-                    for i in 0..<count {
-                        let r = RandomStream(
-                            seed: key.seed,
-                            key: key.crossbar + [StreamPurpose.readNoise.rawValue, UInt64(key.firstImage + first + i)])
-                        (state[base + i], state[base + count + i], state[base + 2 * count + i], state[base + 3 * count + i])
-                            = r.state
+                var first = chunk.lowerBound * 16
+                let end = min(n, chunk.upperBound * 16)
+                while first < end {
+                    let count = min(end - first, imagesPerCall)
+                    let image = keys[0].firstImage + first
+                    let (firstBlock, lane0) = image.quotientAndRemainder(dividingBy: NormalPool.blockImages)
+                    let touched = (lane0 + count + 15) / 16
+                    var states = [UInt64](repeating: 0, count: keys.count * touched * segments * 4)
+                    var offsets = [UInt32](repeating: 0, count: keys.count * touched * segments)
+                    for (k, key) in keys.enumerated() {
+                        precondition(key.firstImage == keys[0].firstImage)
+                        let streamKey = key.crossbar + [StreamPurpose.readNoise.rawValue]
+                        for block in 0..<touched {
+                            for segment in 0..<segments {
+                                let w = (k * touched + block) * segments + segment
+                                let (stream, offset) = NormalPool.window(
+                                    seed: key.seed, key: streamKey, block: firstBlock + block, segment: segment)
+                                (states[4 * w], states[4 * w + 1], states[4 * w + 2], states[4 * w + 3]) = stream.state
+                                offsets[w] = UInt32(offset)
+                            }
+                        }
                     }
-                }
-                state.withUnsafeMutableBufferPointer { s in
-                    words.withUnsafeMutableBufferPointer { w in
-                        body(first, count, s.baseAddress!, w.baseAddress!, tableBox.value)
+                    states.withUnsafeBufferPointer { s in
+                        offsets.withUnsafeBufferPointer { o in
+                            let windows = (0..<keys.count).map { k in
+                                xbar_noise_windows(
+                                    states: s.baseAddress! + 4 * k * touched * segments,
+                                    offsets: o.baseAddress! + k * touched * segments, segments: Int32(segments),
+                                    pool: poolBox.value, pool_mask: UInt32(NormalPool.size - 1))
+                            }
+                            windows.withUnsafeBufferPointer { body(first, count, Int32(lane0), $0.baseAddress!) }
+                        }
                     }
+                    first += count
                 }
             }
         }

@@ -2,8 +2,8 @@ import Testing
 @testable import XbarSim
 
 /// The read-noise sampler against its definition: image `i`'s output `j` gets
-/// `sqrt(variance)·z_j` with `z` the `j`-th value of `RandomStream(seed, crossbar +
-/// [readNoise, i]).fillGaussianFromTable` — whatever the batch split or thread count.
+/// `sqrt(variance)·z` with `z = NormalPool.normal(seed, crossbar + [readNoise], i, j)`
+/// (the scalar reference) — whatever the batch split or thread count.
 struct ReadNoiseSamplerTests {
     let key = NoiseKey(seed: 11, crossbar: [2, 5, 0], firstImage: 0)
     // [C=3, H=2, W=2, N=37]: 37 images = two 16-image blocks and a partial one.
@@ -14,12 +14,11 @@ struct ReadNoiseSamplerTests {
         return Tensor(shape: shape, scalars: (0..<count).map { Float(($0 * 7919) % 101) / 50 })
     }
 
-    /// The normals image `i` must receive, from the scalar stream.
+    /// The normals image `i` must receive, from the scalar definition.
     func normals(image i: Int, outputs: Int) -> [Float] {
-        var r = RandomStream(seed: key.seed, key: key.crossbar + [StreamPurpose.readNoise.rawValue, UInt64(i)])
-        var z = [Float](repeating: 0, count: outputs)
-        z.withUnsafeMutableBufferPointer { r.fillGaussianFromTable($0, standardDeviation: 1) }
-        return z
+        (0..<outputs).map {
+            NormalPool.normal(seed: key.seed, key: key.crossbar + [StreamPurpose.readNoise.rawValue], image: i, output: $0)
+        }
     }
 
     @Test(arguments: [1, 2, 3])
@@ -34,6 +33,26 @@ struct ReadNoiseSamplerTests {
                 let index = j * n + i
                 let expected = 0.5 + v.scalars[index].squareRoot() * z[j]
                 #expect(abs(y.scalars[index] - expected) <= 1e-6 * max(1, abs(expected)), "image \(i) output \(j)")
+            }
+        }
+    }
+
+    /// More than one 4,096-output segment, a batch starting mid-block, and more images
+    /// than one C call takes (`imagesPerCall`).
+    @Test(arguments: [(13, 20, 2), (5, 1000, 2)])
+    func segmentsAndPartialBlocksFollowTheDefinition(firstImage: Int, images: Int, threads: Int) {
+        let shape = [1, 65, 65, images]   // 4,225 outputs: two segments
+        var y = Tensor(zeros: shape)
+        let v = Tensor(shape: shape, scalars: [Float](repeating: 4, count: shape.reduce(1, *)))
+        var k = key
+        k.firstImage = firstImage
+        ReadNoiseSampler.addNoise(to: &y, variance: v, key: k, threads: threads)
+        let outputs = 65 * 65
+        for i in Set([0, 1, 2, 3, 7, images / 2, images - 2, images - 1]) {
+            for j in [0, 1, 5, 4095, 4096, 4097, outputs - 1] {
+                let z = NormalPool.normal(seed: key.seed, key: key.crossbar + [StreamPurpose.readNoise.rawValue],
+                                          image: firstImage + i, output: j)
+                #expect(y.scalars[j * images + i] == 2 * z, "image \(i) output \(j)")
             }
         }
     }
