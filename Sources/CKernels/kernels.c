@@ -1,5 +1,6 @@
 #include "CKernels.h"
 #include <math.h>
+#include <stdlib.h>
 #include <string.h>
 #if defined(__GLIBC__)
 #include <malloc.h>
@@ -169,4 +170,62 @@ void xbar_read_noise_per_channel_pair(float *restrict y, const float *restrict x
         FOR_EACH_BLOCK(first, lane0, count, PAIR_BLOCK)
 #undef PAIR_BLOCK
     }
+}
+
+void xbar_depthwise_read_noise(float *restrict y, const float *restrict x, const float *restrict w,
+                               const float *restrict v, const float *restrict b, const float *restrict bv,
+                               const xbar_depthwise_geometry *g, float rail, int stride, int count, int lane0,
+                               const xbar_noise_windows *noise) {
+    int taps = g->kernel_h * g->kernel_w, plane = g->out_h * g->out_w;
+    long in_plane = (long)g->in_h * g->in_w * stride;
+    long *offset = malloc(sizeof(long) * taps);
+    float *tw = malloc(sizeof(float) * taps), *tv = malloc(sizeof(float) * taps);
+    if (!offset || !tw || !tv) {
+        free(offset), free(tw), free(tv);
+        for (long i = 0; i < (long)g->channels * plane; i++)
+            for (int n = 0; n < count; n++) y[i * stride + n] = NAN;  // reported as non-finite output
+        return;
+    }
+    cursor cur;
+    cursor_init(&cur, noise, lane0, count);
+    float z[16], s[16], q[16];
+    int j = 0;
+    for (int c = 0; c < g->channels; c++) {
+        const float *src = x + c * in_plane;
+        float bc = b ? b[c] : 0, bvc = bv ? bv[c] : 0;
+        for (int oy = 0; oy < g->out_h; oy++) {
+            for (int ox = 0; ox < g->out_w; ox++, j++) {
+                cursor_advance(&cur, j);
+                int used = 0;  // the taps inside the image
+                for (int ki = 0; ki < g->kernel_h; ki++) {
+                    int iy = oy * g->stride_h - g->pad_h + ki * g->dilation_h;
+                    if (iy < 0 || iy >= g->in_h) continue;
+                    for (int kj = 0; kj < g->kernel_w; kj++) {
+                        int ix = ox * g->stride_w - g->pad_w + kj * g->dilation_w;
+                        if (ix < 0 || ix >= g->in_w) continue;
+                        offset[used] = ((long)iy * g->in_w + ix) * stride;
+                        tw[used] = w[c * taps + ki * g->kernel_w + kj];
+                        tv[used] = v[c * taps + ki * g->kernel_w + kj];
+                        used++;
+                    }
+                }
+                float *out = y + (long)j * stride;
+#define DEPTHWISE_BLOCK(k, i0, n, l0)                                                            \
+    for (int i = 0; i < n; i++) s[i] = q[i] = 0;                                                 \
+    for (int t = 0; t < used; t++) {                                                             \
+        const float *p = src + offset[t] + i0;                                                   \
+        float wt = tw[t], vt = tv[t];                                                            \
+        for (int i = 0; i < n; i++) {                                                            \
+            s[i] += wt * p[i];                                                                   \
+            q[i] += vt * p[i] * p[i];                                                            \
+        }                                                                                        \
+    }                                                                                            \
+    cursor_normals(&cur, k, j, l0, n, z);                                                        \
+    for (int i = 0; i < n; i++) out[i0 + i] = noisy_read(s[i] + bc, q[i] + bvc, z[i], rail);
+                FOR_EACH_BLOCK(cur, lane0, count, DEPTHWISE_BLOCK)
+#undef DEPTHWISE_BLOCK
+            }
+        }
+    }
+    free(offset), free(tw), free(tv);
 }

@@ -43,6 +43,21 @@ void xbar_read_noise_per_channel_pair(float *y, const float *x, const float *w1,
                                       const float *bv2, int spatial, float rail, int outputs, int stride, int count,
                                       int lane0, const xbar_noise_windows *noise1, const xbar_noise_windows *noise2);
 
+/// Shape of a depthwise convolution (PyTorch Conv2d semantics, groups = channels).
+typedef struct {
+    int channels, in_h, in_w, out_h, out_w, kernel_h, kernel_w, stride_h, stride_w, pad_h, pad_w, dilation_h,
+        dilation_w;
+} xbar_depthwise_geometry;
+
+/// A depthwise crossbar with read noise in one pass over a `[C, H, W, N]` batch (`count`
+/// columns of row stride `stride`): for output j = (c, oy, ox), over the taps t inside the image,
+///     y = clamp(Σ w[c,t]·x_t + b[c] + sqrt(max(Σ v[c,t]·x_t² + bv[c], 0))·z, -rail, rail)
+/// (b or bv NULL for none), z as in xbar_read_noise_add. Equal to the depthwise convolution,
+/// the variance convolution of the squared input and xbar_read_noise_add done in turn.
+void xbar_depthwise_read_noise(float *y, const float *x, const float *w, const float *v, const float *b,
+                               const float *bv, const xbar_depthwise_geometry *g, float rail, int stride, int count,
+                               int lane0, const xbar_noise_windows *noise);
+
 /// glibc: keep freed blocks up to 32 MiB in the heap (mmap threshold) and trim only
 /// above 256 MiB, so batch-sized buffers are reused instead of re-faulted. No-op elsewhere.
 void xbar_reuse_large_buffers(void);

@@ -151,7 +151,7 @@ extension CrossbarLayer {
             let q = SymmetricQuantizer(bits: bits, range: max(ranges.inputRange, .leastNormalMagnitude))
             x.scalars.withUnsafeMutableBufferPointer { q.apply($0) }
         }
-        let squared = parts[0].variance == nil || fusedPerChannel ? nil : Kernels.squared(x)
+        let squared = parts[0].variance == nil || fusedPerChannel || fusedDepthwise ? nil : Kernels.squared(x)
         let separate = parts.count > 1
         var total: Tensor?
         for (index, part) in parts.enumerated() {
@@ -179,6 +179,11 @@ extension CrossbarLayer {
             return ReadNoiseSampler.perChannel(
                 x, weight: stage.weight, bias: stage.bias, variance: stage.variance, biasVariance: stage.biasVariance,
                 railUnits: railUnits, key: noise, threads: threads)
+        }
+        if fusedDepthwise, let v = part.variance {
+            return ReadNoiseSampler.depthwise(
+                x, weight: part.weights, variance: v, bias: part.bias, biasVariance: part.biasVariance,
+                geometry: geometry, railUnits: railUnits, key: noise, threads: threads)
         }
         func conv(_ input: Tensor, _ w: [Float], _ b: [Float]?) -> Tensor {
             Kernels.conv2d(input, weight: w, bias: b, geometry: geometry, inputRows: part.inputRows, threads: threads)
@@ -222,6 +227,15 @@ extension CrossbarLayer {
         let zeros = [Float](repeating: 0, count: geometry.outChannels)
         return PerChannelStage(weight: part.weights, bias: part.bias ?? zeros, variance: v,
                                biasVariance: part.biasVariance ?? zeros, key: key ? noise.part(0) : noise)
+    }
+
+    /// A depthwise crossbar (depthwise convolution or GAP) in one part with one TIA per
+    /// output: value, variance, noise and rails computed in one pass
+    /// (`ReadNoiseSampler.depthwise`), without the squared-input tensor.
+    var fusedDepthwise: Bool {
+        guard geometry.isDepthwise, !fusedPerChannel, parts.count == 1, let part = parts.first else { return false }
+        return part.positiveWeights == nil && part.inputRows == 0..<geometry.fanIn
+            && part.weights.count == geometry.outChannels * geometry.fanIn
     }
 
     /// One device pair per channel (the BN stages), one part, one TIA per output:

@@ -87,6 +87,46 @@ public enum ReadNoiseSampler {
         }
     }
 
+    /// A depthwise crossbar with read noise in one pass over `x` (`[C, H, W, N]`): value
+    /// `Σ w·x + b`, variance `Σ v·x² + bv` over each output's receptive field, the noise and
+    /// the rails (nil: none). Equal, element for element, to the depthwise convolution, the
+    /// variance convolution of the squared input and `addNoise` done one after another
+    /// (same normals), without the squared-input and variance tensors.
+    public static func depthwise(
+        _ x: Tensor, weight: [Float], variance: [Float], bias: [Float]?, biasVariance: [Float]?,
+        geometry g: Conv2DGeometry, railUnits: Float?, key: NoiseKey, threads: Int
+    ) -> Tensor {
+        precondition(g.isDepthwise && x.shape == [g.inChannels, g.inHeight, g.inWidth, x.shape[3]])
+        precondition(weight.count == g.outChannels * g.fanIn && variance.count == weight.count)
+        precondition((bias?.count ?? g.outChannels) == g.outChannels && (biasVariance?.count ?? g.outChannels) == g.outChannels)
+        let n = x.shape[3]
+        let outputs = g.outChannels * g.outHeight * g.outWidth
+        let geometry = xbar_depthwise_geometry(
+            channels: Int32(g.outChannels), in_h: Int32(g.inHeight), in_w: Int32(g.inWidth), out_h: Int32(g.outHeight),
+            out_w: Int32(g.outWidth), kernel_h: Int32(g.kernelHeight), kernel_w: Int32(g.kernelWidth),
+            stride_h: Int32(g.strideHeight), stride_w: Int32(g.strideWidth), pad_h: Int32(g.paddingHeight),
+            pad_w: Int32(g.paddingWidth), dilation_h: Int32(g.dilationHeight), dilation_w: Int32(g.dilationWidth))
+        let rail = railUnits ?? .infinity
+        return Tensor(shape: [g.outChannels, g.outHeight, g.outWidth, n]) { out in
+            x.scalars.withUnsafeBufferPointer { input in
+                let parameters = UncheckedSendable((weight, variance, bias, biasVariance))
+                let box = UncheckedSendable((out.baseAddress!, input.baseAddress!))
+                walk(images: n, outputs: outputs, keys: [key], threads: threads) { first, count, lane0, windows in
+                    let (out, input) = box.value
+                    let (w, v, b, bv) = parameters.value
+                    b.withUnsafeOptionalPointer { b in
+                        bv.withUnsafeOptionalPointer { bv in
+                            withUnsafePointer(to: geometry) { g in
+                                xbar_depthwise_read_noise(out + first, input + first, w, v, b, bv, g, rail, Int32(n),
+                                                          Int32(count), lane0, windows)
+                            }
+                        }
+                    }
+                }
+            }
+        }
+    }
+
     /// The BN module's two per-channel stages (subtract, then scale) with read noise in one
     /// pass: equal, element for element, to `perChannel` for the first stage followed by
     /// `perChannel` for the second (same normals, rails after each stage), without the

@@ -99,6 +99,30 @@ struct ReadNoiseSamplerTests {
         #expect(fused.scalars.contains(rail) || fused.scalars.contains(-rail))
     }
 
+    /// The fused depthwise pass equals the depthwise convolution, the variance convolution
+    /// of the squared input and `addNoise` (bias, noise, rails) one after another.
+    @Test(arguments: [(3, 1, 1), (5, 2, 2), (4, 1, 0)])
+    func fusedDepthwiseEqualsTheUnfusedSteps(kernel: Int, stride: Int, padding: Int) {
+        let (c, h, w, n) = (3, 7, 6, 21)
+        let g = Conv2DGeometry(inChannels: c, outChannels: c, kernel: (kernel, kernel), stride: (stride, stride),
+                               padding: (padding, padding), groups: c, input: (h, w))
+        let x = Tensor(shape: [c, h, w, n], scalars: (0..<(c * h * w * n)).map { Float(($0 * 37) % 41) / 13 - 1.5 })
+        let weights = (0..<(c * g.fanIn)).map { Float(($0 * 7) % 11) / 10 - 0.5 }
+        let variances = weights.map { 1e-3 * $0 * $0 + 1e-4 }
+        let (b, bv): ([Float], [Float]) = ([0.2, -0.1, 0.05], [1e-4, 0, 3e-4])
+        var k = key
+        k.firstImage = 9
+        let rail: Float = 0.6
+        let fused = ReadNoiseSampler.depthwise(x, weight: weights, variance: variances, bias: b, biasVariance: bv,
+                                               geometry: g, railUnits: rail, key: k, threads: 2)
+        var y = Kernels.conv2d(x, weight: weights, bias: nil, geometry: g, threads: 1)
+        let variance = Kernels.conv2d(Kernels.squared(x), weight: variances, bias: nil, geometry: g, threads: 1)
+        ReadNoiseSampler.addNoise(to: &y, variance: variance, bias: b, biasVariance: bv, railUnits: rail, key: k, threads: 1)
+        #expect(fused.shape == y.shape)
+        for i in 0..<y.count { #expect(abs(fused.scalars[i] - y.scalars[i]) <= 1e-5, "element \(i)") }
+        #expect(y.scalars.contains(rail) || y.scalars.contains(-rail))
+    }
+
     /// The BN module's two stages in one pass equal the two stages one after another.
     @Test func fusedStagePairEqualsTwoStages() {
         let count = shape.reduce(1, *)
