@@ -174,8 +174,9 @@ void xbar_read_noise_per_channel_pair(float *restrict y, const float *restrict x
 
 void xbar_depthwise_read_noise(float *restrict y, const float *restrict x, const float *restrict w,
                                const float *restrict v, const float *restrict b, const float *restrict bv,
-                               const xbar_depthwise_geometry *g, float rail, int stride, int count, int lane0,
+                               xbar_depthwise_geometry shape, float rail, int stride, int count, int lane0,
                                const xbar_noise_windows *noise) {
+    const xbar_depthwise_geometry *g = &shape;
     int taps = g->kernel_h * g->kernel_w, plane = g->out_h * g->out_w;
     long in_plane = (long)g->in_h * g->in_w * stride;
     long *offset = malloc(sizeof(long) * taps);

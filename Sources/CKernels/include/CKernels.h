@@ -55,7 +55,7 @@ typedef struct {
 /// (b or bv NULL for none), z as in xbar_read_noise_add. Equal to the depthwise convolution,
 /// the variance convolution of the squared input and xbar_read_noise_add done in turn.
 void xbar_depthwise_read_noise(float *y, const float *x, const float *w, const float *v, const float *b,
-                               const float *bv, const xbar_depthwise_geometry *g, float rail, int stride, int count,
+                               const float *bv, xbar_depthwise_geometry g, float rail, int stride, int count,
                                int lane0, const xbar_noise_windows *noise);
 
 /// glibc: keep freed blocks up to 32 MiB in the heap (mmap threshold) and trim only

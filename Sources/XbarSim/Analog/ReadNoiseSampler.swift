@@ -116,10 +116,8 @@ public enum ReadNoiseSampler {
                     let (w, v, b, bv) = parameters.value
                     b.withUnsafeOptionalPointer { b in
                         bv.withUnsafeOptionalPointer { bv in
-                            withUnsafePointer(to: geometry) { g in
-                                xbar_depthwise_read_noise(out + first, input + first, w, v, b, bv, g, rail, Int32(n),
-                                                          Int32(count), lane0, windows)
-                            }
+                            xbar_depthwise_read_noise(out + first, input + first, w, v, b, bv, geometry, rail, Int32(n),
+                                                      Int32(count), lane0, windows)
                         }
                     }
                 }
