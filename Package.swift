@@ -37,10 +37,19 @@ let vectorFlags: [SwiftSetting] = {
     return []
 }()
 
-/// The same for the C kernels, plus `-fno-math-errno` so `sqrtf` vectorises.
+/// The same for the C kernels, plus `-fno-math-errno` so `sqrtf` vectorises. Where the
+/// host also has AVX-512 (F, DQ, BW, VL), the read-noise kernels take their 16-lane path.
 let cVectorFlags: [CSetting] = {
     var flags = ["-O3", "-fno-math-errno"]
     if !vectorFlags.isEmpty { flags += ["-mavx2", "-mfma"] }
+    #if arch(x86_64)
+    let cpuinfo = (try? String(contentsOfFile: "/proc/cpuinfo", encoding: .utf8)) ?? ""
+    let cpu = cpuinfo.split(separator: "\n").first { $0.hasPrefix("flags") }.map { Set($0.split(separator: " ")) } ?? []
+    let avx512: [Substring] = ["avx512f", "avx512dq", "avx512bw", "avx512vl"]
+    if !vectorFlags.isEmpty && avx512.allSatisfy(cpu.contains) {
+        flags += ["-mavx512f", "-mavx512dq", "-mavx512bw", "-mavx512vl"]
+    }
+    #endif
     return [.unsafeFlags(flags)]
 }()
 

@@ -27,55 +27,56 @@ static inline uint64_t next_word(uint64_t *s) {
     return result;
 }
 
-/// Where one crossbar's normals come from for the blocks a chunk of images touches
-/// (see CKernels.h): the current window's stream, offset and sign word per block.
+/// Where one 16-image block's normals come from (see CKernels.h): the window's stream,
+/// pool offset and current sign word, and the block's columns in the chunk: `n` columns
+/// from `i0`, the first of which is lane `l0`. Walk outputs j = 0, 1, 2, ... in order.
 typedef struct {
     const xbar_noise_windows *source;
-    int blocks;
-    uint64_t state[XBAR_MAX_BLOCKS][4];
-    uint64_t word[XBAR_MAX_BLOCKS];
-    uint32_t offset[XBAR_MAX_BLOCKS];
-} cursor;
+    int block, i0, n, l0;
+    uint64_t state[4];
+    uint64_t word;
+    uint32_t offset;
+} block_cursor;
 
-static void cursor_init(cursor *c, const xbar_noise_windows *source, int lane0, int count) {
-    c->source = source;
-    c->blocks = (lane0 + count + 15) / 16;
+static inline int chunk_blocks(int lane0, int count) { return (lane0 + count + 15) / 16; }
+
+/// Cursors for the blocks of a chunk of `count` images whose first is lane `lane0`.
+static inline int block_cursors(block_cursor *c, const xbar_noise_windows *source, int lane0, int count) {
+    int blocks = chunk_blocks(lane0, count);
+    for (int k = 0; k < blocks; k++) {
+        int lo = 16 * k - lane0, i0 = lo < 0 ? 0 : lo, i1 = lo + 16 > count ? count : lo + 16;
+        block_cursor b = {source, k, i0, i1 - i0, i0 - lo, {0, 0, 0, 0}, 0, 0};
+        c[k] = b;
+    }
+    return blocks;
 }
 
-/// Moves every block's cursor to output j (call for j = 0, 1, 2, ... in order).
-static inline void cursor_advance(cursor *c, int j) {
+/// Moves the cursor to output j (call for j = 0, 1, 2, ... in order).
+static inline void block_advance(block_cursor *c, int j) {
     int jl = j % XBAR_SEGMENT_OUTPUTS;
     if (jl == 0) {
-        int segment = j / XBAR_SEGMENT_OUTPUTS;
-        for (int k = 0; k < c->blocks; k++) {
-            const uint64_t *w = c->source->states + 4L * (k * c->source->segments + segment);
-            for (int q = 0; q < 4; q++) c->state[k][q] = w[q];
-            c->offset[k] = c->source->offsets[k * c->source->segments + segment];
-        }
+        int w = c->block * c->source->segments + j / XBAR_SEGMENT_OUTPUTS;
+        for (int q = 0; q < 4; q++) c->state[q] = c->source->states[4L * w + q];
+        c->offset = c->source->offsets[w];
     }
-    if ((jl & 3) == 0)
-        for (int k = 0; k < c->blocks; k++) c->word[k] = next_word(c->state[k]);
+    if ((jl & 3) == 0) c->word = next_word(c->state);
 }
 
-/// The normals of block k at output j for lanes l0 ..< l0 + n: pool values with sign bits.
-static inline void cursor_normals(const cursor *c, int k, int j, int l0, int n, float *restrict z) {
+/// The block's pool values at output j (16 lanes) and their sign bits (bit l: lane l negative).
+static inline const float *block_pool(const block_cursor *c, int j, uint32_t *signs) {
     int jl = j % XBAR_SEGMENT_OUTPUTS;
-    const float *p = c->source->pool + ((c->offset[k] + 16u * (uint32_t)jl) & c->source->pool_mask);
-    uint32_t signs = (uint32_t)(c->word[k] >> (16 * (jl & 3)));
-    for (int l = 0; l < n; l++) {
-        uint32_t bits;
-        memcpy(&bits, p + l0 + l, 4);
-        bits ^= ((signs >> (l0 + l)) & 1u) << 31;
-        memcpy(z + l, &bits, 4);
-    }
+    *signs = (uint32_t)(c->word >> (16 * (jl & 3))) & 0xffffu;
+    return c->source->pool + ((c->offset + 16u * (uint32_t)jl) & c->source->pool_mask);
 }
 
-/// Columns [i0, i1) of the chunk in block k, and the lane of column i0.
-static inline int block_columns(int k, int lane0, int count, int *i0, int *i1) {
-    int lo = 16 * k - lane0, hi = lo + 16;
-    *i0 = lo < 0 ? 0 : lo;
-    *i1 = hi > count ? count : hi;
-    return *i0 - lo;
+/// Lane l's normal: pool value `p[l]` with sign bit l of `signs`.
+static inline float lane_normal(const float *p, uint32_t signs, int l) {
+    uint32_t bits;
+    memcpy(&bits, p + l, 4);
+    bits ^= ((signs >> l) & 1u) << 31;
+    float z;
+    memcpy(&z, &bits, 4);
+    return z;
 }
 
 /// One noisy read through a TIA with rails: `clamp(mean + sqrt(max(variance, 0))·z, ±rail)`.
@@ -85,35 +86,71 @@ static inline float noisy_read(float mean, float variance, float z, float rail) 
     return o > rail ? rail : o;
 }
 
-/// Calls BODY(i0, i1, l0) for every block of the chunk, with constant bounds for full blocks
-/// (lane 0 to 15), so the compiler vectorises the common case with fixed trip counts.
-#define FOR_EACH_BLOCK(cur, lane0, count, BODY)                                                  \
-    for (int k = 0; k < (cur).blocks; k++) {                                                     \
-        int i0, i1, l0 = block_columns(k, lane0, count, &i0, &i1);                               \
-        if (i1 - i0 == 16) {                                                                     \
-            BODY(k, i0, 16, 0);                                                                  \
-        } else {                                                                                 \
-            BODY(k, i0, i1 - i0, l0);                                                            \
-        }                                                                                        \
-    }
+/// One per-channel stage, `noisy_read(w·x + b, v·x·x + bv, z, rail)`, on n lanes whose
+/// normals are `lane_normal(p, signs, i)`.
+static inline __attribute__((always_inline)) void stage_lanes(float *restrict y, const float *restrict x, float w,
+                                                              float b, float v, float bv, const float *p,
+                                                              uint32_t signs, int n, float rail) {
+    for (int i = 0; i < n; i++) y[i] = noisy_read(w * x[i] + b, v * x[i] * x[i] + bv, lane_normal(p, signs, i), rail);
+}
+
+#if defined(__AVX512F__) && defined(__AVX512DQ__)
+#include <immintrin.h>
+/// Full 16-lane blocks take these AVX-512 forms of `lane_normal`, `noisy_read` and
+/// `stage_lanes`: the same operations in the same order, so the same results.
+#define XBAR_SIMD16 1
+
+static inline __m512 block_normals16(const block_cursor *c, int j) {
+    uint32_t signs;
+    __m512 z = _mm512_loadu_ps(block_pool(c, j, &signs));
+    return _mm512_mask_xor_ps(z, (__mmask16)signs, z, _mm512_set1_ps(-0.0f));
+}
+
+/// `noisy_read` on 16 lanes; NaN in `mean` stays NaN (max/min return their second operand on NaN).
+static inline __m512 noisy_read16(__m512 mean, __m512 variance, __m512 z, float rail) {
+    __m512 s = _mm512_sqrt_ps(_mm512_max_ps(variance, _mm512_setzero_ps()));
+    __m512 o = _mm512_fmadd_ps(s, z, mean);
+    return _mm512_min_ps(_mm512_set1_ps(rail), _mm512_max_ps(_mm512_set1_ps(-rail), o));
+}
+
+static inline __m512 stage16(__m512 x, float w, float b, float v, float bv, __m512 z, float rail) {
+    __m512 mean = _mm512_fmadd_ps(_mm512_set1_ps(w), x, _mm512_set1_ps(b));
+    __m512 variance = _mm512_fmadd_ps(_mm512_mul_ps(_mm512_set1_ps(v), x), x, _mm512_set1_ps(bv));
+    return noisy_read16(mean, variance, z, rail);
+}
+#endif
+
+/// The kernels walk outputs j in memory order and, for each, the blocks of the chunk; full
+/// blocks run with constant bounds so the scalar loops vectorise.
 
 void xbar_read_noise_add(float *restrict y, const float *restrict variance, const float *restrict bias,
                          const float *restrict bias_variance, int spatial, float rail, int outputs, int stride,
                          int count, int lane0, const xbar_noise_windows *noise) {
-    cursor cur;
-    cursor_init(&cur, noise, lane0, count);
-    float z[16];
-    for (int j = 0; j < outputs; j++) {
-        cursor_advance(&cur, j);
-        int c = j / spatial;
+    block_cursor cur[XBAR_MAX_BLOCKS];
+    int blocks = block_cursors(cur, noise, lane0, count);
+    for (int j = 0, c = 0; c < outputs / spatial; c++) {
         float bc = bias ? bias[c] : 0, bvc = bias_variance ? bias_variance[c] : 0;
-        float *row = y + (long)j * stride;
-        const float *var = variance + (long)j * stride;
-#define ADD_BLOCK(k, i0, n, l0)                                                                  \
-    cursor_normals(&cur, k, j, l0, n, z);                                                        \
-    for (int i = 0; i < n; i++) row[i0 + i] = noisy_read(row[i0 + i] + bc, var[i0 + i] + bvc, z[i], rail);
-        FOR_EACH_BLOCK(cur, lane0, count, ADD_BLOCK)
-#undef ADD_BLOCK
+        for (int s = 0; s < spatial; s++, j++) {
+            for (int k = 0; k < blocks; k++) {
+                block_cursor *b = &cur[k];
+                block_advance(b, j);
+                float *row = y + (long)j * stride + b->i0;
+                const float *var = variance + (long)j * stride + b->i0;
+#ifdef XBAR_SIMD16
+                if (b->n == 16) {
+                    __m512 mean = _mm512_add_ps(_mm512_loadu_ps(row), _mm512_set1_ps(bc));
+                    __m512 v = _mm512_add_ps(_mm512_loadu_ps(var), _mm512_set1_ps(bvc));
+                    _mm512_storeu_ps(row, noisy_read16(mean, v, block_normals16(b, j), rail));
+                    continue;
+                }
+#endif
+                uint32_t signs;
+                const float *p = block_pool(b, j, &signs) + b->l0;
+                signs >>= b->l0;
+                for (int i = 0; i < (b->n == 16 ? 16 : b->n); i++)
+                    row[i] = noisy_read(row[i] + bc, var[i] + bvc, lane_normal(p, signs, i), rail);
+            }
+        }
     }
 }
 
@@ -121,23 +158,27 @@ void xbar_read_noise_per_channel(float *restrict y, const float *restrict x, con
                                  const float *restrict b, const float *restrict v, const float *restrict bv,
                                  int spatial, float rail, int outputs, int stride, int count, int lane0,
                                  const xbar_noise_windows *noise) {
-    cursor cur;
-    cursor_init(&cur, noise, lane0, count);
-    float z[16];
-    for (int j = 0; j < outputs; j++) {
-        cursor_advance(&cur, j);
-        int c = j / spatial;
-        float wc = w[c], bc = b[c], vc = v[c], bvc = bv[c];
-        float *out = y + (long)j * stride;
-        const float *in = x + (long)j * stride;
-#define CHANNEL_BLOCK(k, i0, n, l0)                                                              \
-    cursor_normals(&cur, k, j, l0, n, z);                                                        \
-    for (int i = 0; i < n; i++) {                                                                \
-        float xi = in[i0 + i];                                                                   \
-        out[i0 + i] = noisy_read(wc * xi + bc, vc * xi * xi + bvc, z[i], rail);                  \
-    }
-        FOR_EACH_BLOCK(cur, lane0, count, CHANNEL_BLOCK)
-#undef CHANNEL_BLOCK
+    block_cursor cur[XBAR_MAX_BLOCKS];
+    int blocks = block_cursors(cur, noise, lane0, count);
+    for (int j = 0, c = 0; c < outputs / spatial; c++) {
+        for (int s = 0; s < spatial; s++, j++) {
+            for (int k = 0; k < blocks; k++) {
+                block_cursor *q = &cur[k];
+                block_advance(q, j);
+                float *out = y + (long)j * stride + q->i0;
+                const float *in = x + (long)j * stride + q->i0;
+#ifdef XBAR_SIMD16
+                if (q->n == 16) {
+                    __m512 z = block_normals16(q, j);
+                    _mm512_storeu_ps(out, stage16(_mm512_loadu_ps(in), w[c], b[c], v[c], bv[c], z, rail));
+                    continue;
+                }
+#endif
+                uint32_t signs;
+                const float *p = block_pool(q, j, &signs) + q->l0;
+                stage_lanes(out, in, w[c], b[c], v[c], bv[c], p, signs >> q->l0, q->n == 16 ? 16 : q->n, rail);
+            }
+        }
     }
 }
 
@@ -147,28 +188,34 @@ void xbar_read_noise_per_channel_pair(float *restrict y, const float *restrict x
                                       const float *restrict bv2, int spatial, float rail, int outputs, int stride,
                                       int count, int lane0, const xbar_noise_windows *noise1,
                                       const xbar_noise_windows *noise2) {
-    cursor first, second;
-    cursor_init(&first, noise1, lane0, count);
-    cursor_init(&second, noise2, lane0, count);
-    float z1[16], z2[16];
-    for (int j = 0; j < outputs; j++) {
-        cursor_advance(&first, j);
-        cursor_advance(&second, j);
-        int c = j / spatial;
-        float wa = w1[c], ba = b1[c], va = v1[c], bva = bv1[c];
-        float wb = w2[c], bb = b2[c], vb = v2[c], bvb = bv2[c];
-        float *out = y + (long)j * stride;
-        const float *in = x + (long)j * stride;
-#define PAIR_BLOCK(k, i0, n, l0)                                                                 \
-    cursor_normals(&first, k, j, l0, n, z1);                                                     \
-    cursor_normals(&second, k, j, l0, n, z2);                                                    \
-    for (int i = 0; i < n; i++) {                                                                \
-        float xi = in[i0 + i];                                                                   \
-        float u = noisy_read(wa * xi + ba, va * xi * xi + bva, z1[i], rail);                     \
-        out[i0 + i] = noisy_read(wb * u + bb, vb * u * u + bvb, z2[i], rail);                    \
-    }
-        FOR_EACH_BLOCK(first, lane0, count, PAIR_BLOCK)
-#undef PAIR_BLOCK
+    block_cursor first[XBAR_MAX_BLOCKS], second[XBAR_MAX_BLOCKS];
+    int blocks = block_cursors(first, noise1, lane0, count);
+    block_cursors(second, noise2, lane0, count);
+    float u[16];
+    for (int j = 0, c = 0; c < outputs / spatial; c++) {
+        for (int s = 0; s < spatial; s++, j++) {
+            for (int k = 0; k < blocks; k++) {
+                block_cursor *q1 = &first[k], *q2 = &second[k];
+                block_advance(q1, j);
+                block_advance(q2, j);
+                float *out = y + (long)j * stride + q1->i0;
+                const float *in = x + (long)j * stride + q1->i0;
+#ifdef XBAR_SIMD16
+                if (q1->n == 16) {
+                    __m512 z = block_normals16(q1, j);
+                    __m512 u16 = stage16(_mm512_loadu_ps(in), w1[c], b1[c], v1[c], bv1[c], z, rail);
+                    z = block_normals16(q2, j);
+                    _mm512_storeu_ps(out, stage16(u16, w2[c], b2[c], v2[c], bv2[c], z, rail));
+                    continue;
+                }
+#endif
+                int n = q1->n == 16 ? 16 : q1->n, l0 = q1->l0;
+                uint32_t s1, s2;
+                const float *p1 = block_pool(q1, j, &s1) + l0, *p2 = block_pool(q2, j, &s2) + l0;
+                stage_lanes(u, in, w1[c], b1[c], v1[c], bv1[c], p1, s1 >> l0, n, rail);
+                stage_lanes(out, u, w2[c], b2[c], v2[c], bv2[c], p2, s2 >> l0, n, rail);
+            }
+        }
     }
 }
 
@@ -187,16 +234,15 @@ void xbar_depthwise_read_noise(float *restrict y, const float *restrict x, const
             for (int n = 0; n < count; n++) y[i * stride + n] = NAN;  // reported as non-finite output
         return;
     }
-    cursor cur;
-    cursor_init(&cur, noise, lane0, count);
-    float z[16], s[16], q[16];
+    block_cursor cur[XBAR_MAX_BLOCKS];
+    int blocks = block_cursors(cur, noise, lane0, count);
+    float s[16], q[16];
     int j = 0;
     for (int c = 0; c < g->channels; c++) {
         const float *src = x + c * in_plane;
         float bc = b ? b[c] : 0, bvc = bv ? bv[c] : 0;
         for (int oy = 0; oy < g->out_h; oy++) {
             for (int ox = 0; ox < g->out_w; ox++, j++) {
-                cursor_advance(&cur, j);
                 int used = 0;  // the taps inside the image
                 for (int ki = 0; ki < g->kernel_h; ki++) {
                     int iy = oy * g->stride_h - g->pad_h + ki * g->dilation_h;
@@ -210,21 +256,38 @@ void xbar_depthwise_read_noise(float *restrict y, const float *restrict x, const
                         used++;
                     }
                 }
-                float *out = y + (long)j * stride;
-#define DEPTHWISE_BLOCK(k, i0, n, l0)                                                            \
-    for (int i = 0; i < n; i++) s[i] = q[i] = 0;                                                 \
-    for (int t = 0; t < used; t++) {                                                             \
-        const float *p = src + offset[t] + i0;                                                   \
-        float wt = tw[t], vt = tv[t];                                                            \
-        for (int i = 0; i < n; i++) {                                                            \
-            s[i] += wt * p[i];                                                                   \
-            q[i] += vt * p[i] * p[i];                                                            \
-        }                                                                                        \
-    }                                                                                            \
-    cursor_normals(&cur, k, j, l0, n, z);                                                        \
-    for (int i = 0; i < n; i++) out[i0 + i] = noisy_read(s[i] + bc, q[i] + bvc, z[i], rail);
-                FOR_EACH_BLOCK(cur, lane0, count, DEPTHWISE_BLOCK)
-#undef DEPTHWISE_BLOCK
+                for (int k = 0; k < blocks; k++) {
+                    int i0 = cur[k].i0, n = cur[k].n, l0 = cur[k].l0;
+                    block_advance(&cur[k], j);
+                    float *out = y + (long)j * stride + i0;
+#ifdef XBAR_SIMD16
+                    if (n == 16) {
+                        __m512 sum = _mm512_setzero_ps(), square = _mm512_setzero_ps();
+                        for (int t = 0; t < used; t++) {
+                            __m512 xt = _mm512_loadu_ps(src + offset[t] + i0);
+                            sum = _mm512_fmadd_ps(_mm512_set1_ps(tw[t]), xt, sum);
+                            square = _mm512_fmadd_ps(_mm512_mul_ps(_mm512_set1_ps(tv[t]), xt), xt, square);
+                        }
+                        __m512 mean = _mm512_add_ps(sum, _mm512_set1_ps(bc));
+                        __m512 variance = _mm512_add_ps(square, _mm512_set1_ps(bvc));
+                        _mm512_storeu_ps(out, noisy_read16(mean, variance, block_normals16(&cur[k], j), rail));
+                        continue;
+                    }
+#endif
+                    for (int i = 0; i < n; i++) s[i] = q[i] = 0;
+                    for (int t = 0; t < used; t++) {
+                        const float *p = src + offset[t] + i0;
+                        float wt = tw[t], vt = tv[t];
+                        for (int i = 0; i < n; i++) {
+                            s[i] += wt * p[i];
+                            q[i] += vt * p[i] * p[i];
+                        }
+                    }
+                    uint32_t signs;
+                    const float *p = block_pool(&cur[k], j, &signs) + l0;
+                    for (int i = 0; i < n; i++)
+                        out[i] = noisy_read(s[i] + bc, q[i] + bvc, lane_normal(p, signs >> l0, i), rail);
+                }
             }
         }
     }
