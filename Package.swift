@@ -38,7 +38,8 @@ let vectorFlags: [SwiftSetting] = {
 }()
 
 /// The same for the C kernels, plus `-fno-math-errno` so `sqrtf` vectorises. Where the
-/// host also has AVX-512 (F, DQ, BW, VL), the read-noise kernels take their 16-lane path.
+/// host also has AVX-512 (F, DQ, BW, VL), the read-noise kernels take their 16-lane path,
+/// and with AVX-512 BF16 pointwise read-noise variances run as bf16 dot products.
 let cVectorFlags: [CSetting] = {
     var flags = ["-O3", "-fno-math-errno"]
     if !vectorFlags.isEmpty { flags += ["-mavx2", "-mfma"] }
@@ -48,6 +49,7 @@ let cVectorFlags: [CSetting] = {
     let avx512: [Substring] = ["avx512f", "avx512dq", "avx512bw", "avx512vl"]
     if !vectorFlags.isEmpty && avx512.allSatisfy(cpu.contains) {
         flags += ["-mavx512f", "-mavx512dq", "-mavx512bw", "-mavx512vl"]
+        if cpu.contains("avx512_bf16") { flags.append("-mavx512bf16") }
     }
     #endif
     return [.unsafeFlags(flags)]

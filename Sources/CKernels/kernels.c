@@ -293,3 +293,176 @@ void xbar_depthwise_read_noise(float *restrict y, const float *restrict x, const
     }
     free(offset), free(tw), free(tv);
 }
+
+/// bf16 (round to nearest even) of a finite float, as its 16 bits.
+static inline uint32_t bf16_bits(float f) {
+    uint32_t u;
+    memcpy(&u, &f, 4);
+    return (u + 0x7fffu + ((u >> 16) & 1u)) >> 16;
+}
+
+static inline float bf16_value(uint32_t bits) {
+    uint32_t u = bits << 16;
+    float f;
+    memcpy(&f, &u, 4);
+    return f;
+}
+
+long xbar_variance_pack_count(int outputs, int inputs) {
+    return (long)(outputs + XBAR_VARIANCE_TILE - 1) / XBAR_VARIANCE_TILE * XBAR_VARIANCE_TILE * ((inputs + 1) / 2);
+}
+
+void xbar_variance_pack(uint32_t *restrict packed, const float *restrict v, int outputs, int inputs) {
+    int pairs = (inputs + 1) / 2, tiles = (outputs + XBAR_VARIANCE_TILE - 1) / XBAR_VARIANCE_TILE;
+    for (int t = 0; t < tiles; t++)
+        for (int q = 0; q < pairs; q++)
+            for (int r = 0; r < XBAR_VARIANCE_TILE; r++) {
+                int o = t * XBAR_VARIANCE_TILE + r;
+                float even = o < outputs ? v[(long)o * inputs + 2 * q] : 0;
+                float odd = o < outputs && 2 * q + 1 < inputs ? v[(long)o * inputs + 2 * q + 1] : 0;
+                packed[((long)t * pairs + q) * XBAR_VARIANCE_TILE + r] = bf16_bits(even) | bf16_bits(odd) << 16;
+            }
+}
+
+/// The sign words of block `block` for outputs 0 ..< outputs: word ⌊j/4⌋ covers outputs 4⌊j/4⌋ ... +3.
+static void block_sign_words(uint64_t *words, const xbar_noise_windows *noise, int block, int outputs) {
+    block_cursor cur = {noise, block, 0, 16, 0, {0, 0, 0, 0}, 0, 0};
+    for (int j = 0; j < outputs; j += 4) {
+        block_advance(&cur, j);
+        words[j / 4] = cur.word;
+    }
+}
+
+#if defined(__AVX512BF16__) && defined(XBAR_SIMD16)
+int xbar_bf16_variance_available(void) { return 1; }
+
+/// Pixels ahead that the epilogue prefetches its y rows and pool values: per tile it walks
+/// 8 outputs x every block, more streams than the hardware prefetcher follows.
+#define PREFETCH_PIXELS 8
+
+
+/// Squares of 16 lanes of inputs 2q and 2q+1 as bf16 pairs (even input in the low half).
+static inline __m512i square_pair(__m512 even, __m512 odd) {
+    __m256i lo = (__m256i)_mm512_cvtneps_pbh(_mm512_mul_ps(even, even));
+    __m256i hi = (__m256i)_mm512_cvtneps_pbh(_mm512_mul_ps(odd, odd));
+    return _mm512_or_si512(_mm512_cvtepu16_epi32(lo), _mm512_slli_epi32(_mm512_cvtepu16_epi32(hi), 16));
+}
+
+void xbar_pointwise_read_noise(float *restrict y, const float *restrict x, const uint32_t *restrict packed,
+                               const float *restrict bias, const float *restrict bias_variance, int outputs,
+                               int inputs, int spatial, float rail, int stride, int count, int lane0,
+                               const xbar_noise_windows *noise) {
+    enum { R = XBAR_VARIANCE_TILE };
+    int pairs = (inputs + 1) / 2, tiles = (outputs + R - 1) / R, rows = outputs * spatial;
+    long plane = (long)spatial * stride;
+    block_cursor cur[XBAR_MAX_BLOCKS];
+    int blocks = block_cursors(cur, noise, lane0, count);
+    long block_words = (rows + 3) / 4, block_panel = (long)pairs * (spatial + 1);
+    uint64_t *words = malloc(sizeof(uint64_t) * (size_t)(blocks * block_words));
+    __m512i *panel = aligned_alloc(64, sizeof(__m512i) * (size_t)(blocks * block_panel));
+    if (!words || !panel) {
+        free(words), free(panel);
+        for (long j = 0; j < rows; j++)
+            for (int i = 0; i < count; i++) y[j * stride + i] = NAN;  // reported as non-finite output
+        return;
+    }
+    // Every block's sign words, and its squared inputs at every pixel as bf16 pairs
+    // (panel[k·block_panel + p·pairs + q]; a zero pixel after the last), read in memory order.
+    for (int k = 0; k < blocks; k++) block_sign_words(words + k * block_words, noise, k, rows);
+    for (int q = 0; q < pairs; q++)
+        for (int p = 0; p <= spatial; p++)
+            for (int k = 0; k < blocks; k++) {
+                const block_cursor *b = &cur[k];
+                __mmask16 lanes = p < spatial ? (__mmask16)((1u << b->n) - 1) : 0;
+                const float *x0 = x + 2L * q * plane + (long)p * stride + b->i0;
+                __m512 even = _mm512_maskz_loadu_ps(lanes, x0);
+                __m512 odd = 2 * q + 1 < inputs ? _mm512_maskz_loadu_ps(lanes, x0 + plane) : _mm512_setzero_ps();
+                panel[k * block_panel + (long)p * pairs + q] = square_pair(even, odd);
+            }
+    // For each tile of outputs, pixels in order and at each pixel every block, so that y rows
+    // and pool windows are read in order.
+    for (int t = 0; t < tiles; t++) {
+        const uint32_t *a = packed + (long)t * pairs * R;
+        for (int p = 0; p < spatial; p += 2) {
+            int columns = p + 1 < spatial ? 2 : 1;
+            for (int k = 0; k < blocks; k++) {
+                const block_cursor *b = &cur[k];
+                __mmask16 lanes = (__mmask16)((1u << b->n) - 1);
+                const __m512i *b0 = panel + k * block_panel + (long)p * pairs, *b1 = b0 + pairs;
+                __m512 acc[2][R];
+                for (int r = 0; r < R; r++) acc[0][r] = acc[1][r] = _mm512_setzero_ps();
+                for (int q = 0; q < pairs; q++) {
+                    __m512bh x0 = (__m512bh)b0[q], x1 = (__m512bh)b1[q];
+                    for (int r = 0; r < R; r++) {
+                        __m512bh ar = (__m512bh)_mm512_set1_epi32((int)a[q * R + r]);
+                        acc[0][r] = _mm512_dpbf16_ps(acc[0][r], ar, x0);
+                        acc[1][r] = _mm512_dpbf16_ps(acc[1][r], ar, x1);
+                    }
+                }
+                for (int r = 0; r < R && t * R + r < outputs; r++) {
+                    int o = t * R + r;
+                    __m512 bc = _mm512_set1_ps(bias ? bias[o] : 0);
+                    __m512 bvc = _mm512_set1_ps(bias_variance ? bias_variance[o] : 0);
+                    for (int h = 0; h < columns; h++) {
+                        int j = o * spatial + p + h, jl = j % XBAR_SEGMENT_OUTPUTS;
+                        int w = b->block * noise->segments + j / XBAR_SEGMENT_OUTPUTS;
+                        const float *pool = noise->pool + ((noise->offsets[w] + 16u * (uint32_t)jl) & noise->pool_mask);
+                        uint64_t word = words[k * block_words + j / 4];
+                        uint32_t signs = (uint32_t)(word >> (16 * (j & 3))) >> b->l0;
+                        __m512 z = _mm512_maskz_loadu_ps(lanes, pool + b->l0);
+                        z = _mm512_mask_xor_ps(z, (__mmask16)signs, z, _mm512_set1_ps(-0.0f));
+                        float *row = y + (long)j * stride + b->i0;
+                        _mm_prefetch((const char *)(row + PREFETCH_PIXELS * stride), _MM_HINT_T0);
+                        _mm_prefetch((const char *)(pool + 16 * PREFETCH_PIXELS), _MM_HINT_T0);
+                        __m512 mean = _mm512_add_ps(_mm512_maskz_loadu_ps(lanes, row), bc);
+                        _mm512_mask_storeu_ps(row, lanes, noisy_read16(mean, _mm512_add_ps(acc[h][r], bvc), z, rail));
+                    }
+                }
+            }
+        }
+    }
+    free(words), free(panel);
+}
+#else
+int xbar_bf16_variance_available(void) { return 0; }
+
+/// The same contraction without AVX-512 BF16: bf16 squares and weights, fp32 sums.
+void xbar_pointwise_read_noise(float *restrict y, const float *restrict x, const uint32_t *restrict packed,
+                               const float *restrict bias, const float *restrict bias_variance, int outputs,
+                               int inputs, int spatial, float rail, int stride, int count, int lane0,
+                               const xbar_noise_windows *noise) {
+    enum { R = XBAR_VARIANCE_TILE };
+    int pairs = (inputs + 1) / 2, rows = outputs * spatial;
+    long plane = (long)spatial * stride;
+    block_cursor cur[XBAR_MAX_BLOCKS];
+    int blocks = block_cursors(cur, noise, lane0, count);
+    uint64_t *words = malloc(sizeof(uint64_t) * ((rows + 3) / 4));
+    if (!words) {
+        for (long j = 0; j < rows; j++)
+            for (int i = 0; i < count; i++) y[j * stride + i] = NAN;  // reported as non-finite output
+        return;
+    }
+    for (int k = 0; k < blocks; k++) {
+        const block_cursor *b = &cur[k];
+        block_sign_words(words, noise, k, rows);
+        for (int j = 0; j < rows; j++) {
+            int o = j / spatial, p = j % spatial, jl = j % XBAR_SEGMENT_OUTPUTS;
+            const uint32_t *a = packed + (long)(o / R) * pairs * R + o % R;
+            int w = b->block * noise->segments + j / XBAR_SEGMENT_OUTPUTS;
+            const float *pool = noise->pool + ((noise->offsets[w] + 16u * (uint32_t)jl) & noise->pool_mask);
+            uint32_t signs = (uint32_t)(words[j / 4] >> (16 * (j & 3))) >> b->l0;
+            for (int i = 0; i < b->n; i++) {
+                float variance = 0;
+                for (int c = 0; c < inputs; c++) {
+                    float xc = x[c * plane + (long)p * stride + b->i0 + i];
+                    variance += bf16_value(a[(c / 2) * R] >> (16 * (c & 1)) & 0xffffu) * bf16_value(bf16_bits(xc * xc));
+                }
+                float *cell = y + (long)j * stride + b->i0 + i;
+                float bc = bias ? bias[o] : 0, bvc = bias_variance ? bias_variance[o] : 0;
+                *cell = noisy_read(*cell + bc, variance + bvc, lane_normal(pool + b->l0, signs, i), rail);
+            }
+        }
+    }
+    free(words);
+}
+#endif

@@ -125,6 +125,42 @@ public enum ReadNoiseSampler {
         }
     }
 
+    /// A pointwise crossbar's read noise, bias rows and rails in one pass over `y` (the
+    /// weights' GEMM of `x`, `[outputs, H, W, N]`), from its input `x` (`[inputs, H, W, N]`):
+    /// `y = clamp(y + b + sqrt(Σ v·x² + bv)·z, ±railUnits)`, the variance summed over bf16
+    /// products on the fly (AVX-512 BF16) instead of an sgemm of the squared input. Same
+    /// normals as `addNoise`; the variance is within about 2^-8 relative of the fp32 one
+    /// (`xbar_pointwise_read_noise`).
+    public static func pointwise(
+        _ y: inout Tensor, input x: Tensor, variance: PackedVariance, bias: [Float]?, biasVariance: [Float]?,
+        railUnits: Float?, key: NoiseKey, threads: Int
+    ) {
+        precondition(x.shape.count == 4 && y.shape.count == 4 && x.shape[1...] == y.shape[1...])
+        precondition(x.shape[0] == variance.inputs && y.shape[0] == variance.outputs)
+        precondition((bias?.count ?? variance.outputs) == variance.outputs)
+        precondition((biasVariance?.count ?? variance.outputs) == variance.outputs)
+        let spatial = y.shape[1] * y.shape[2], n = y.shape[3]
+        let rail = railUnits ?? .infinity
+        let parameters = UncheckedSendable((variance, bias, biasVariance))
+        y.scalars.withUnsafeMutableBufferPointer { out in
+            x.scalars.withUnsafeBufferPointer { input in
+                let box = UncheckedSendable((out.baseAddress!, input.baseAddress!))
+                walk(images: n, outputs: variance.outputs * spatial, keys: [key], threads: threads) {
+                    first, count, lane0, windows in
+                    let (out, input) = box.value
+                    let (v, b, bv) = parameters.value
+                    b.withUnsafeOptionalPointer { b in
+                        bv.withUnsafeOptionalPointer { bv in
+                            xbar_pointwise_read_noise(
+                                out + first, input + first, v.words, b, bv, Int32(v.outputs), Int32(v.inputs),
+                                Int32(spatial), rail, Int32(n), Int32(count), lane0, windows)
+                        }
+                    }
+                }
+            }
+        }
+    }
+
     /// The BN module's two per-channel stages (subtract, then scale) with read noise in one
     /// pass: equal, element for element, to `perChannel` for the first stage followed by
     /// `perChannel` for the second (same normals, rails after each stage), without the
@@ -229,5 +265,26 @@ public struct PerChannelStage: Sendable {
 
     public init(weight: [Float], bias: [Float], variance: [Float], biasVariance: [Float], key: NoiseKey) {
         (self.weight, self.bias, self.variance, self.biasVariance, self.key) = (weight, bias, variance, biasVariance, key)
+    }
+}
+
+/// A pointwise crossbar's read-noise variance weights (`outputs x inputs`) in bf16, packed
+/// for `ReadNoiseSampler.pointwise` (`xbar_variance_pack`).
+public struct PackedVariance: Sendable {
+    public let outputs, inputs: Int
+    let words: [UInt32]
+
+    /// Whether this build runs `ReadNoiseSampler.pointwise` on AVX-512 BF16; elsewhere it
+    /// is a slow scalar loop and crossbars use an sgemm of the squared input instead.
+    public static var isFast: Bool { xbar_bf16_variance_available() != 0 }
+
+    public init(variance: [Float], outputs: Int, inputs: Int) {
+        precondition(variance.count == outputs * inputs && outputs > 0 && inputs > 0)
+        (self.outputs, self.inputs) = (outputs, inputs)
+        let count = Int(xbar_variance_pack_count(Int32(outputs), Int32(inputs)))
+        words = [UInt32](unsafeUninitializedCapacity: count) { buffer, initialized in
+            xbar_variance_pack(buffer.baseAddress!, variance, Int32(outputs), Int32(inputs))
+            initialized = count
+        }
     }
 }

@@ -161,4 +161,60 @@ struct ReadNoiseSamplerTests {
         Kernels.clip(&y, 1.2)
         for k in 0..<count { #expect(abs(fused.scalars[k] - y.scalars[k]) <= 1e-5, "element \(k)") }
     }
+
+    /// The fused pointwise pass against its definition in double precision: value + bias +
+    /// sqrt(Σ v·x² + bv)·z with the definition's normals, rails after. Odd input count, outputs
+    /// not a multiple of the tile, an odd pixel count, more than one 4,096-output segment, a
+    /// batch starting mid-block with a partial last block, two threads. The variance's bf16
+    /// products may move the noise by at most 2^-8 of sigma.
+    @Test func fusedPointwiseFollowsTheDefinition() {
+        let (inputs, outputs, h, w, n) = (5, 11, 21, 19, 37)   // 11·399 = 4,389 outputs: two segments
+        let g = Conv2DGeometry(inChannels: inputs, outChannels: outputs, kernel: (1, 1), stride: (1, 1),
+                               padding: (0, 0), groups: 1, input: (h, w))
+        let plane = h * w
+        let x = Tensor(shape: [inputs, h, w, n], scalars: (0..<(inputs * plane * n)).map {
+            Float(($0 * 37) % 41) / 13 - 1.5
+        })
+        let weights = (0..<(outputs * inputs)).map { Float(($0 * 7) % 11) / 10 - 0.5 }
+        let variances = (0..<(outputs * inputs)).map { 1e-3 * Float(($0 * 5) % 13 + 1) / 13 }
+        let b = (0..<outputs).map { Float($0 % 3) / 10 - 0.1 }
+        let bv = (0..<outputs).map { Float($0 % 4) * 1e-4 }
+        var k = key
+        k.firstImage = 5
+        let rail: Float = 1.6
+        var y = Kernels.conv2d(x, weight: weights, bias: nil, geometry: g, threads: 1)
+        let value = y
+        ReadNoiseSampler.pointwise(&y, input: x, variance: PackedVariance(variance: variances, outputs: outputs,
+                                                                            inputs: inputs),
+                                   bias: b, biasVariance: bv, railUnits: rail, key: k, threads: 2)
+        var worst = 0.0
+        var railed = 0
+        for o in 0..<outputs {
+            for p in 0..<plane {
+                let j = o * plane + p
+                for i in 0..<n {
+                    var variance = Double(bv[o])
+                    for c in 0..<inputs {
+                        let xc = Double(x.scalars[(c * plane + p) * n + i])
+                        variance += Double(variances[o * inputs + c]) * xc * xc
+                    }
+                    let z = Double(NormalPool.normal(seed: k.seed, key: k.crossbar + [StreamPurpose.readNoise.rawValue],
+                                                     image: k.firstImage + i, output: j))
+                    let mean = Double(value.scalars[j * n + i]) + Double(b[o])
+                    let exact = mean + variance.squareRoot() * z
+                    let got = Double(y.scalars[j * n + i])
+                    if abs(exact) >= Double(rail) + 1e-3 {
+                        railed += 1
+                        #expect(got == (exact > 0 ? 1 : -1) * Double(rail), "output \(j) image \(i)")
+                    } else if abs(exact) < Double(rail) - 1e-3 {
+                        let bound = 0x1p-8 * variance.squareRoot() * abs(z) + 1e-6 * max(1, abs(exact))
+                        #expect(abs(got - exact) <= bound, "output \(j) image \(i)")
+                        worst = max(worst, abs(got - exact) / max(variance.squareRoot() * abs(z), 1e-12))
+                    }
+                }
+            }
+        }
+        #expect(railed > 0)
+        #expect(worst > 0, "the noise moved by nothing at all: the bf16 path was not exercised")
+    }
 }
