@@ -5,7 +5,7 @@
 // Layers (each a target, so the compiler keeps lower layers from reaching up):
 //
 //   CBLAS, CHDF5            system libraries (pkg-config: openblas, hdf5)
-//   CKernels                elementwise C loops Swift does not vectorise (sqrt, clamps)
+//   CKernels                read-noise passes in C (vectorised sqrt/clamps, AVX-512, BF16)
 //   XbarSimTensor           tensors and the BLAS-backed kernels      (Tensor/)
 //   XbarSimIO               HDF5 reader/writer, CIFAR-10 loader      (IO/)
 //   XbarSimGraph            op graph, model-file loader, float engine (Graph/)

@@ -10,7 +10,11 @@ threads=${1:-2}
 shift || true
 swift build -c release --product xbarsim >/dev/null
 log=$(mktemp)
-/usr/bin/time -v .build/release/xbarsim eval --preset rram --threads "$threads" --json "$@" >"$log.json" 2>"$log"
+if ! /usr/bin/time -v .build/release/xbarsim eval --preset rram --threads "$threads" --json "$@" >"$log.json" 2>"$log"; then
+    grep -v -E '^\s' "$log" >&2   # the error, without time's report
+    rm -f "$log" "$log.json"
+    exit 1
+fi
 python3 - "$log.json" "$log" <<'PY'
 import json, re, sys
 r = json.load(open(sys.argv[1]))

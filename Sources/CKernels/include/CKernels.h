@@ -1,6 +1,8 @@
-// Elementwise hot loops (and one allocator setting) that Swift does not vectorise: Swift's Float.squareRoot() and
-// SIMD min/max/select lower to per-lane libm calls, while clang with -fno-math-errno
-// turns these loops into vsqrtps/vmaxps. Only XbarSim's Analog layer calls them.
+// The read-noise passes (and one allocator setting), in C because Swift lowers
+// Float.squareRoot() and SIMD min/max/select to per-lane libm calls while clang with
+// -fno-math-errno vectorises them, and for AVX-512 (16-image blocks in one register) and
+// AVX-512 BF16 (pointwise variances) where the host has them. Only XbarSim's Analog layer
+// calls them.
 #ifndef XBARSIM_CKERNELS_H
 #define XBARSIM_CKERNELS_H
 
