@@ -294,10 +294,11 @@ void xbar_depthwise_read_noise(float *restrict y, const float *restrict x, const
     free(offset), free(tw), free(tv);
 }
 
-/// bf16 (round to nearest even) of a finite float, as its 16 bits.
+/// bf16 (round to nearest even) of a float, as its 16 bits; NaN stays NaN.
 static inline uint32_t bf16_bits(float f) {
     uint32_t u;
     memcpy(&u, &f, 4);
+    if (f != f) return 0x7fc0u;
     return (u + 0x7fffu + ((u >> 16) & 1u)) >> 16;
 }
 
