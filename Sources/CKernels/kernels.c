@@ -219,6 +219,12 @@ void xbar_read_noise_per_channel_pair(float *restrict y, const float *restrict x
     }
 }
 
+/// Marks every output of the chunk non-finite (reported downstream) when scratch memory is short.
+static void fill_nan(float *y, long rows, int stride, int count) {
+    for (long j = 0; j < rows; j++)
+        for (int i = 0; i < count; i++) y[j * stride + i] = NAN;
+}
+
 void xbar_depthwise_read_noise(float *restrict y, const float *restrict x, const float *restrict w,
                                const float *restrict v, const float *restrict b, const float *restrict bv,
                                xbar_depthwise_geometry shape, float rail, int stride, int count, int lane0,
@@ -230,8 +236,7 @@ void xbar_depthwise_read_noise(float *restrict y, const float *restrict x, const
     float *tw = malloc(sizeof(float) * taps), *tv = malloc(sizeof(float) * taps);
     if (!offset || !tw || !tv) {
         free(offset), free(tw), free(tv);
-        for (long i = 0; i < (long)g->channels * plane; i++)
-            for (int n = 0; n < count; n++) y[i * stride + n] = NAN;  // reported as non-finite output
+        fill_nan(y, (long)g->channels * plane, stride, count);
         return;
     }
     block_cursor cur[XBAR_MAX_BLOCKS];
@@ -334,6 +339,16 @@ static void block_sign_words(uint64_t *words, const xbar_noise_windows *noise, i
     }
 }
 
+/// Random access to block k's normals at output j, from its sign words (block_sign_words):
+/// the pool values of lanes l0 ... and their signs (bit i: lane l0 + i negative).
+static inline const float *window_pool(const xbar_noise_windows *noise, const block_cursor *b,
+                                       const uint64_t *words, int j, uint32_t *signs) {
+    int w = b->block * noise->segments + j / XBAR_SEGMENT_OUTPUTS;
+    *signs = (uint32_t)(words[j / 4] >> (16 * (j & 3))) >> b->l0;
+    uint32_t at = noise->offsets[w] + 16u * (uint32_t)(j % XBAR_SEGMENT_OUTPUTS);
+    return noise->pool + (at & noise->pool_mask) + b->l0;
+}
+
 #if defined(__AVX512BF16__) && defined(XBAR_SIMD16)
 int xbar_bf16_variance_available(void) { return 1; }
 
@@ -363,8 +378,7 @@ void xbar_pointwise_read_noise(float *restrict y, const float *restrict x, const
     __m512i *panel = aligned_alloc(64, sizeof(__m512i) * (size_t)(blocks * block_panel));
     if (!words || !panel) {
         free(words), free(panel);
-        for (long j = 0; j < rows; j++)
-            for (int i = 0; i < count; i++) y[j * stride + i] = NAN;  // reported as non-finite output
+        fill_nan(y, rows, stride, count);
         return;
     }
     // Every block's sign words, and its squared inputs at every pixel as bf16 pairs
@@ -405,12 +419,10 @@ void xbar_pointwise_read_noise(float *restrict y, const float *restrict x, const
                     __m512 bc = _mm512_set1_ps(bias ? bias[o] : 0);
                     __m512 bvc = _mm512_set1_ps(bias_variance ? bias_variance[o] : 0);
                     for (int h = 0; h < columns; h++) {
-                        int j = o * spatial + p + h, jl = j % XBAR_SEGMENT_OUTPUTS;
-                        int w = b->block * noise->segments + j / XBAR_SEGMENT_OUTPUTS;
-                        const float *pool = noise->pool + ((noise->offsets[w] + 16u * (uint32_t)jl) & noise->pool_mask);
-                        uint64_t word = words[k * block_words + j / 4];
-                        uint32_t signs = (uint32_t)(word >> (16 * (j & 3))) >> b->l0;
-                        __m512 z = _mm512_maskz_loadu_ps(lanes, pool + b->l0);
+                        int j = o * spatial + p + h;
+                        uint32_t signs;
+                        const float *pool = window_pool(noise, b, words + k * block_words, j, &signs);
+                        __m512 z = _mm512_maskz_loadu_ps(lanes, pool);
                         z = _mm512_mask_xor_ps(z, (__mmask16)signs, z, _mm512_set1_ps(-0.0f));
                         float *row = y + (long)j * stride + b->i0;
                         _mm_prefetch((const char *)(row + PREFETCH_PIXELS * stride), _MM_HINT_T0);
@@ -439,19 +451,17 @@ void xbar_pointwise_read_noise(float *restrict y, const float *restrict x, const
     int blocks = block_cursors(cur, noise, lane0, count);
     uint64_t *words = malloc(sizeof(uint64_t) * ((rows + 3) / 4));
     if (!words) {
-        for (long j = 0; j < rows; j++)
-            for (int i = 0; i < count; i++) y[j * stride + i] = NAN;  // reported as non-finite output
+        fill_nan(y, rows, stride, count);
         return;
     }
     for (int k = 0; k < blocks; k++) {
         const block_cursor *b = &cur[k];
         block_sign_words(words, noise, k, rows);
         for (int j = 0; j < rows; j++) {
-            int o = j / spatial, p = j % spatial, jl = j % XBAR_SEGMENT_OUTPUTS;
+            int o = j / spatial, p = j % spatial;
             const uint32_t *a = packed + (long)(o / R) * pairs * R + o % R;
-            int w = b->block * noise->segments + j / XBAR_SEGMENT_OUTPUTS;
-            const float *pool = noise->pool + ((noise->offsets[w] + 16u * (uint32_t)jl) & noise->pool_mask);
-            uint32_t signs = (uint32_t)(words[j / 4] >> (16 * (j & 3))) >> b->l0;
+            uint32_t signs;
+            const float *pool = window_pool(noise, b, words, j, &signs);
             for (int i = 0; i < b->n; i++) {
                 float variance = 0;
                 for (int c = 0; c < inputs; c++) {
@@ -460,7 +470,7 @@ void xbar_pointwise_read_noise(float *restrict y, const float *restrict x, const
                 }
                 float *cell = y + (long)j * stride + b->i0 + i;
                 float bc = bias ? bias[o] : 0, bvc = bias_variance ? bias_variance[o] : 0;
-                *cell = noisy_read(*cell + bc, variance + bvc, lane_normal(pool + b->l0, signs, i), rail);
+                *cell = noisy_read(*cell + bc, variance + bvc, lane_normal(pool, signs, i), rail);
             }
         }
     }
