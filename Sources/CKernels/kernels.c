@@ -314,20 +314,63 @@ static inline float bf16_value(uint32_t bits) {
     return f;
 }
 
-long xbar_variance_pack_count(int outputs, int inputs) {
-    return (long)(outputs + XBAR_VARIANCE_TILE - 1) / XBAR_VARIANCE_TILE * XBAR_VARIANCE_TILE * ((inputs + 1) / 2);
+#if defined(__AVX512BF16__) && defined(XBAR_SIMD16)
+#define XBAR_BF16_VARIANCE 1
+#endif
+
+/// Outputs per tile of packed pointwise weights.
+enum { R = XBAR_POINTWISE_TILE };
+
+static inline int pairs_of(int inputs) { return (inputs + 1) / 2; }
+static inline int tiles_of(int outputs) { return (outputs + R - 1) / R; }
+
+long xbar_pointwise_weight_count(int outputs, int inputs) { return (long)tiles_of(outputs) * pairs_of(inputs) * 2 * R; }
+
+void xbar_pointwise_pack_weights(float *restrict packed, const float *restrict w, int outputs, int inputs) {
+    int pairs = pairs_of(inputs);
+    for (int t = 0; t < tiles_of(outputs); t++)
+        for (int q = 0; q < pairs; q++)
+            for (int h = 0; h < 2; h++)
+                for (int r = 0; r < R; r++) {
+                    int o = t * R + r, c = 2 * q + h;
+                    float value = o < outputs && c < inputs ? w[(long)o * inputs + c] : 0;
+                    packed[(((long)t * pairs + q) * 2 + h) * R + r] = value;
+                }
 }
 
-void xbar_variance_pack(uint32_t *restrict packed, const float *restrict v, int outputs, int inputs) {
-    int pairs = (inputs + 1) / 2, tiles = (outputs + XBAR_VARIANCE_TILE - 1) / XBAR_VARIANCE_TILE;
-    for (int t = 0; t < tiles; t++)
+long xbar_pointwise_variance_count(int outputs, int inputs) {
+#ifdef XBAR_BF16_VARIANCE
+    return (long)tiles_of(outputs) * pairs_of(inputs) * R;
+#else
+    return xbar_pointwise_weight_count(outputs, inputs);
+#endif
+}
+
+void xbar_pointwise_pack_variance(void *restrict packed, const float *restrict v, int outputs, int inputs) {
+#ifdef XBAR_BF16_VARIANCE
+    uint32_t *words = packed;
+    int pairs = pairs_of(inputs);
+    for (int t = 0; t < tiles_of(outputs); t++)
         for (int q = 0; q < pairs; q++)
-            for (int r = 0; r < XBAR_VARIANCE_TILE; r++) {
-                int o = t * XBAR_VARIANCE_TILE + r;
+            for (int r = 0; r < R; r++) {
+                int o = t * R + r;
                 float even = o < outputs ? v[(long)o * inputs + 2 * q] : 0;
                 float odd = o < outputs && 2 * q + 1 < inputs ? v[(long)o * inputs + 2 * q + 1] : 0;
-                packed[((long)t * pairs + q) * XBAR_VARIANCE_TILE + r] = bf16_bits(even) | bf16_bits(odd) << 16;
+                words[((long)t * pairs + q) * R + r] = bf16_bits(even) | bf16_bits(odd) << 16;
             }
+#else
+    xbar_pointwise_pack_weights(packed, v, outputs, inputs);
+#endif
+}
+
+int xbar_pointwise_kernel(void) {
+#if defined(XBAR_BF16_VARIANCE)
+    return 2;
+#elif defined(XBAR_SIMD16)
+    return 1;
+#else
+    return 0;
+#endif
 }
 
 /// The sign words of block `block` for outputs 0 ..< outputs: word ⌊j/4⌋ covers outputs 4⌊j/4⌋ ... +3.
@@ -349,77 +392,99 @@ static inline const float *window_pool(const xbar_noise_windows *noise, const bl
     return noise->pool + (at & noise->pool_mask) + b->l0;
 }
 
-#if defined(__AVX512BF16__) && defined(XBAR_SIMD16)
-int xbar_bf16_variance_available(void) { return 1; }
-
+#ifdef XBAR_SIMD16
+/// Input panel bytes per pixel chunk: the chunk's inputs (and squares) for every block
+/// stay in L2 while each tile of outputs walks them.
+#define PANEL_BYTES (192 << 10)
 /// Pixels ahead that the epilogue prefetches its y rows and pool values: per tile it walks
 /// 8 outputs x every block, more streams than the hardware prefetcher follows.
 #define PREFETCH_PIXELS 8
 
-
-/// Squares of 16 lanes of inputs 2q and 2q+1 as bf16 pairs (even input in the low half).
-static inline __m512i square_pair(__m512 even, __m512 odd) {
+#ifdef XBAR_BF16_VARIANCE
+/// Panel vectors per input pair: inputs 2q and 2q+1, their squares as bf16 pairs.
+#define PANEL_WIDTH 3
+static inline void pack_squares(__m512 *at, __m512 even, __m512 odd) {
     __m256i lo = (__m256i)_mm512_cvtneps_pbh(_mm512_mul_ps(even, even));
     __m256i hi = (__m256i)_mm512_cvtneps_pbh(_mm512_mul_ps(odd, odd));
-    return _mm512_or_si512(_mm512_cvtepu16_epi32(lo), _mm512_slli_epi32(_mm512_cvtepu16_epi32(hi), 16));
+    at[0] = (__m512)_mm512_or_si512(_mm512_cvtepu16_epi32(lo), _mm512_slli_epi32(_mm512_cvtepu16_epi32(hi), 16));
 }
+/// var[r] += v[o_r, 2q]·x²(2q) + v[o_r, 2q+1]·x²(2q+1), products of bf16, summed in fp32.
+static inline void variance_step(__m512 *var, const void *packed, int q, const __m512 *squares) {
+    const uint32_t *v = (const uint32_t *)packed + (long)q * R;
+    for (int r = 0; r < R; r++)
+        var[r] = _mm512_dpbf16_ps(var[r], (__m512bh)_mm512_set1_epi32((int)v[r]), (__m512bh)squares[0]);
+}
+#else
+/// Panel vectors per input pair: inputs 2q and 2q+1, and their squares.
+#define PANEL_WIDTH 4
+static inline void pack_squares(__m512 *at, __m512 even, __m512 odd) {
+    at[0] = _mm512_mul_ps(even, even), at[1] = _mm512_mul_ps(odd, odd);
+}
+static inline void variance_step(__m512 *var, const void *packed, int q, const __m512 *squares) {
+    const float *v = (const float *)packed + (long)q * 2 * R;
+    for (int r = 0; r < R; r++) {
+        var[r] = _mm512_fmadd_ps(_mm512_set1_ps(v[r]), squares[0], var[r]);
+        var[r] = _mm512_fmadd_ps(_mm512_set1_ps(v[R + r]), squares[1], var[r]);
+    }
+}
+#endif
 
-void xbar_pointwise_read_noise(float *restrict y, const float *restrict x, const uint32_t *restrict packed,
-                               const float *restrict bias, const float *restrict bias_variance, int outputs,
-                               int inputs, int spatial, float rail, int stride, int count, int lane0,
-                               const xbar_noise_windows *noise) {
-    enum { R = XBAR_VARIANCE_TILE };
-    int pairs = (inputs + 1) / 2, tiles = (outputs + R - 1) / R, rows = outputs * spatial;
-    long plane = (long)spatial * stride;
+void xbar_pointwise_crossbar(float *restrict y, const float *restrict x, const float *restrict weights,
+                             const void *restrict variance, const float *restrict bias,
+                             const float *restrict bias_variance, int outputs, int inputs, int spatial, float rail,
+                             int stride, int count, int lane0, const xbar_noise_windows *noise) {
+    int pairs = pairs_of(inputs), rows = outputs * spatial;
+    long plane = (long)spatial * stride, variance_tile = xbar_pointwise_variance_count(R, inputs);
     block_cursor cur[XBAR_MAX_BLOCKS];
     int blocks = block_cursors(cur, noise, lane0, count);
-    long block_words = (rows + 3) / 4, block_panel = (long)pairs * (spatial + 1);
+    long block_words = (rows + 3) / 4, pixel_panel = (long)blocks * pairs * PANEL_WIDTH;
+    long chunk = PANEL_BYTES / (64 * pixel_panel);
+    chunk = chunk < 1 ? 1 : chunk > spatial ? spatial : chunk;
     uint64_t *words = malloc(sizeof(uint64_t) * (size_t)(blocks * block_words));
-    __m512i *panel = aligned_alloc(64, sizeof(__m512i) * (size_t)(blocks * block_panel));
+    __m512 *panel = aligned_alloc(64, 64 * (size_t)(pixel_panel * chunk));
     if (!words || !panel) {
         free(words), free(panel);
         fill_nan(y, rows, stride, count);
         return;
     }
-    // Every block's sign words, and its squared inputs at every pixel as bf16 pairs
-    // (panel[k·block_panel + p·pairs + q]; a zero pixel after the last), read in memory order.
     for (int k = 0; k < blocks; k++) block_sign_words(words + k * block_words, noise, k, rows);
-    for (int q = 0; q < pairs; q++)
-        for (int p = 0; p <= spatial; p++)
-            for (int k = 0; k < blocks; k++) {
-                const block_cursor *b = &cur[k];
-                __mmask16 lanes = p < spatial ? (__mmask16)((1u << b->n) - 1) : 0;
-                const float *x0 = x + 2L * q * plane + (long)p * stride + b->i0;
-                __m512 even = _mm512_maskz_loadu_ps(lanes, x0);
-                __m512 odd = 2 * q + 1 < inputs ? _mm512_maskz_loadu_ps(lanes, x0 + plane) : _mm512_setzero_ps();
-                panel[k * block_panel + (long)p * pairs + q] = square_pair(even, odd);
-            }
-    // For each tile of outputs, pixels in order and at each pixel every block, so that y rows
-    // and pool windows are read in order.
-    for (int t = 0; t < tiles; t++) {
-        const uint32_t *a = packed + (long)t * pairs * R;
-        for (int p = 0; p < spatial; p += 2) {
-            int columns = p + 1 < spatial ? 2 : 1;
-            for (int k = 0; k < blocks; k++) {
-                const block_cursor *b = &cur[k];
-                __mmask16 lanes = (__mmask16)((1u << b->n) - 1);
-                const __m512i *b0 = panel + k * block_panel + (long)p * pairs, *b1 = b0 + pairs;
-                __m512 acc[2][R];
-                for (int r = 0; r < R; r++) acc[0][r] = acc[1][r] = _mm512_setzero_ps();
-                for (int q = 0; q < pairs; q++) {
-                    __m512bh x0 = (__m512bh)b0[q], x1 = (__m512bh)b1[q];
-                    for (int r = 0; r < R; r++) {
-                        __m512bh ar = (__m512bh)_mm512_set1_epi32((int)a[q * R + r]);
-                        acc[0][r] = _mm512_dpbf16_ps(acc[0][r], ar, x0);
-                        acc[1][r] = _mm512_dpbf16_ps(acc[1][r], ar, x1);
-                    }
+    for (int p0 = 0; p0 < spatial; p0 += (int)chunk) {
+        int pixels = spatial - p0 < chunk ? spatial - p0 : (int)chunk;
+        // The chunk's inputs, read in memory order, as panel[(pixel·blocks + k)·pairs + q]:
+        // lanes of inputs 2q and 2q+1 (zero past the last input and the block's images) and
+        // their squares.
+        for (int q = 0; q < pairs; q++)
+            for (int pp = 0; pp < pixels; pp++)
+                for (int k = 0; k < blocks; k++) {
+                    __mmask16 lanes = (__mmask16)((1u << cur[k].n) - 1);
+                    const float *x0 = x + 2L * q * plane + (long)(p0 + pp) * stride + cur[k].i0;
+                    __m512 even = _mm512_maskz_loadu_ps(lanes, x0);
+                    __m512 odd = 2 * q + 1 < inputs ? _mm512_maskz_loadu_ps(lanes, x0 + plane) : _mm512_setzero_ps();
+                    __m512 *at = panel + (((long)pp * blocks + k) * pairs + q) * PANEL_WIDTH;
+                    at[0] = even, at[1] = odd;
+                    pack_squares(at + 2, even, odd);
                 }
-                for (int r = 0; r < R && t * R + r < outputs; r++) {
-                    int o = t * R + r;
-                    __m512 bc = _mm512_set1_ps(bias ? bias[o] : 0);
-                    __m512 bvc = _mm512_set1_ps(bias_variance ? bias_variance[o] : 0);
-                    for (int h = 0; h < columns; h++) {
-                        int j = o * spatial + p + h;
+        // For each tile of outputs, the chunk's pixels in order and at each every block, so
+        // that y rows and pool windows are walked in order.
+        for (int t = 0; t < tiles_of(outputs); t++) {
+            const float *a = weights + (long)t * pairs * 2 * R;
+            const char *v = (const char *)variance + 4 * t * variance_tile;
+            for (int pp = 0; pp < pixels; pp++)
+                for (int k = 0; k < blocks; k++) {
+                    const block_cursor *b = &cur[k];
+                    const __m512 *in = panel + ((long)pp * blocks + k) * pairs * PANEL_WIDTH;
+                    __m512 value[R], var[R];
+                    for (int r = 0; r < R; r++) value[r] = var[r] = _mm512_setzero_ps();
+                    for (int q = 0; q < pairs; q++, in += PANEL_WIDTH) {
+                        for (int r = 0; r < R; r++) {
+                            value[r] = _mm512_fmadd_ps(_mm512_set1_ps(a[q * 2 * R + r]), in[0], value[r]);
+                            value[r] = _mm512_fmadd_ps(_mm512_set1_ps(a[q * 2 * R + R + r]), in[1], value[r]);
+                        }
+                        variance_step(var, v, q, in + 2);
+                    }
+                    __mmask16 lanes = (__mmask16)((1u << b->n) - 1);
+                    for (int r = 0; r < R && t * R + r < outputs; r++) {
+                        int o = t * R + r, j = o * spatial + p0 + pp;
                         uint32_t signs;
                         const float *pool = window_pool(noise, b, words + k * block_words, j, &signs);
                         __m512 z = _mm512_maskz_loadu_ps(lanes, pool);
@@ -427,26 +492,24 @@ void xbar_pointwise_read_noise(float *restrict y, const float *restrict x, const
                         float *row = y + (long)j * stride + b->i0;
                         _mm_prefetch((const char *)(row + PREFETCH_PIXELS * stride), _MM_HINT_T0);
                         _mm_prefetch((const char *)(pool + 16 * PREFETCH_PIXELS), _MM_HINT_T0);
-                        __m512 mean = _mm512_add_ps(_mm512_maskz_loadu_ps(lanes, row), bc);
-                        _mm512_mask_storeu_ps(row, lanes, noisy_read16(mean, _mm512_add_ps(acc[h][r], bvc), z, rail));
+                        __m512 mean = _mm512_add_ps(value[r], _mm512_set1_ps(bias ? bias[o] : 0));
+                        __m512 sum = _mm512_add_ps(var[r], _mm512_set1_ps(bias_variance ? bias_variance[o] : 0));
+                        _mm512_mask_storeu_ps(row, lanes, noisy_read16(mean, sum, z, rail));
                     }
                 }
-            }
         }
     }
     free(words), free(panel);
 }
 #else
-int xbar_bf16_variance_available(void) { return 0; }
-
-/// The same contraction without AVX-512 BF16: bf16 squares and weights, fp32 sums.
-void xbar_pointwise_read_noise(float *restrict y, const float *restrict x, const uint32_t *restrict packed,
-                               const float *restrict bias, const float *restrict bias_variance, int outputs,
-                               int inputs, int spatial, float rail, int stride, int count, int lane0,
-                               const xbar_noise_windows *noise) {
-    enum { R = XBAR_VARIANCE_TILE };
-    int pairs = (inputs + 1) / 2, rows = outputs * spatial;
+/// The same sums without AVX-512, one lane at a time (correct, slow: callers use sgemms).
+void xbar_pointwise_crossbar(float *restrict y, const float *restrict x, const float *restrict weights,
+                             const void *restrict variance, const float *restrict bias,
+                             const float *restrict bias_variance, int outputs, int inputs, int spatial, float rail,
+                             int stride, int count, int lane0, const xbar_noise_windows *noise) {
+    int pairs = pairs_of(inputs), rows = outputs * spatial;
     long plane = (long)spatial * stride;
+    const float *v = variance;
     block_cursor cur[XBAR_MAX_BLOCKS];
     int blocks = block_cursors(cur, noise, lane0, count);
     uint64_t *words = malloc(sizeof(uint64_t) * ((rows + 3) / 4));
@@ -459,18 +522,20 @@ void xbar_pointwise_read_noise(float *restrict y, const float *restrict x, const
         block_sign_words(words, noise, k, rows);
         for (int j = 0; j < rows; j++) {
             int o = j / spatial, p = j % spatial;
-            const uint32_t *a = packed + (long)(o / R) * pairs * R + o % R;
+            long tile = (long)(o / R) * pairs * 2 * R + o % R;
             uint32_t signs;
             const float *pool = window_pool(noise, b, words, j, &signs);
             for (int i = 0; i < b->n; i++) {
-                float variance = 0;
+                float mean = 0, sum = 0;
                 for (int c = 0; c < inputs; c++) {
                     float xc = x[c * plane + (long)p * stride + b->i0 + i];
-                    variance += bf16_value(a[(c / 2) * R] >> (16 * (c & 1)) & 0xffffu) * bf16_value(bf16_bits(xc * xc));
+                    long at = tile + (c / 2) * 2 * R + (c & 1) * R;
+                    mean += weights[at] * xc;
+                    sum += v[at] * (xc * xc);
                 }
-                float *cell = y + (long)j * stride + b->i0 + i;
-                float bc = bias ? bias[o] : 0, bvc = bias_variance ? bias_variance[o] : 0;
-                *cell = noisy_read(*cell + bc, variance + bvc, lane_normal(pool, signs, i), rail);
+                mean += bias ? bias[o] : 0;
+                sum += bias_variance ? bias_variance[o] : 0;
+                y[(long)j * stride + b->i0 + i] = noisy_read(mean, sum, lane_normal(pool, signs, i), rail);
             }
         }
     }

@@ -60,32 +60,33 @@ void xbar_depthwise_read_noise(float *y, const float *x, const float *w, const f
                                const float *bv, xbar_depthwise_geometry g, float rail, int stride, int count,
                                int lane0, const xbar_noise_windows *noise);
 
-/// Outputs per tile of packed variance weights (xbar_variance_pack).
-#define XBAR_VARIANCE_TILE 8
-
-/// A pointwise crossbar's read-noise variance weights `v` (`outputs x inputs`, row-major) in
-/// bf16 (round to nearest even) for xbar_pointwise_read_noise: tiles of XBAR_VARIANCE_TILE
-/// outputs (the last padded with zeros), in each tile the inputs in pairs (2q in the low
-/// half of a word, 2q+1 in the high half; an odd count padded with a zero), the tile's
-/// outputs side by side. xbar_variance_pack_count words.
-long xbar_variance_pack_count(int outputs, int inputs);
-void xbar_variance_pack(uint32_t *packed, const float *v, int outputs, int inputs);
-
-/// 1 where xbar_pointwise_read_noise runs on AVX-512 BF16 (the fast path); 0 where it runs
-/// a scalar loop (correct, slow: callers use an sgemm of the squared input instead).
-int xbar_bf16_variance_available(void);
-
-/// A pointwise crossbar's read noise, bias rows and rails over `y` (`[outputs, spatial, N]`,
-/// the weights' GEMM already in it) from its input `x` (`[inputs, spatial, N]`), both of row
-/// stride `stride`, for `count` images (columns) whose first is lane `lane0` of its block:
-///     y = clamp(y + b[o] + sqrt(max(Σ_c v[o,c]·x_c² + bv[o], 0))·z, -rail, rail)
-/// with z as in xbar_read_noise_add (b or bv NULL for none). The variance is summed in fp32
-/// over bf16 products: every term is non-negative, so its relative error is at most about
-/// 2^-8 (bf16 rounding of v and of x²), 2^-9 on the noise's standard deviation.
-void xbar_pointwise_read_noise(float *y, const float *x, const uint32_t *packed, const float *bias,
-                               const float *bias_variance, int outputs, int inputs, int spatial, float rail,
-                               int stride, int count, int lane0, const xbar_noise_windows *noise);
-
+/// Outputs per tile of packed pointwise weights (xbar_pointwise_pack_weights).
+#define XBAR_POINTWISE_TILE 8
+/// A pointwise crossbar's weights `w` (`outputs x inputs`, row-major) packed for
+/// xbar_pointwise_crossbar: tiles of XBAR_POINTWISE_TILE outputs (the last padded with
+/// zeros); in each tile, for each input pair q, the tile's weights of input 2q side by side,
+/// then those of input 2q+1 (an odd count padded with zeros). xbar_pointwise_weight_count floats.
+long xbar_pointwise_weight_count(int outputs, int inputs);
+void xbar_pointwise_pack_weights(float *packed, const float *w, int outputs, int inputs);
+/// Its read-noise variance weights `v` (same shape) packed the same way, or, where
+/// xbar_pointwise_kernel() is 2, in bf16 (round to nearest even): per tile and input pair
+/// one 32-bit word per output, input 2q in the low half. xbar_pointwise_variance_count words.
+long xbar_pointwise_variance_count(int outputs, int inputs);
+void xbar_pointwise_pack_variance(void *packed, const float *v, int outputs, int inputs);
+/// What xbar_pointwise_crossbar runs on in this build: 2 AVX-512 with bf16 variance
+/// products, 1 AVX-512 in fp32, 0 a scalar loop (correct, slow: callers use sgemms instead).
+int xbar_pointwise_kernel(void);
+/// A pointwise crossbar with read noise, bias rows and rails in one pass: from its input
+/// `x` (`[inputs, spatial, N]`) to `y` (`[outputs, spatial, N]`), both of row stride
+/// `stride`, for `count` images (columns) whose first is lane `lane0` of its block:
+///     y = clamp(Σ_c w[o,c]·x_c + b[o] + sqrt(max(Σ_c v[o,c]·x_c² + bv[o], 0))·z, -rail, rail)
+/// with z as in xbar_read_noise_add (b or bv NULL for none); `weights` and `variance` packed
+/// as above. The value is an fp32 dot product. With bf16 variance products every term is
+/// non-negative, so the variance's relative error is at most about 2^-8 (bf16 rounding of v
+/// and of x²), 2^-9 on the noise's standard deviation.
+void xbar_pointwise_crossbar(float *y, const float *x, const float *weights, const void *variance,
+                             const float *bias, const float *bias_variance, int outputs, int inputs, int spatial,
+                             float rail, int stride, int count, int lane0, const xbar_noise_windows *noise);
 /// glibc: keep freed blocks up to 32 MiB in the heap (mmap threshold) and trim only
 /// above 256 MiB, so batch-sized buffers are reused instead of re-faulted. No-op elsewhere.
 void xbar_reuse_large_buffers(void);

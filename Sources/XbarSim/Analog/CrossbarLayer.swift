@@ -28,9 +28,9 @@ public struct CrossbarLayer: Sendable {
     public var parts: [EffectiveWeights]
     /// How the tiles were laid out and solved (tile size, wires, solver, TIA gain, grouping).
     public var circuitOptions: EffectiveWeightOptions
-    /// A pointwise crossbar's variance weights in bf16, where the CPU runs the fused
-    /// pointwise read-noise pass (`ReadNoiseSampler.pointwise`); nil elsewhere.
-    var packedVariance: PackedVariance?
+    /// A pointwise crossbar's weights and variance weights packed for the one-pass
+    /// pointwise crossbar (`ReadNoiseSampler.pointwise`) where the CPU runs it fast; nil elsewhere.
+    var packedPointwise: PackedPointwise?
 
     /// Maps and programs an op's weights for one chip, and solves its tiles' circuits.
     ///
@@ -54,9 +54,10 @@ public struct CrossbarLayer: Sendable {
             driftCompensation: programmed.driftCompensation, threads: threads)
         circuitOptions = options
         parts = try Self.effectiveWeights(mapped: mapped, programmed: programmed, options: options, geometry: geometry)
-        if PackedVariance.isFast, geometry.isPointwise, parts.count == 1, let part = parts.first,
+        if PackedPointwise.isFast, geometry.isPointwise, parts.count == 1, let part = parts.first,
            let v = part.variance, part.positiveWeights == nil, part.inputRows == 0..<geometry.fanIn {
-            packedVariance = PackedVariance(variance: v, outputs: geometry.outChannels, inputs: geometry.inChannels)
+            packedPointwise = PackedPointwise(weights: part.weights, variance: v, outputs: geometry.outChannels,
+                                              inputs: geometry.inChannels)
         }
     }
 
@@ -158,7 +159,7 @@ extension CrossbarLayer {
             let q = SymmetricQuantizer(bits: bits, range: max(ranges.inputRange, .leastNormalMagnitude))
             x.scalars.withUnsafeMutableBufferPointer { q.apply($0) }
         }
-        let fused = fusedPerChannel || fusedDepthwise || packedVariance != nil
+        let fused = fusedPerChannel || fusedDepthwise || packedPointwise != nil
         let squared = parts[0].variance == nil || fused ? nil : Kernels.squared(x)
         let separate = parts.count > 1
         var total: Tensor?
@@ -193,14 +194,12 @@ extension CrossbarLayer {
                 x, weight: part.weights, variance: v, bias: part.bias, biasVariance: part.biasVariance,
                 geometry: geometry, railUnits: railUnits, key: noise, threads: threads)
         }
+        if let packed = packedPointwise {
+            return ReadNoiseSampler.pointwise(x, crossbar: packed, bias: part.bias, biasVariance: part.biasVariance,
+                                              railUnits: railUnits, key: noise, threads: threads)
+        }
         func conv(_ input: Tensor, _ w: [Float], _ b: [Float]?) -> Tensor {
             Kernels.conv2d(input, weight: w, bias: b, geometry: geometry, inputRows: part.inputRows, threads: threads)
-        }
-        if let packed = packedVariance {
-            var y = conv(x, part.weights, nil)
-            ReadNoiseSampler.pointwise(&y, input: x, variance: packed, bias: part.bias, biasVariance: part.biasVariance,
-                                       railUnits: railUnits, key: noise, threads: threads)
-            return y
         }
         var y: Tensor
         if let wp = part.positiveWeights, let wn = part.negativeWeights, let railUnits {

@@ -125,35 +125,34 @@ public enum ReadNoiseSampler {
         }
     }
 
-    /// A pointwise crossbar's read noise, bias rows and rails in one pass over `y` (the
-    /// weights' GEMM of `x`, `[outputs, H, W, N]`), from its input `x` (`[inputs, H, W, N]`):
-    /// `y = clamp(y + b + sqrt(Σ v·x² + bv)·z, ±railUnits)`, the variance summed over bf16
-    /// products on the fly (AVX-512 BF16) instead of an sgemm of the squared input. Same
-    /// normals as `addNoise`; the variance is within about 2^-8 relative of the fp32 one
-    /// (`xbar_pointwise_read_noise`).
+    /// A pointwise crossbar with read noise, bias rows and rails in one pass over its input
+    /// `x` (`[inputs, H, W, N]`): `y = clamp(W·x + b + sqrt(V·x² + bv)·z, ±railUnits)` with
+    /// the packed weights `W` and variance weights `V`, instead of an sgemm for the value,
+    /// one for the variance and a noise pass. Same normals as `addNoise`. The value is an
+    /// fp32 dot product; on AVX-512 BF16 the variance is summed over bf16 products, within
+    /// about 2^-8 relative of the fp32 one (`xbar_pointwise_crossbar`).
     public static func pointwise(
-        _ y: inout Tensor, input x: Tensor, variance: PackedVariance, bias: [Float]?, biasVariance: [Float]?,
-        railUnits: Float?, key: NoiseKey, threads: Int
-    ) {
-        precondition(x.shape.count == 4 && y.shape.count == 4 && x.shape[1...] == y.shape[1...])
-        precondition(x.shape[0] == variance.inputs && y.shape[0] == variance.outputs)
-        precondition((bias?.count ?? variance.outputs) == variance.outputs)
-        precondition((biasVariance?.count ?? variance.outputs) == variance.outputs)
-        let spatial = y.shape[1] * y.shape[2], n = y.shape[3]
+        _ x: Tensor, crossbar packed: PackedPointwise, bias: [Float]?, biasVariance: [Float]?, railUnits: Float?,
+        key: NoiseKey, threads: Int
+    ) -> Tensor {
+        precondition(x.shape.count == 4 && x.shape[0] == packed.inputs)
+        precondition((bias?.count ?? packed.outputs) == packed.outputs)
+        precondition((biasVariance?.count ?? packed.outputs) == packed.outputs)
+        let spatial = x.shape[1] * x.shape[2], n = x.shape[3]
         let rail = railUnits ?? .infinity
-        let parameters = UncheckedSendable((variance, bias, biasVariance))
-        y.scalars.withUnsafeMutableBufferPointer { out in
+        let parameters = UncheckedSendable((packed, bias, biasVariance))
+        return Tensor(shape: [packed.outputs, x.shape[1], x.shape[2], n]) { out in
             x.scalars.withUnsafeBufferPointer { input in
                 let box = UncheckedSendable((out.baseAddress!, input.baseAddress!))
-                walk(images: n, outputs: variance.outputs * spatial, keys: [key], threads: threads) {
+                walk(images: n, outputs: packed.outputs * spatial, keys: [key], threads: threads) {
                     first, count, lane0, windows in
                     let (out, input) = box.value
-                    let (v, b, bv) = parameters.value
+                    let (p, b, bv) = parameters.value
                     b.withUnsafeOptionalPointer { b in
                         bv.withUnsafeOptionalPointer { bv in
-                            xbar_pointwise_read_noise(
-                                out + first, input + first, v.words, b, bv, Int32(v.outputs), Int32(v.inputs),
-                                Int32(spatial), rail, Int32(n), Int32(count), lane0, windows)
+                            xbar_pointwise_crossbar(
+                                out + first, input + first, p.weights, p.variance, b, bv, Int32(p.outputs),
+                                Int32(p.inputs), Int32(spatial), rail, Int32(n), Int32(count), lane0, windows)
                         }
                     }
                 }
@@ -268,23 +267,32 @@ public struct PerChannelStage: Sendable {
     }
 }
 
-/// A pointwise crossbar's read-noise variance weights (`outputs x inputs`) in bf16, packed
-/// for `ReadNoiseSampler.pointwise` (`xbar_variance_pack`).
-public struct PackedVariance: Sendable {
+/// A pointwise crossbar's weights and read-noise variance weights (`outputs x inputs`
+/// each), packed for `ReadNoiseSampler.pointwise` (`xbar_pointwise_pack_weights`,
+/// `xbar_pointwise_pack_variance`: fp32, or bf16 variance words on AVX-512 BF16).
+public struct PackedPointwise: Sendable {
     public let outputs, inputs: Int
-    let words: [UInt32]
+    let weights: [Float]
+    let variance: [UInt32]
 
-    /// Whether this build runs `ReadNoiseSampler.pointwise` on AVX-512 BF16; elsewhere it
-    /// is a slow scalar loop and crossbars use an sgemm of the squared input instead.
-    public static var isFast: Bool { xbar_bf16_variance_available() != 0 }
+    /// Whether this build runs `ReadNoiseSampler.pointwise` on AVX-512; elsewhere it is a
+    /// slow scalar loop and crossbars use sgemms instead.
+    public static var isFast: Bool { xbar_pointwise_kernel() != 0 }
+    /// Whether the variance is summed over bf16 products (AVX-512 BF16 builds).
+    public static var bf16Variance: Bool { xbar_pointwise_kernel() == 2 }
 
-    public init(variance: [Float], outputs: Int, inputs: Int) {
-        precondition(variance.count == outputs * inputs && outputs > 0 && inputs > 0)
+    public init(weights w: [Float], variance v: [Float], outputs: Int, inputs: Int) {
+        precondition(w.count == outputs * inputs && v.count == w.count && outputs > 0 && inputs > 0)
         (self.outputs, self.inputs) = (outputs, inputs)
-        let count = Int(xbar_variance_pack_count(Int32(outputs), Int32(inputs)))
-        words = [UInt32](unsafeUninitializedCapacity: count) { buffer, initialized in
-            xbar_variance_pack(buffer.baseAddress!, variance, Int32(outputs), Int32(inputs))
+        let count = Int(xbar_pointwise_weight_count(Int32(outputs), Int32(inputs)))
+        weights = [Float](unsafeUninitializedCapacity: count) { buffer, initialized in
+            xbar_pointwise_pack_weights(buffer.baseAddress!, w, Int32(outputs), Int32(inputs))
             initialized = count
+        }
+        let words = Int(xbar_pointwise_variance_count(Int32(outputs), Int32(inputs)))
+        variance = [UInt32](unsafeUninitializedCapacity: words) { buffer, initialized in
+            xbar_pointwise_pack_variance(buffer.baseAddress!, v, Int32(outputs), Int32(inputs))
+            initialized = words
         }
     }
 }
