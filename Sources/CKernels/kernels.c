@@ -79,6 +79,16 @@ static inline float lane_normal(const float *p, uint32_t signs, int l) {
     return z;
 }
 
+/// The sign words of block `block` for outputs j0 ..< j1 (j0 a multiple of 4): words[i]
+/// covers outputs j0 + 4i ... +3.
+static void block_sign_words(uint64_t *words, const xbar_noise_windows *noise, int block, int j0, int j1) {
+    block_cursor cur = {noise, block, 0, 16, 0, {0, 0, 0, 0}, 0, 0};
+    for (int j = j0 - j0 % XBAR_SEGMENT_OUTPUTS; j < j1; j += 4) {
+        block_advance(&cur, j);
+        if (j >= j0) words[(j - j0) / 4] = cur.word;
+    }
+}
+
 /// One noisy read through a TIA with rails: `clamp(mean + sqrt(max(variance, 0))·z, ±rail)`.
 static inline float noisy_read(float mean, float variance, float z, float rail) {
     float o = mean + sqrtf(variance > 0 ? variance : 0) * z;
@@ -117,6 +127,37 @@ static inline __m512 stage16(__m512 x, float w, float b, float v, float bv, __m5
     __m512 mean = _mm512_fmadd_ps(_mm512_set1_ps(w), x, _mm512_set1_ps(b));
     __m512 variance = _mm512_fmadd_ps(_mm512_mul_ps(_mm512_set1_ps(v), x), x, _mm512_set1_ps(bv));
     return noisy_read16(mean, variance, z, rail);
+}
+
+/// One segment's normals for a chunk of full blocks (lane0 = 0, 16 images each): every
+/// block's sign words made up front (`words`: XBAR_SEGMENT_OUTPUTS/4 per block) and pool
+/// offsets, so that a loop over the segment's outputs keeps no cursor state.
+typedef struct {
+    const float *pool;
+    uint32_t pool_mask;
+    const uint64_t *words;
+    uint32_t offset[XBAR_MAX_BLOCKS];
+} segment_normals;
+
+enum { SEGMENT_WORDS = XBAR_SEGMENT_OUTPUTS / 4 };
+
+/// `s` for outputs j0 ..< j1 of one segment (j0 a multiple of XBAR_SEGMENT_OUTPUTS), its
+/// sign words written to `words`.
+static segment_normals segment_normals_of(const xbar_noise_windows *noise, uint64_t *words, int blocks, int j0,
+                                          int j1) {
+    segment_normals s = {noise->pool, noise->pool_mask, words, {0}};
+    for (int k = 0; k < blocks; k++) {
+        block_sign_words(words + (long)k * SEGMENT_WORDS, noise, k, j0, j1);
+        s.offset[k] = noise->offsets[k * noise->segments + j0 / XBAR_SEGMENT_OUTPUTS];
+    }
+    return s;
+}
+
+/// Block k's 16 normals at output j0 + jl: as block_normals16.
+static inline __m512 segment_normals16(const segment_normals *s, int k, int jl) {
+    __m512 z = _mm512_loadu_ps(s->pool + ((s->offset[k] + 16u * (uint32_t)jl) & s->pool_mask));
+    uint32_t signs = (uint32_t)(s->words[(long)k * SEGMENT_WORDS + jl / 4] >> (16 * (jl & 3)));
+    return _mm512_mask_xor_ps(z, (__mmask16)signs, z, _mm512_set1_ps(-0.0f));
 }
 #endif
 
@@ -182,6 +223,32 @@ void xbar_read_noise_per_channel(float *restrict y, const float *restrict x, con
     }
 }
 
+#ifdef XBAR_SIMD16
+/// xbar_read_noise_per_channel_pair on full blocks, a segment at a time (segment_normals):
+/// the same operations on the same normals, so the same results.
+static void per_channel_pair_full(float *restrict y, const float *restrict x, const float *restrict w1,
+                                  const float *restrict b1, const float *restrict v1, const float *restrict bv1,
+                                  const float *restrict w2, const float *restrict b2, const float *restrict v2,
+                                  const float *restrict bv2, int spatial, float rail, int outputs, int stride,
+                                  int blocks, const xbar_noise_windows *noise1,
+                                  const xbar_noise_windows *noise2, uint64_t *words) {
+    for (int j0 = 0; j0 < outputs; j0 += XBAR_SEGMENT_OUTPUTS) {
+        int j1 = outputs - j0 < XBAR_SEGMENT_OUTPUTS ? outputs : j0 + XBAR_SEGMENT_OUTPUTS;
+        segment_normals first = segment_normals_of(noise1, words, blocks, j0, j1);
+        segment_normals second = segment_normals_of(noise2, words + blocks * SEGMENT_WORDS, blocks, j0, j1);
+        for (int j = j0; j < j1; j++) {
+            int c = j / spatial;
+            for (int k = 0; k < blocks; k++) {
+                __m512 u = stage16(_mm512_loadu_ps(x + (long)j * stride + 16 * k), w1[c], b1[c], v1[c], bv1[c],
+                                   segment_normals16(&first, k, j - j0), rail);
+                _mm512_storeu_ps(y + (long)j * stride + 16 * k,
+                                 stage16(u, w2[c], b2[c], v2[c], bv2[c], segment_normals16(&second, k, j - j0), rail));
+            }
+        }
+    }
+}
+#endif
+
 void xbar_read_noise_per_channel_pair(float *restrict y, const float *restrict x, const float *restrict w1,
                                       const float *restrict b1, const float *restrict v1, const float *restrict bv1,
                                       const float *restrict w2, const float *restrict b2, const float *restrict v2,
@@ -191,6 +258,15 @@ void xbar_read_noise_per_channel_pair(float *restrict y, const float *restrict x
     block_cursor first[XBAR_MAX_BLOCKS], second[XBAR_MAX_BLOCKS];
     int blocks = block_cursors(first, noise1, lane0, count);
     block_cursors(second, noise2, lane0, count);
+#ifdef XBAR_SIMD16
+    uint64_t *words = lane0 == 0 && count % 16 == 0 ? malloc(sizeof(uint64_t) * 2 * blocks * SEGMENT_WORDS) : NULL;
+    if (words) {
+        per_channel_pair_full(y, x, w1, b1, v1, bv1, w2, b2, v2, bv2, spatial, rail, outputs, stride, blocks, noise1,
+                              noise2, words);
+        free(words);
+        return;
+    }
+#endif
     float u[16];
     for (int j = 0, c = 0; c < outputs / spatial; c++) {
         for (int s = 0; s < spatial; s++, j++) {
@@ -373,15 +449,6 @@ int xbar_pointwise_kernel(void) {
 #endif
 }
 
-/// The sign words of block `block` for outputs 0 ..< outputs: word ⌊j/4⌋ covers outputs 4⌊j/4⌋ ... +3.
-static void block_sign_words(uint64_t *words, const xbar_noise_windows *noise, int block, int outputs) {
-    block_cursor cur = {noise, block, 0, 16, 0, {0, 0, 0, 0}, 0, 0};
-    for (int j = 0; j < outputs; j += 4) {
-        block_advance(&cur, j);
-        words[j / 4] = cur.word;
-    }
-}
-
 /// Random access to block k's normals at output j, from its sign words (block_sign_words):
 /// the pool values of lanes l0 ... and their signs (bit i: lane l0 + i negative).
 static inline const float *window_pool(const xbar_noise_windows *noise, const block_cursor *b,
@@ -447,7 +514,7 @@ void xbar_pointwise_crossbar(float *restrict y, const float *restrict x, const f
         fill_nan(y, rows, stride, count);
         return;
     }
-    for (int k = 0; k < blocks; k++) block_sign_words(words + k * block_words, noise, k, rows);
+    for (int k = 0; k < blocks; k++) block_sign_words(words + k * block_words, noise, k, 0, rows);
     for (int p0 = 0; p0 < spatial; p0 += (int)chunk) {
         int pixels = spatial - p0 < chunk ? spatial - p0 : (int)chunk;
         // The chunk's inputs, read in memory order, as panel[(pixel·blocks + k)·pairs + q]:
@@ -519,7 +586,7 @@ void xbar_pointwise_crossbar(float *restrict y, const float *restrict x, const f
     }
     for (int k = 0; k < blocks; k++) {
         const block_cursor *b = &cur[k];
-        block_sign_words(words, noise, k, rows);
+        block_sign_words(words, noise, k, 0, rows);
         for (int j = 0; j < rows; j++) {
             int o = j / spatial, p = j % spatial;
             long tile = (long)(o / R) * pairs * 2 * R + o % R;

@@ -123,8 +123,10 @@ struct ReadNoiseSamplerTests {
         #expect(y.scalars.contains(rail) || y.scalars.contains(-rail))
     }
 
-    /// The BN module's two stages in one pass equal the two stages one after another.
-    @Test func fusedStagePairEqualsTwoStages() {
+    /// The BN module's two stages in one pass equal the two stages one after another: a
+    /// partial block, and full blocks over two 4,096-output segments (the segment-at-a-time path).
+    @Test(arguments: [[3, 2, 2, 37], [3, 40, 40, 32]])
+    func fusedStagePairEqualsTwoStages(shape: [Int]) {
         let count = shape.reduce(1, *)
         let x = Tensor(shape: shape, scalars: (0..<count).map { Float(($0 * 13) % 29) / 9 - 1.5 })
         var k2 = key
