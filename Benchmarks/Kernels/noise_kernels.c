@@ -56,6 +56,31 @@ int main(void) {
     printf("BN stage pair   %.3f ns/element\ncrossbar output %.3f ns/element\n", pair / outputs / n * 1e9,
            add / outputs / n * 1e9);
 
+    // Depthwise crossbars (value, variance, noise in one pass): the model's depthwise shapes
+    // (channels, input size, kernel, stride; padding kernel/2).
+    int dw[][4] = {{16, 32, 3, 1}, {72, 32, 3, 2}, {88, 16, 3, 1}, {96, 16, 5, 2}, {240, 8, 5, 1}, {240, 8, 5, 1},
+                   {120, 8, 5, 1}, {144, 8, 5, 1}, {288, 8, 5, 2}, {576, 4, 5, 1}, {576, 4, 5, 1}};
+    double total_dw = 0;
+    for (int s = 0; s < 11; s++) {
+        int c = dw[s][0], size = dw[s][1], kernel = dw[s][2], step = dw[s][3], pad = kernel / 2;
+        int out = (size + 2 * pad - kernel) / step + 1, taps = kernel * kernel;
+        xbar_depthwise_geometry g = {c, size, size, out, out, kernel, kernel, step, step, pad, pad, 1, 1};
+        xbar_noise_windows nw = windows(pool, c * out * out);
+        float *in = malloc(sizeof(float) * c * size * size * n), *y3 = malloc(sizeof(float) * c * out * out * n);
+        float *dw_w = malloc(sizeof(float) * c * taps), *dw_v = malloc(sizeof(float) * c * taps);
+        for (long i = 0; i < (long)c * size * size * n; i++) in[i] = sinf(i * 0.37f) * 2;
+        for (int i = 0; i < c * taps; i++) dw_w[i] = 0.1f * cosf(i * 0.7f), dw_v[i] = 1e-3f * (1 + cosf(i * 1.3f));
+        double best = 1e9;
+        for (int r = 0; r < repetitions; r++) {
+            double t = now();
+            xbar_depthwise_read_noise(y3, in, dw_w, dw_v, NULL, NULL, g, 10, n, n, 0, &nw);
+            t = now() - t, best = t < best ? t : best;
+        }
+        total_dw += best;
+        free(in), free(y3), free(dw_w), free(dw_v);
+    }
+    printf("depthwise crossbars, the model's 11 shapes: %.3f ms\n", total_dw * 1e3);
+
     // Pointwise crossbars: the model's pointwise shapes (outputs x inputs at pixels), the
     // portable path (value sgemm, squared input, variance sgemm, noise pass) against the
     // one-pass kernel.

@@ -301,78 +301,117 @@ static void fill_nan(float *y, long rows, int stride, int count) {
         for (int i = 0; i < count; i++) y[j * stride + i] = NAN;
 }
 
+#ifdef XBAR_SIMD16
+/// Outputs of `count` (1, 2 or 4) full blocks from k0 at one output pixel of a depthwise
+/// crossbar (output row `out`), their tap sums interleaved: independent FMA chains.
+static inline __attribute__((always_inline)) void depthwise_blocks(
+    float *restrict out, const float *restrict src, const long *at, const int *t_index, int n_taps,
+    const float *restrict wc, const float *restrict vc, float bc, float bvc, const segment_normals *segment, int k0,
+    int count, int jl, float rail) {
+    __m512 sum[4], square[4];
+    for (int i = 0; i < count; i++) sum[i] = square[i] = _mm512_setzero_ps();
+    for (int t = 0; t < n_taps; t++) {
+        __m512 wt = _mm512_set1_ps(wc[t_index[t]]), vt = _mm512_set1_ps(vc[t_index[t]]);
+        for (int i = 0; i < count; i++) {
+            __m512 xt = _mm512_loadu_ps(src + at[t] + 16 * (k0 + i));
+            sum[i] = _mm512_fmadd_ps(wt, xt, sum[i]);
+            square[i] = _mm512_fmadd_ps(_mm512_mul_ps(vt, xt), xt, square[i]);
+        }
+    }
+    for (int i = 0; i < count; i++) {
+        __m512 mean = _mm512_add_ps(sum[i], _mm512_set1_ps(bc));
+        __m512 variance = _mm512_add_ps(square[i], _mm512_set1_ps(bvc));
+        _mm512_storeu_ps(out + 16 * (k0 + i), noisy_read16(mean, variance, segment_normals16(segment, k0 + i, jl), rail));
+    }
+}
+#endif
+
 void xbar_depthwise_read_noise(float *restrict y, const float *restrict x, const float *restrict w,
                                const float *restrict v, const float *restrict b, const float *restrict bv,
                                xbar_depthwise_geometry shape, float rail, int stride, int count, int lane0,
                                const xbar_noise_windows *noise) {
     const xbar_depthwise_geometry *g = &shape;
-    int taps = g->kernel_h * g->kernel_w, plane = g->out_h * g->out_w;
+    int taps = g->kernel_h * g->kernel_w, plane = g->out_h * g->out_w, rows = g->channels * plane;
     long in_plane = (long)g->in_h * g->in_w * stride;
-    long *offset = malloc(sizeof(long) * taps);
-    float *tw = malloc(sizeof(float) * taps), *tv = malloc(sizeof(float) * taps);
-    if (!offset || !tw || !tv) {
-        free(offset), free(tw), free(tv);
-        fill_nan(y, (long)g->channels * plane, stride, count);
-        return;
-    }
     block_cursor cur[XBAR_MAX_BLOCKS];
     int blocks = block_cursors(cur, noise, lane0, count);
-    float s[16], q[16];
-    int j = 0;
-    for (int c = 0; c < g->channels; c++) {
-        const float *src = x + c * in_plane;
-        float bc = b ? b[c] : 0, bvc = bv ? bv[c] : 0;
-        for (int oy = 0; oy < g->out_h; oy++) {
-            for (int ox = 0; ox < g->out_w; ox++, j++) {
-                int used = 0;  // the taps inside the image
-                for (int ki = 0; ki < g->kernel_h; ki++) {
-                    int iy = oy * g->stride_h - g->pad_h + ki * g->dilation_h;
-                    if (iy < 0 || iy >= g->in_h) continue;
-                    for (int kj = 0; kj < g->kernel_w; kj++) {
-                        int ix = ox * g->stride_w - g->pad_w + kj * g->dilation_w;
-                        if (ix < 0 || ix >= g->in_w) continue;
-                        offset[used] = ((long)iy * g->in_w + ix) * stride;
-                        tw[used] = w[c * taps + ki * g->kernel_w + kj];
-                        tv[used] = v[c * taps + ki * g->kernel_w + kj];
-                        used++;
-                    }
-                }
-                for (int k = 0; k < blocks; k++) {
-                    int i0 = cur[k].i0, n = cur[k].n, l0 = cur[k].l0;
-                    block_advance(&cur[k], j);
-                    float *out = y + (long)j * stride + i0;
+    // Per output pixel, the taps inside the image: how many, their input offsets and indices.
+    int *used = malloc(sizeof(int) * plane), *tap = malloc(sizeof(int) * plane * taps);
+    long *offset = malloc(sizeof(long) * plane * taps);
+    int full = 0;
+    uint64_t *words = NULL;
 #ifdef XBAR_SIMD16
-                    if (n == 16) {
-                        __m512 sum = _mm512_setzero_ps(), square = _mm512_setzero_ps();
-                        for (int t = 0; t < used; t++) {
-                            __m512 xt = _mm512_loadu_ps(src + offset[t] + i0);
-                            sum = _mm512_fmadd_ps(_mm512_set1_ps(tw[t]), xt, sum);
-                            square = _mm512_fmadd_ps(_mm512_mul_ps(_mm512_set1_ps(tv[t]), xt), xt, square);
-                        }
-                        __m512 mean = _mm512_add_ps(sum, _mm512_set1_ps(bc));
-                        __m512 variance = _mm512_add_ps(square, _mm512_set1_ps(bvc));
-                        _mm512_storeu_ps(out, noisy_read16(mean, variance, block_normals16(&cur[k], j), rail));
-                        continue;
-                    }
+    full = lane0 == 0 && count % 16 == 0;
+    words = full ? malloc(sizeof(uint64_t) * blocks * SEGMENT_WORDS) : NULL;
+    segment_normals segment;
 #endif
-                    for (int i = 0; i < n; i++) s[i] = q[i] = 0;
-                    for (int t = 0; t < used; t++) {
-                        const float *p = src + offset[t] + i0;
-                        float wt = tw[t], vt = tv[t];
-                        for (int i = 0; i < n; i++) {
-                            s[i] += wt * p[i];
-                            q[i] += vt * p[i] * p[i];
-                        }
-                    }
-                    uint32_t signs;
-                    const float *p = block_pool(&cur[k], j, &signs) + l0;
-                    for (int i = 0; i < n; i++)
-                        out[i] = noisy_read(s[i] + bc, q[i] + bvc, lane_normal(p, signs >> l0, i), rail);
+    if (!used || !tap || !offset || (full && !words)) {
+        free(used), free(tap), free(offset), free(words);
+        fill_nan(y, rows, stride, count);
+        return;
+    }
+    for (int oy = 0, pixel = 0; oy < g->out_h; oy++)
+        for (int ox = 0; ox < g->out_w; ox++, pixel++) {
+            int n = 0;
+            for (int ki = 0; ki < g->kernel_h; ki++) {
+                int iy = oy * g->stride_h - g->pad_h + ki * g->dilation_h;
+                if (iy < 0 || iy >= g->in_h) continue;
+                for (int kj = 0; kj < g->kernel_w; kj++) {
+                    int ix = ox * g->stride_w - g->pad_w + kj * g->dilation_w;
+                    if (ix < 0 || ix >= g->in_w) continue;
+                    offset[pixel * taps + n] = ((long)iy * g->in_w + ix) * stride;
+                    tap[pixel * taps + n] = ki * g->kernel_w + kj;
+                    n++;
                 }
+            }
+            used[pixel] = n;
+        }
+    float s[16], q[16];
+    for (int c = 0, j = 0; c < g->channels; c++) {
+        const float *src = x + c * in_plane, *wc = w + c * taps, *vc = v + c * taps;
+        float bc = b ? b[c] : 0, bvc = bv ? bv[c] : 0;
+        for (int pixel = 0; pixel < plane; pixel++, j++) {
+            const long *at = offset + pixel * taps;
+            const int *t_index = tap + pixel * taps;
+            int n_taps = used[pixel];
+#ifdef XBAR_SIMD16
+            if (full) {
+                int jl = j % XBAR_SEGMENT_OUTPUTS;
+                if (jl == 0) {
+                    int j1 = rows - j < XBAR_SEGMENT_OUTPUTS ? rows : j + XBAR_SEGMENT_OUTPUTS;
+                    segment = segment_normals_of(noise, words, blocks, j, j1);
+                }
+                float *out = y + (long)j * stride;
+                int k = 0;
+                for (; k + 4 <= blocks; k += 4)
+                    depthwise_blocks(out, src, at, t_index, n_taps, wc, vc, bc, bvc, &segment, k, 4, jl, rail);
+                for (; k + 2 <= blocks; k += 2)
+                    depthwise_blocks(out, src, at, t_index, n_taps, wc, vc, bc, bvc, &segment, k, 2, jl, rail);
+                if (k < blocks) depthwise_blocks(out, src, at, t_index, n_taps, wc, vc, bc, bvc, &segment, k, 1, jl, rail);
+                continue;
+            }
+#endif
+            for (int k = 0; k < blocks; k++) {
+                int i0 = cur[k].i0, n = cur[k].n, l0 = cur[k].l0;
+                block_advance(&cur[k], j);
+                for (int i = 0; i < n; i++) s[i] = q[i] = 0;
+                for (int t = 0; t < n_taps; t++) {
+                    const float *p = src + at[t] + i0;
+                    float wt = wc[t_index[t]], vt = vc[t_index[t]];
+                    for (int i = 0; i < n; i++) {
+                        s[i] += wt * p[i];
+                        q[i] += vt * p[i] * p[i];
+                    }
+                }
+                uint32_t signs;
+                const float *p = block_pool(&cur[k], j, &signs) + l0;
+                float *out = y + (long)j * stride + i0;
+                for (int i = 0; i < n; i++)
+                    out[i] = noisy_read(s[i] + bc, q[i] + bvc, lane_normal(p, signs >> l0, i), rail);
             }
         }
     }
-    free(offset), free(tw), free(tv);
+    free(used), free(tap), free(offset), free(words);
 }
 
 /// bf16 (round to nearest even) of a float, as its 16 bits; NaN stays NaN.

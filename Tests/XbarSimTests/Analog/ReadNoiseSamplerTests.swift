@@ -100,10 +100,11 @@ struct ReadNoiseSamplerTests {
     }
 
     /// The fused depthwise pass equals the depthwise convolution, the variance convolution
-    /// of the squared input and `addNoise` (bias, noise, rails) one after another.
-    @Test(arguments: [(3, 1, 1), (5, 2, 2), (4, 1, 0)])
-    func fusedDepthwiseEqualsTheUnfusedSteps(kernel: Int, stride: Int, padding: Int) {
-        let (c, h, w, n) = (3, 7, 6, 21)
+    /// of the squared input and `addNoise` (bias, noise, rails) one after another: batches
+    /// starting mid-block, and full blocks over two 4,096-output segments (`large`).
+    @Test(arguments: [(3, 1, 1, false), (5, 2, 2, false), (4, 1, 0, false), (3, 1, 1, true)])
+    func fusedDepthwiseEqualsTheUnfusedSteps(kernel: Int, stride: Int, padding: Int, large: Bool) {
+        let (c, h, w, n) = large ? (3, 40, 40, 32) : (3, 7, 6, 21)
         let g = Conv2DGeometry(inChannels: c, outChannels: c, kernel: (kernel, kernel), stride: (stride, stride),
                                padding: (padding, padding), groups: c, input: (h, w))
         let x = Tensor(shape: [c, h, w, n], scalars: (0..<(c * h * w * n)).map { Float(($0 * 37) % 41) / 13 - 1.5 })
@@ -111,7 +112,7 @@ struct ReadNoiseSamplerTests {
         let variances = weights.map { 1e-3 * $0 * $0 + 1e-4 }
         let (b, bv): ([Float], [Float]) = ([0.2, -0.1, 0.05], [1e-4, 0, 3e-4])
         var k = key
-        k.firstImage = 9
+        k.firstImage = large ? 16 : 9
         let rail: Float = 0.6
         let fused = ReadNoiseSampler.depthwise(x, weight: weights, variance: variances, bias: b, biasVariance: bv,
                                                geometry: g, railUnits: rail, key: k, threads: 2)
