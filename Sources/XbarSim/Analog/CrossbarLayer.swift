@@ -28,9 +28,14 @@ public struct CrossbarLayer: Sendable {
     public var parts: [EffectiveWeights]
     /// How the tiles were laid out and solved (tile size, wires, solver, TIA gain, grouping).
     public var circuitOptions: EffectiveWeightOptions
-    /// A pointwise crossbar's weights and variance weights packed for the one-pass
-    /// pointwise crossbar (`ReadNoiseSampler.pointwise`) where the CPU runs it fast; nil elsewhere.
+    /// A pointwise (or regular) crossbar's weights and variance weights packed for the
+    /// one-pass crossbar kernel (`ReadNoiseSampler.pointwise`) where the CPU runs it fast;
+    /// nil elsewhere.
     var packedPointwise: PackedPointwise?
+    /// Most floats per image of a regular convolution's unfolded input for the one-pass
+    /// kernel (the first layer of the default model: 27 x 1,024); larger ones keep the
+    /// chunked im2col GEMMs.
+    static let unfoldedBudget = 1 << 16
 
     /// Maps and programs an op's weights for one chip, and solves its tiles' circuits.
     ///
@@ -54,10 +59,12 @@ public struct CrossbarLayer: Sendable {
             driftCompensation: programmed.driftCompensation, threads: threads)
         circuitOptions = options
         parts = try Self.effectiveWeights(mapped: mapped, programmed: programmed, options: options, geometry: geometry)
-        if PackedPointwise.isFast, geometry.isPointwise, parts.count == 1, let part = parts.first,
-           let v = part.variance, part.positiveWeights == nil, part.inputRows == 0..<geometry.fanIn {
+        // Regular convolutions too, on their unfolded input (im2col), up to a size.
+        if PackedPointwise.isFast, geometry.groups == 1, parts.count == 1, let part = parts.first,
+           let v = part.variance, part.positiveWeights == nil, part.inputRows == 0..<geometry.fanIn,
+           geometry.isPointwise || geometry.fanIn * geometry.outHeight * geometry.outWidth <= Self.unfoldedBudget {
             packedPointwise = PackedPointwise(weights: part.weights, variance: v, outputs: geometry.outChannels,
-                                              inputs: geometry.inChannels)
+                                              inputs: geometry.fanIn)
         }
     }
 
@@ -195,8 +202,10 @@ extension CrossbarLayer {
                 geometry: geometry, railUnits: railUnits, key: noise, threads: threads)
         }
         if let packed = packedPointwise {
-            return ReadNoiseSampler.pointwise(x, crossbar: packed, bias: part.bias, biasVariance: part.biasVariance,
-                                              railUnits: railUnits, key: noise, threads: threads)
+            let input = geometry.isPointwise ? x : Kernels.unfolded(x, geometry: geometry, threads: threads)
+            return ReadNoiseSampler.pointwise(input, crossbar: packed, bias: part.bias,
+                                              biasVariance: part.biasVariance, railUnits: railUnits, key: noise,
+                                              threads: threads)
         }
         func conv(_ input: Tensor, _ w: [Float], _ b: [Float]?) -> Tensor {
             Kernels.conv2d(input, weight: w, bias: b, geometry: geometry, inputRows: part.inputRows, threads: threads)

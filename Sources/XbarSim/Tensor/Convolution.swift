@@ -155,6 +155,20 @@ extension Kernels {
         }
     }
 
+    /// The receptive fields of a `[C, H, W, N]` batch for a regular (`groups == 1`)
+    /// convolution, `[fanIn, outHeight, outWidth, N]` (im2col over the whole batch): the
+    /// convolution is then a pointwise one, `W · unfolded`.
+    public static func unfolded(_ input: Tensor, geometry g: Conv2DGeometry, threads: Int) -> Tensor {
+        precondition(g.groups == 1 && input.shape.count == 4 && input.shape[0] == g.inChannels
+            && input.shape[1] == g.inHeight && input.shape[2] == g.inWidth, "input \(input.shape) vs \(g)")
+        let n = input.shape[3]
+        return Tensor(shape: [g.fanIn, g.outHeight, g.outWidth, n]) { cols in
+            input.scalars.withUnsafeBufferPointer { x in
+                im2col(x, into: cols, g, group: 0, outputRows: 0..<g.outHeight, images: n, threads: threads)
+            }
+        }
+    }
+
     /// Unfolds the receptive fields of output rows `outputRows` for one group into `cols`:
     /// row `(ci*kh + ki)*kw + kj`, column `((oh − first)*outW + ow)*N + image`.
     static func im2col(

@@ -75,6 +75,24 @@ struct ConvolutionTests {
         #expect(worst <= 1e-5 * Double(g.fanIn), "worst abs error \(worst)")
     }
 
+    /// A regular convolution is the pointwise one (`W · unfolded`) of its unfolded input.
+    @Test(arguments: geometries.filter { $0.groups == 1 && !$0.isPointwise })
+    func unfoldedInputMakesTheConvolutionPointwise(g: Conv2DGeometry) {
+        let n = 3
+        var values = TestValues(seed: UInt64(g.inChannels * 17 + g.kernelWidth))
+        let inputNCHW = values.array(n * g.inChannels * g.inHeight * g.inWidth)
+        let weight = values.array(g.outChannels * g.fanIn)
+        let expected = referenceConv2d(input: inputNCHW, n: n, weight: weight, bias: nil, g: g)
+        let x = Tensor(shape: [n, g.inChannels, g.inHeight, g.inWidth], scalars: inputNCHW).movingFirstAxisToLast()
+        let cols = Kernels.unfolded(x, geometry: g, threads: 2)
+        #expect(cols.shape == [g.fanIn, g.outHeight, g.outWidth, n])
+        let pointwise = Conv2DGeometry(inChannels: g.fanIn, outChannels: g.outChannels, kernel: (1, 1),
+                                       input: (g.outHeight, g.outWidth))
+        let y = Kernels.conv2d(cols, weight: weight, bias: nil, geometry: pointwise, threads: 1).movingLastAxisToFirst()
+        let worst = zip(y.scalars, expected).map { abs(Double($0) - $1) }.max() ?? 0
+        #expect(worst <= 1e-5 * Double(g.fanIn), "worst abs error \(worst)")
+    }
+
     @Test func im2colChunkingCoversBatchesLargerThanOneChunk() {
         // Enough images that the im2col budget forces several chunks of output rows.
         let g = Conv2DGeometry(inChannels: 2, outChannels: 3, kernel: (3, 3), padding: (1, 1), input: (32, 32))
