@@ -104,28 +104,86 @@ static inline __attribute__((always_inline)) void stage_lanes(float *restrict y,
     for (int i = 0; i < n; i++) y[i] = noisy_read(w * x[i] + b, v * x[i] * x[i] + bv, lane_normal(p, signs, i), rail);
 }
 
+/// Full 16-image blocks run on `vec16`, 16 floats: one AVX-512 register where the host has
+/// AVX-512 (intrinsics), elsewhere a clang vector that the compiler splits into AVX2, SSE
+/// or NEON registers. Its operations are those of `lane_normal`, `noisy_read` and
+/// `stage_lanes` in the same order, so every build gives the same results.
 #if defined(__AVX512F__) && defined(__AVX512DQ__)
 #include <immintrin.h>
-/// Full 16-lane blocks take these AVX-512 forms of `lane_normal`, `noisy_read` and
-/// `stage_lanes`: the same operations in the same order, so the same results.
-#define XBAR_SIMD16 1
-
-static inline __m512 block_normals16(const block_cursor *c, int j) {
-    uint32_t signs;
-    __m512 z = _mm512_loadu_ps(block_pool(c, j, &signs));
-    return _mm512_mask_xor_ps(z, (__mmask16)signs, z, _mm512_set1_ps(-0.0f));
-}
-
-/// `noisy_read` on 16 lanes; NaN in `mean` stays NaN (max/min return their second operand on NaN).
-static inline __m512 noisy_read16(__m512 mean, __m512 variance, __m512 z, float rail) {
-    __m512 s = _mm512_sqrt_ps(_mm512_max_ps(variance, _mm512_setzero_ps()));
-    __m512 o = _mm512_fmadd_ps(s, z, mean);
+#define XBAR_AVX512 1
+typedef __m512 vec16;
+static inline vec16 load16(const float *p) { return _mm512_loadu_ps(p); }
+static inline void store16(float *p, vec16 v) { _mm512_storeu_ps(p, v); }
+static inline vec16 splat16(float f) { return _mm512_set1_ps(f); }
+static inline vec16 zero16(void) { return _mm512_setzero_ps(); }
+static inline vec16 add16(vec16 a, vec16 b) { return _mm512_add_ps(a, b); }
+static inline vec16 mul16(vec16 a, vec16 b) { return _mm512_mul_ps(a, b); }
+static inline vec16 fma16(vec16 a, vec16 b, vec16 c) { return _mm512_fmadd_ps(a, b, c); }
+/// sqrt(max(v, 0)), 0 where v is NaN (max returns its second operand on NaN).
+static inline vec16 sqrt_positive16(vec16 v) { return _mm512_sqrt_ps(_mm512_max_ps(v, _mm512_setzero_ps())); }
+/// clamp(o, ±rail); NaN stays NaN.
+static inline vec16 clamp16(vec16 o, float rail) {
     return _mm512_min_ps(_mm512_set1_ps(rail), _mm512_max_ps(_mm512_set1_ps(-rail), o));
 }
+/// z with lane l negated where bit l of `signs` is set.
+static inline vec16 flip16(vec16 z, uint32_t signs) {
+    return _mm512_mask_xor_ps(z, (__mmask16)signs, z, _mm512_set1_ps(-0.0f));
+}
+#else
+// Every vec16 function is static and inlined: no vec16 crosses a call boundary, so the
+// ABI that 64-byte vectors would have without AVX-512 never applies.
+#pragma clang diagnostic ignored "-Wpsabi"
+typedef float vec16 __attribute__((ext_vector_type(16)));
+typedef int32_t mask16 __attribute__((ext_vector_type(16)));
+typedef uint32_t bits16 __attribute__((ext_vector_type(16)));
+static inline vec16 load16(const float *p) {
+    vec16 v;
+    memcpy(&v, p, sizeof v);
+    return v;
+}
+static inline void store16(float *p, vec16 v) { memcpy(p, &v, sizeof v); }
+static inline vec16 splat16(float f) { return (vec16)f; }
+static inline vec16 zero16(void) { return (vec16)0.0f; }
+static inline vec16 add16(vec16 a, vec16 b) { return a + b; }
+static inline vec16 mul16(vec16 a, vec16 b) { return a * b; }
+/// a·b + c, fused where the CPU has FMA (as the scalar loops, contracted by the compiler).
+static inline vec16 fma16(vec16 a, vec16 b, vec16 c) {
+#if defined(__FMA__) || defined(__aarch64__)
+    return __builtin_elementwise_fma(a, b, c);
+#else
+    return a * b + c;
+#endif
+}
+/// Lanes of `a` where `m` is set, of `b` elsewhere.
+static inline vec16 select16(mask16 m, vec16 a, vec16 b) { return (vec16)(((mask16)a & m) | ((mask16)b & ~m)); }
+static inline vec16 sqrt_positive16(vec16 v) {
+    return __builtin_elementwise_sqrt(select16(v > 0, v, zero16()));
+}
+static inline vec16 clamp16(vec16 o, float rail) {
+    vec16 lo = splat16(-rail), hi = splat16(rail);
+    o = select16(o < lo, lo, o);
+    return select16(o > hi, hi, o);
+}
+static inline vec16 flip16(vec16 z, uint32_t signs) {
+    const bits16 lane = {0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15};
+    return (vec16)((bits16)z ^ ((((bits16)signs >> lane) & 1u) << 31));
+}
+#endif
 
-static inline __m512 stage16(__m512 x, float w, float b, float v, float bv, __m512 z, float rail) {
-    __m512 mean = _mm512_fmadd_ps(_mm512_set1_ps(w), x, _mm512_set1_ps(b));
-    __m512 variance = _mm512_fmadd_ps(_mm512_mul_ps(_mm512_set1_ps(v), x), x, _mm512_set1_ps(bv));
+static inline vec16 block_normals16(const block_cursor *c, int j) {
+    uint32_t signs;
+    vec16 z = load16(block_pool(c, j, &signs));
+    return flip16(z, signs);
+}
+
+/// `noisy_read` on 16 lanes; NaN in `mean` stays NaN.
+static inline vec16 noisy_read16(vec16 mean, vec16 variance, vec16 z, float rail) {
+    return clamp16(fma16(sqrt_positive16(variance), z, mean), rail);
+}
+
+static inline vec16 stage16(vec16 x, float w, float b, float v, float bv, vec16 z, float rail) {
+    vec16 mean = fma16(splat16(w), x, splat16(b));
+    vec16 variance = fma16(mul16(splat16(v), x), x, splat16(bv));
     return noisy_read16(mean, variance, z, rail);
 }
 
@@ -154,12 +212,10 @@ static segment_normals segment_normals_of(const xbar_noise_windows *noise, uint6
 }
 
 /// Block k's 16 normals at output j0 + jl: as block_normals16.
-static inline __m512 segment_normals16(const segment_normals *s, int k, int jl) {
-    __m512 z = _mm512_loadu_ps(s->pool + ((s->offset[k] + 16u * (uint32_t)jl) & s->pool_mask));
-    uint32_t signs = (uint32_t)(s->words[(long)k * SEGMENT_WORDS + jl / 4] >> (16 * (jl & 3)));
-    return _mm512_mask_xor_ps(z, (__mmask16)signs, z, _mm512_set1_ps(-0.0f));
+static inline vec16 segment_normals16(const segment_normals *s, int k, int jl) {
+    vec16 z = load16(s->pool + ((s->offset[k] + 16u * (uint32_t)jl) & s->pool_mask));
+    return flip16(z, (uint32_t)(s->words[(long)k * SEGMENT_WORDS + jl / 4] >> (16 * (jl & 3))));
 }
-#endif
 
 /// The kernels walk outputs j in memory order and, for each, the blocks of the chunk; full
 /// blocks run with constant bounds so the scalar loops vectorise.
@@ -177,14 +233,12 @@ void xbar_read_noise_add(float *restrict y, const float *restrict variance, cons
                 block_advance(b, j);
                 float *row = y + (long)j * stride + b->i0;
                 const float *var = variance + (long)j * stride + b->i0;
-#ifdef XBAR_SIMD16
                 if (b->n == 16) {
-                    __m512 mean = _mm512_add_ps(_mm512_loadu_ps(row), _mm512_set1_ps(bc));
-                    __m512 v = _mm512_add_ps(_mm512_loadu_ps(var), _mm512_set1_ps(bvc));
-                    _mm512_storeu_ps(row, noisy_read16(mean, v, block_normals16(b, j), rail));
+                    vec16 mean = add16(load16(row), splat16(bc));
+                    vec16 v = add16(load16(var), splat16(bvc));
+                    store16(row, noisy_read16(mean, v, block_normals16(b, j), rail));
                     continue;
                 }
-#endif
                 uint32_t signs;
                 const float *p = block_pool(b, j, &signs) + b->l0;
                 signs >>= b->l0;
@@ -208,13 +262,11 @@ void xbar_read_noise_per_channel(float *restrict y, const float *restrict x, con
                 block_advance(q, j);
                 float *out = y + (long)j * stride + q->i0;
                 const float *in = x + (long)j * stride + q->i0;
-#ifdef XBAR_SIMD16
                 if (q->n == 16) {
-                    __m512 z = block_normals16(q, j);
-                    _mm512_storeu_ps(out, stage16(_mm512_loadu_ps(in), w[c], b[c], v[c], bv[c], z, rail));
+                    vec16 z = block_normals16(q, j);
+                    store16(out, stage16(load16(in), w[c], b[c], v[c], bv[c], z, rail));
                     continue;
                 }
-#endif
                 uint32_t signs;
                 const float *p = block_pool(q, j, &signs) + q->l0;
                 stage_lanes(out, in, w[c], b[c], v[c], bv[c], p, signs >> q->l0, q->n == 16 ? 16 : q->n, rail);
@@ -223,7 +275,6 @@ void xbar_read_noise_per_channel(float *restrict y, const float *restrict x, con
     }
 }
 
-#ifdef XBAR_SIMD16
 /// xbar_read_noise_per_channel_pair on full blocks, a segment at a time (segment_normals):
 /// the same operations on the same normals, so the same results.
 static void per_channel_pair_full(float *restrict y, const float *restrict x, const float *restrict w1,
@@ -239,15 +290,14 @@ static void per_channel_pair_full(float *restrict y, const float *restrict x, co
         for (int j = j0; j < j1; j++) {
             int c = j / spatial;
             for (int k = 0; k < blocks; k++) {
-                __m512 u = stage16(_mm512_loadu_ps(x + (long)j * stride + 16 * k), w1[c], b1[c], v1[c], bv1[c],
+                vec16 u = stage16(load16(x + (long)j * stride + 16 * k), w1[c], b1[c], v1[c], bv1[c],
                                    segment_normals16(&first, k, j - j0), rail);
-                _mm512_storeu_ps(y + (long)j * stride + 16 * k,
+                store16(y + (long)j * stride + 16 * k,
                                  stage16(u, w2[c], b2[c], v2[c], bv2[c], segment_normals16(&second, k, j - j0), rail));
             }
         }
     }
 }
-#endif
 
 void xbar_read_noise_per_channel_pair(float *restrict y, const float *restrict x, const float *restrict w1,
                                       const float *restrict b1, const float *restrict v1, const float *restrict bv1,
@@ -258,7 +308,6 @@ void xbar_read_noise_per_channel_pair(float *restrict y, const float *restrict x
     block_cursor first[XBAR_MAX_BLOCKS], second[XBAR_MAX_BLOCKS];
     int blocks = block_cursors(first, noise1, lane0, count);
     block_cursors(second, noise2, lane0, count);
-#ifdef XBAR_SIMD16
     uint64_t *words = lane0 == 0 && count % 16 == 0 ? malloc(sizeof(uint64_t) * 2 * blocks * SEGMENT_WORDS) : NULL;
     if (words) {
         per_channel_pair_full(y, x, w1, b1, v1, bv1, w2, b2, v2, bv2, spatial, rail, outputs, stride, blocks, noise1,
@@ -266,7 +315,6 @@ void xbar_read_noise_per_channel_pair(float *restrict y, const float *restrict x
         free(words);
         return;
     }
-#endif
     float u[16];
     for (int j = 0, c = 0; c < outputs / spatial; c++) {
         for (int s = 0; s < spatial; s++, j++) {
@@ -276,15 +324,13 @@ void xbar_read_noise_per_channel_pair(float *restrict y, const float *restrict x
                 block_advance(q2, j);
                 float *out = y + (long)j * stride + q1->i0;
                 const float *in = x + (long)j * stride + q1->i0;
-#ifdef XBAR_SIMD16
                 if (q1->n == 16) {
-                    __m512 z = block_normals16(q1, j);
-                    __m512 u16 = stage16(_mm512_loadu_ps(in), w1[c], b1[c], v1[c], bv1[c], z, rail);
+                    vec16 z = block_normals16(q1, j);
+                    vec16 u16 = stage16(load16(in), w1[c], b1[c], v1[c], bv1[c], z, rail);
                     z = block_normals16(q2, j);
-                    _mm512_storeu_ps(out, stage16(u16, w2[c], b2[c], v2[c], bv2[c], z, rail));
+                    store16(out, stage16(u16, w2[c], b2[c], v2[c], bv2[c], z, rail));
                     continue;
                 }
-#endif
                 int n = q1->n == 16 ? 16 : q1->n, l0 = q1->l0;
                 uint32_t s1, s2;
                 const float *p1 = block_pool(q1, j, &s1) + l0, *p2 = block_pool(q2, j, &s2) + l0;
@@ -301,30 +347,28 @@ static void fill_nan(float *y, long rows, int stride, int count) {
         for (int i = 0; i < count; i++) y[j * stride + i] = NAN;
 }
 
-#ifdef XBAR_SIMD16
 /// Outputs of `count` (1, 2 or 4) full blocks from k0 at one output pixel of a depthwise
 /// crossbar (output row `out`), their tap sums interleaved: independent FMA chains.
 static inline __attribute__((always_inline)) void depthwise_blocks(
     float *restrict out, const float *restrict src, const long *at, const int *t_index, int n_taps,
     const float *restrict wc, const float *restrict vc, float bc, float bvc, const segment_normals *segment, int k0,
     int count, int jl, float rail) {
-    __m512 sum[4], square[4];
-    for (int i = 0; i < count; i++) sum[i] = square[i] = _mm512_setzero_ps();
+    vec16 sum[4], square[4];
+    for (int i = 0; i < count; i++) sum[i] = square[i] = zero16();
     for (int t = 0; t < n_taps; t++) {
-        __m512 wt = _mm512_set1_ps(wc[t_index[t]]), vt = _mm512_set1_ps(vc[t_index[t]]);
+        vec16 wt = splat16(wc[t_index[t]]), vt = splat16(vc[t_index[t]]);
         for (int i = 0; i < count; i++) {
-            __m512 xt = _mm512_loadu_ps(src + at[t] + 16 * (k0 + i));
-            sum[i] = _mm512_fmadd_ps(wt, xt, sum[i]);
-            square[i] = _mm512_fmadd_ps(_mm512_mul_ps(vt, xt), xt, square[i]);
+            vec16 xt = load16(src + at[t] + 16 * (k0 + i));
+            sum[i] = fma16(wt, xt, sum[i]);
+            square[i] = fma16(mul16(vt, xt), xt, square[i]);
         }
     }
     for (int i = 0; i < count; i++) {
-        __m512 mean = _mm512_add_ps(sum[i], _mm512_set1_ps(bc));
-        __m512 variance = _mm512_add_ps(square[i], _mm512_set1_ps(bvc));
-        _mm512_storeu_ps(out + 16 * (k0 + i), noisy_read16(mean, variance, segment_normals16(segment, k0 + i, jl), rail));
+        vec16 mean = add16(sum[i], splat16(bc));
+        vec16 variance = add16(square[i], splat16(bvc));
+        store16(out + 16 * (k0 + i), noisy_read16(mean, variance, segment_normals16(segment, k0 + i, jl), rail));
     }
 }
-#endif
 
 void xbar_depthwise_read_noise(float *restrict y, const float *restrict x, const float *restrict w,
                                const float *restrict v, const float *restrict b, const float *restrict bv,
@@ -340,11 +384,9 @@ void xbar_depthwise_read_noise(float *restrict y, const float *restrict x, const
     long *offset = malloc(sizeof(long) * plane * taps);
     int full = 0;
     uint64_t *words = NULL;
-#ifdef XBAR_SIMD16
     full = lane0 == 0 && count % 16 == 0;
     words = full ? malloc(sizeof(uint64_t) * blocks * SEGMENT_WORDS) : NULL;
     segment_normals segment;
-#endif
     if (!used || !tap || !offset || (full && !words)) {
         free(used), free(tap), free(offset), free(words);
         fill_nan(y, rows, stride, count);
@@ -374,7 +416,6 @@ void xbar_depthwise_read_noise(float *restrict y, const float *restrict x, const
             const long *at = offset + pixel * taps;
             const int *t_index = tap + pixel * taps;
             int n_taps = used[pixel];
-#ifdef XBAR_SIMD16
             if (full) {
                 int jl = j % XBAR_SEGMENT_OUTPUTS;
                 if (jl == 0) {
@@ -390,7 +431,6 @@ void xbar_depthwise_read_noise(float *restrict y, const float *restrict x, const
                 if (k < blocks) depthwise_blocks(out, src, at, t_index, n_taps, wc, vc, bc, bvc, &segment, k, 1, jl, rail);
                 continue;
             }
-#endif
             for (int k = 0; k < blocks; k++) {
                 int i0 = cur[k].i0, n = cur[k].n, l0 = cur[k].l0;
                 block_advance(&cur[k], j);
@@ -429,7 +469,7 @@ static inline float bf16_value(uint32_t bits) {
     return f;
 }
 
-#if defined(__AVX512BF16__) && defined(XBAR_SIMD16)
+#if defined(__AVX512BF16__) && defined(XBAR_AVX512)
 #define XBAR_BF16_VARIANCE 1
 #endif
 
@@ -481,7 +521,7 @@ void xbar_pointwise_pack_variance(void *restrict packed, const float *restrict v
 int xbar_pointwise_kernel(void) {
 #if defined(XBAR_BF16_VARIANCE)
     return 2;
-#elif defined(XBAR_SIMD16)
+#elif defined(XBAR_AVX512)
     return 1;
 #else
     return 0;
@@ -498,7 +538,7 @@ static inline const float *window_pool(const xbar_noise_windows *noise, const bl
     return noise->pool + (at & noise->pool_mask) + b->l0;
 }
 
-#ifdef XBAR_SIMD16
+#ifdef XBAR_AVX512
 /// Input panel bytes per pixel chunk: the chunk's inputs (and squares) for every block
 /// stay in L2 while each tile of outputs walks them.
 #define PANEL_BYTES (192 << 10)
