@@ -1,8 +1,9 @@
 // The read-noise passes (and one allocator setting), in C because Swift lowers
 // Float.squareRoot() and SIMD min/max/select to per-lane libm calls while clang with
-// -fno-math-errno vectorises them, and for AVX-512 (16-image blocks in one register) and
-// AVX-512 BF16 (pointwise variances) where the host has them. Only XbarSim's Analog layer
-// calls them.
+// -fno-math-errno vectorises them. A 16-image block is one 16-float vector: an AVX-512
+// register where the host has AVX-512, else a clang vector (AVX2, SSE or NEON registers);
+// the one-pass pointwise crossbar needs AVX-512 (BF16 for its bf16 variances). Only
+// XbarSim's Analog layer calls them.
 #ifndef XBARSIM_CKERNELS_H
 #define XBARSIM_CKERNELS_H
 
