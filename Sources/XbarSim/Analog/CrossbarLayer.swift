@@ -29,9 +29,9 @@ public struct CrossbarLayer: Sendable {
     /// How the tiles were laid out and solved (tile size, wires, solver, TIA gain, grouping).
     public var circuitOptions: EffectiveWeightOptions
     /// A pointwise (or regular) crossbar's weights and variance weights packed for the
-    /// one-pass crossbar kernel (`ReadNoiseSampler.pointwise`) where the CPU runs it fast;
-    /// nil elsewhere.
-    var packedPointwise: PackedPointwise?
+    /// one-pass crossbar kernel (`ReadNoiseSampler.pointwise`), one per part, where the
+    /// CPU runs it fast; empty elsewhere.
+    var packedPointwise: [PackedPointwise] = []
     /// Most floats per image of a regular convolution's unfolded input for the one-pass
     /// kernel (the first layer of the default model: 27 x 1,024); larger ones keep the
     /// chunked im2col GEMMs.
@@ -59,12 +59,16 @@ public struct CrossbarLayer: Sendable {
             driftCompensation: programmed.driftCompensation, threads: threads)
         circuitOptions = options
         parts = try Self.effectiveWeights(mapped: mapped, programmed: programmed, options: options, geometry: geometry)
-        // Regular convolutions too, on their unfolded input (im2col), up to a size.
-        if PackedPointwise.isFast, geometry.groups == 1, parts.count == 1, let part = parts.first,
-           let v = part.variance, part.positiveWeights == nil, part.inputRows == 0..<geometry.fanIn,
-           geometry.isPointwise || geometry.fanIn * geometry.outHeight * geometry.outWidth <= Self.unfoldedBudget {
-            packedPointwise = PackedPointwise(weights: part.weights, variance: v, outputs: geometry.outChannels,
-                                              inputs: geometry.fanIn)
+        // Regular convolutions too, on their unfolded input (im2col), up to a size; every
+        // part (row tile, digitized mode) over its own input rows. A row tile of bias rows
+        // alone keeps the whole crossbar on the GEMM path.
+        if PackedPointwise.isFast, geometry.groups == 1,
+           geometry.isPointwise || geometry.fanIn * geometry.outHeight * geometry.outWidth <= Self.unfoldedBudget,
+           parts.allSatisfy({ !$0.inputRows.isEmpty && $0.variance != nil && $0.positiveWeights == nil }) {
+            packedPointwise = parts.map { part in
+                PackedPointwise(weights: part.weights, variance: part.variance ?? [], outputs: geometry.outChannels,
+                                inputs: part.inputRows.count)
+            }
         }
     }
 
@@ -166,13 +170,20 @@ extension CrossbarLayer {
             let q = SymmetricQuantizer(bits: bits, range: max(ranges.inputRange, .leastNormalMagnitude))
             x.scalars.withUnsafeMutableBufferPointer { q.apply($0) }
         }
-        let fused = fusedPerChannel || fusedDepthwise || packedPointwise != nil
+        let fused = fusedPerChannel || fusedDepthwise || !packedPointwise.isEmpty
         let squared = parts[0].variance == nil || fused ? nil : Kernels.squared(x)
+        let unfolded = packedPointwise.isEmpty || geometry.isPointwise
+            ? x : Kernels.unfolded(x, geometry: geometry, threads: threads)
         let separate = parts.count > 1
+        let railUnits = mode == .analog ? ranges.railUnits : nil
         var total: Tensor?
         for (index, part) in parts.enumerated() {
-            var y = partialOutput(x, squared: squared, part: part, railUnits: mode == .analog ? ranges.railUnits : nil,
-                                  noise: noise.part(separate ? index + 1 : 0), threads: threads)
+            let key = noise.part(separate ? index + 1 : 0)
+            var y = packedPointwise.isEmpty
+                ? partialOutput(x, squared: squared, part: part, railUnits: railUnits, noise: key, threads: threads)
+                : ReadNoiseSampler.pointwise(unfolded, rows: part.inputRows, crossbar: packedPointwise[index],
+                                             bias: part.bias, biasVariance: part.biasVariance, railUnits: railUnits,
+                                             key: key, threads: threads)
             if mode == .digitized, let bits = periphery.adc.bits {
                 let q = SymmetricQuantizer(bits: bits, range: max(ranges.outputRange, .leastNormalMagnitude))
                 y.scalars.withUnsafeMutableBufferPointer { q.apply($0) }
@@ -200,12 +211,6 @@ extension CrossbarLayer {
             return ReadNoiseSampler.depthwise(
                 x, weight: part.weights, variance: v, bias: part.bias, biasVariance: part.biasVariance,
                 geometry: geometry, railUnits: railUnits, key: noise, threads: threads)
-        }
-        if let packed = packedPointwise {
-            let input = geometry.isPointwise ? x : Kernels.unfolded(x, geometry: geometry, threads: threads)
-            return ReadNoiseSampler.pointwise(input, crossbar: packed, bias: part.bias,
-                                              biasVariance: part.biasVariance, railUnits: railUnits, key: noise,
-                                              threads: threads)
         }
         func conv(_ input: Tensor, _ w: [Float], _ b: [Float]?) -> Tensor {
             Kernels.conv2d(input, weight: w, bias: b, geometry: geometry, inputRows: part.inputRows, threads: threads)

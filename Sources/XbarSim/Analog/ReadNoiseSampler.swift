@@ -125,17 +125,19 @@ public enum ReadNoiseSampler {
         }
     }
 
-    /// A pointwise crossbar with read noise, bias rows and rails in one pass over its input
-    /// `x` (`[inputs, H, W, N]`): `y = clamp(W·x + b + sqrt(V·x² + bv)·z, ±railUnits)` with
-    /// the packed weights `W` and variance weights `V`, instead of an sgemm for the value,
-    /// one for the variance and a noise pass. Same normals as `addNoise`. The value is an
-    /// fp32 dot product; on AVX-512 BF16 the variance is summed over bf16 products, within
-    /// about 2^-8 relative of the fp32 one (`xbar_pointwise_crossbar`).
+    /// A pointwise crossbar with read noise, bias rows and rails in one pass over the input
+    /// channels `rows` of `x` (`[C, H, W, N]`; all of them when nil):
+    /// `y = clamp(W·x + b + sqrt(V·x² + bv)·z, ±railUnits)` with the packed weights `W` and
+    /// variance weights `V`, instead of an sgemm for the value, one for the variance and a
+    /// noise pass. Same normals as `addNoise`. The value is an fp32 dot product; on AVX-512
+    /// BF16 the variance is summed over bf16 products, within about 2^-8 relative of the
+    /// fp32 one (`xbar_pointwise_crossbar`).
     public static func pointwise(
-        _ x: Tensor, crossbar packed: PackedPointwise, bias: [Float]?, biasVariance: [Float]?, railUnits: Float?,
-        key: NoiseKey, threads: Int
+        _ x: Tensor, rows: Range<Int>? = nil, crossbar packed: PackedPointwise, bias: [Float]?,
+        biasVariance: [Float]?, railUnits: Float?, key: NoiseKey, threads: Int
     ) -> Tensor {
-        precondition(x.shape.count == 4 && x.shape[0] == packed.inputs)
+        let rows = rows ?? 0..<x.shape[0]
+        precondition(x.shape.count == 4 && rows.upperBound <= x.shape[0] && rows.count == packed.inputs)
         precondition((bias?.count ?? packed.outputs) == packed.outputs)
         precondition((biasVariance?.count ?? packed.outputs) == packed.outputs)
         let spatial = x.shape[1] * x.shape[2], n = x.shape[3]
@@ -143,7 +145,7 @@ public enum ReadNoiseSampler {
         let parameters = UncheckedSendable((packed, bias, biasVariance))
         return Tensor(shape: [packed.outputs, x.shape[1], x.shape[2], n]) { out in
             x.scalars.withUnsafeBufferPointer { input in
-                let box = UncheckedSendable((out.baseAddress!, input.baseAddress!))
+                let box = UncheckedSendable((out.baseAddress!, input.baseAddress! + rows.lowerBound * spatial * n))
                 walk(images: n, outputs: packed.outputs * spatial, keys: [key], threads: threads) {
                     first, count, lane0, windows in
                     let (out, input) = box.value

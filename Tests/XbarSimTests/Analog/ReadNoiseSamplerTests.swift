@@ -170,11 +170,14 @@ struct ReadNoiseSamplerTests {
     /// count, outputs not a multiple of the tile, an odd pixel count, more than one 4,096-output
     /// segment, a batch starting mid-block with a partial last block, two threads. The value is
     /// an fp32 dot product; bf16 variance products (AVX-512 BF16) may move the noise by at most
-    /// 2^-8 of sigma, fp32 ones by rounding only.
-    @Test func onePassPointwiseFollowsTheDefinition() {
+    /// 2^-8 of sigma, fp32 ones by rounding only. `skip`: the crossbar reads channels
+    /// skip ..< skip + inputs of a larger input (a row tile), with 2 more channels after.
+    @Test(arguments: [0, 3])
+    func onePassPointwiseFollowsTheDefinition(skip: Int) {
         let (inputs, outputs, h, w, n) = (23, 11, 21, 19, 37)   // 11·399 = 4,389 outputs: two segments
         let plane = h * w
-        let x = Tensor(shape: [inputs, h, w, n], scalars: (0..<(inputs * plane * n)).map {
+        let channels = skip == 0 ? inputs : skip + inputs + 2
+        let x = Tensor(shape: [channels, h, w, n], scalars: (0..<(channels * plane * n)).map {
             Float(($0 * 37) % 41) / 13 - 1.5
         })
         let weights = (0..<(outputs * inputs)).map { Float(($0 * 7) % 11) / 10 - 0.5 }
@@ -185,8 +188,9 @@ struct ReadNoiseSamplerTests {
         k.firstImage = 5
         let rail: Float = 1.6
         let packed = PackedPointwise(weights: weights, variance: variances, outputs: outputs, inputs: inputs)
-        let y = ReadNoiseSampler.pointwise(x, crossbar: packed, bias: b, biasVariance: bv, railUnits: rail, key: k,
-                                           threads: 2)
+        let rows = skip == 0 ? nil : skip..<(skip + inputs)
+        let y = ReadNoiseSampler.pointwise(x, rows: rows, crossbar: packed, bias: b, biasVariance: bv, railUnits: rail,
+                                           key: k, threads: 2)
         #expect(y.shape == [outputs, h, w, n])
         let noiseBound = PackedPointwise.bf16Variance ? 0x1p-8 : 1e-6
         var (railed, compared) = (0, 0)
@@ -196,7 +200,7 @@ struct ReadNoiseSamplerTests {
                 for i in 0..<n {
                     var (mean, magnitude, variance) = (Double(b[o]), 0.0, Double(bv[o]))
                     for c in 0..<inputs {
-                        let xc = Double(x.scalars[(c * plane + p) * n + i])
+                        let xc = Double(x.scalars[((skip + c) * plane + p) * n + i])
                         mean += Double(weights[o * inputs + c]) * xc
                         magnitude += abs(Double(weights[o * inputs + c]) * xc)
                         variance += Double(variances[o * inputs + c]) * xc * xc
