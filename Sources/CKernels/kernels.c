@@ -217,8 +217,8 @@ static inline vec16 segment_normals16(const segment_normals *s, int k, int jl) {
     return flip16(z, (uint32_t)(s->words[(long)k * SEGMENT_WORDS + jl / 4] >> (16 * (jl & 3))));
 }
 
-/// The kernels walk outputs j in memory order and, for each, the blocks of the chunk; full
-/// blocks run with constant bounds so the scalar loops vectorise.
+/// The kernels walk outputs j in memory order and, for each, the blocks of the chunk: full
+/// blocks on vec16, partial ones (a batch starting or ending mid-block) in scalar loops.
 
 void xbar_read_noise_add(float *restrict y, const float *restrict variance, const float *restrict bias,
                          const float *restrict bias_variance, int spatial, float rail, int outputs, int stride,
