@@ -242,7 +242,7 @@ void xbar_read_noise_add(float *restrict y, const float *restrict variance, cons
                 uint32_t signs;
                 const float *p = block_pool(b, j, &signs) + b->l0;
                 signs >>= b->l0;
-                for (int i = 0; i < (b->n == 16 ? 16 : b->n); i++)
+                for (int i = 0; i < b->n; i++)
                     row[i] = noisy_read(row[i] + bc, var[i] + bvc, lane_normal(p, signs, i), rail);
             }
         }
@@ -269,7 +269,7 @@ void xbar_read_noise_per_channel(float *restrict y, const float *restrict x, con
                 }
                 uint32_t signs;
                 const float *p = block_pool(q, j, &signs) + q->l0;
-                stage_lanes(out, in, w[c], b[c], v[c], bv[c], p, signs >> q->l0, q->n == 16 ? 16 : q->n, rail);
+                stage_lanes(out, in, w[c], b[c], v[c], bv[c], p, signs >> q->l0, q->n, rail);
             }
         }
     }
@@ -331,7 +331,7 @@ void xbar_read_noise_per_channel_pair(float *restrict y, const float *restrict x
                     store16(out, stage16(u16, w2[c], b2[c], v2[c], bv2[c], z, rail));
                     continue;
                 }
-                int n = q1->n == 16 ? 16 : q1->n, l0 = q1->l0;
+                int n = q1->n, l0 = q1->l0;
                 uint32_t s1, s2;
                 const float *p1 = block_pool(q1, j, &s1) + l0, *p2 = block_pool(q2, j, &s2) + l0;
                 stage_lanes(u, in, w1[c], b1[c], v1[c], bv1[c], p1, s1 >> l0, n, rail);
@@ -382,10 +382,9 @@ void xbar_depthwise_read_noise(float *restrict y, const float *restrict x, const
     // Per output pixel, the taps inside the image: how many, their input offsets and indices.
     int *used = malloc(sizeof(int) * plane), *tap = malloc(sizeof(int) * plane * taps);
     long *offset = malloc(sizeof(long) * plane * taps);
-    int full = 0;
-    uint64_t *words = NULL;
-    full = lane0 == 0 && count % 16 == 0;
-    words = full ? malloc(sizeof(uint64_t) * blocks * SEGMENT_WORDS) : NULL;
+    // Chunks of whole blocks walk a segment at a time (segment_normals).
+    int full = lane0 == 0 && count % 16 == 0;
+    uint64_t *words = full ? malloc(sizeof(uint64_t) * blocks * SEGMENT_WORDS) : NULL;
     segment_normals segment;
     if (!used || !tap || !offset || (full && !words)) {
         free(used), free(tap), free(offset), free(words);
