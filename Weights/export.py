@@ -50,13 +50,45 @@ class ExportError(Exception):
     """The module (or its data) cannot be exported; the message names the node / op / file."""
 
 
+class _Skip(Exception):
+    """A node whose input was already reported unsupported: nothing more to say about it."""
+
+
+def _with_source(message: str, node) -> str:
+    """Appends the user's source line that created ``node`` (fx records it when tracing)."""
+    trace = getattr(node, "stack_trace", None) or node.meta.get("stack_trace") if hasattr(node, "meta") else None
+    if not trace:
+        return message
+    lines = [l.strip() for l in str(trace).strip().splitlines() if l.strip().startswith("File ")]
+    user = [l for l in lines if "/torch/" not in l.replace(os.sep, "/")] or lines
+    if not user:
+        return message
+    last = user[-1]   # File "path", line N, in forward: the innermost frame outside torch
+    try:
+        path = last.split('"')[1]
+        line = last.split("line ")[1].split(",")[0]
+        return f"{message} [{os.path.relpath(path) if not path.startswith('<') else path}:{line}]"
+    except IndexError:
+        return message
+
+
 # ----------------------------------------------------------------------------- tracing
 
 REMOVED_MODULES = (nn.Dropout, nn.Dropout1d, nn.Dropout2d, nn.Dropout3d, nn.AlphaDropout, nn.FeatureAlphaDropout, nn.Identity)
-ACTIVATION_MODULES = {nn.ReLU: "relu", nn.Hardsigmoid: "hardsigmoid", nn.Hardswish: "hardswish"}
-ACTIVATION_FUNCTIONS = {F.relu: "relu", torch.relu: "relu", F.hardsigmoid: "hardsigmoid", F.hardswish: "hardswish"}
+REMOVED_FUNCTIONS = (F.dropout, F.dropout1d, F.dropout2d, F.dropout3d, F.alpha_dropout, F.feature_alpha_dropout,
+                     torch.dropout, torch.nn.functional.dropout)
+ACTIVATION_MODULES = {nn.ReLU: "relu", nn.Hardsigmoid: "hardsigmoid", nn.Hardswish: "hardswish", nn.Sigmoid: "sigmoid",
+                      nn.Tanh: "tanh", nn.SiLU: "silu", nn.Mish: "mish"}
+ACTIVATION_FUNCTIONS = {F.relu: "relu", torch.relu: "relu", F.hardsigmoid: "hardsigmoid", F.hardswish: "hardswish",
+                        torch.sigmoid: "sigmoid", F.sigmoid: "sigmoid", torch.tanh: "tanh", F.tanh: "tanh",
+                        F.silu: "silu", F.mish: "mish"}
+ACTIVATION_METHODS = {"relu": "relu", "sigmoid": "sigmoid", "tanh": "tanh"}
 ADD_FUNCTIONS = (operator.add, torch.add, operator.iadd)
 MUL_FUNCTIONS = (operator.mul, torch.mul, operator.imul)
+CAT_FUNCTIONS = tuple(f for f in (torch.cat, getattr(torch, "concat", None), getattr(torch, "concatenate", None)) if f)
+CLAMP_FUNCTIONS = tuple(f for f in (torch.clamp, getattr(torch, "clip", None)) if f)
+SPLIT_FUNCTIONS = (torch.split, torch.chunk, torch.tensor_split)
+RESHAPE_METHODS = ("view", "reshape")
 
 
 def _qualname(target) -> str:
@@ -121,12 +153,20 @@ class _Converter:
         self.calls: dict[str, int] = {}        # module path -> times called so far
         self.op_node: dict[str, str] = {}      # op name -> fx node name
         self.output: str | None = None
+        self.splits: dict[fx.Node, tuple[str, list[tuple[int, int]]]] = {}   # split/chunk node -> (source, channel ranges)
+        self.virtual: dict[fx.Node, tuple[str, str, int]] = {}               # shuffle in progress: (stage, source, groups)
+        self.errors: list[str] = []
 
     # -- helpers
     def src(self, node: fx.Node, arg, what: str) -> str:
         if not isinstance(arg, fx.Node):
             raise ExportError(f"unsupported {what} at node {node.name}: operand {arg!r} is a constant, "
                               "not a tensor computed by the network")
+        if arg in self.virtual:
+            raise ExportError(f"unsupported {what} at node {node.name}: its input {arg.name} is a reshaped view "
+                              "(only the channel-shuffle pattern view -> transpose -> view is supported)")
+        if arg not in self.alias:
+            raise _Skip()   # the input is itself unsupported (already reported)
         return self.alias[arg]
 
     def emit(self, node: fx.Node, name: str, typ: str, inputs: list[str], attrs=None, tensors=None) -> None:
@@ -201,10 +241,138 @@ class _Converter:
         if dims != [2, 3] or dtype is not None:
             raise ExportError(f"unsupported {what} at node {node.name}: mean over dim={dim!r} "
                               "(only the spatial dims (2, 3) = global average pooling)")
-        if keepdim is not True:
-            raise ExportError(f"unsupported {what} at node {node.name}: mean over (2, 3) without keepdim=True "
-                              "(write x.mean((2, 3), keepdim=True) followed by a flatten)")
-        self.global_pool(node, node.name, x, what)
+        self.global_pool(node, node.name if keepdim else f"{node.name}.pool", x, what)
+        if keepdim is not True:   # (N, C): global pooling, then a flatten
+            self.emit(node, node.name, "flatten", [f"{node.name}.pool"])
+
+    def clamp(self, node: fx.Node, name: str, arg, lo, hi, what: str) -> None:
+        for v in (lo, hi):
+            if isinstance(v, fx.Node):
+                raise ExportError(f"unsupported {what} at node {node.name}: a bound computed by the network")
+        attrs = {}
+        if lo is not None:
+            attrs["min"] = float(lo)
+        if hi is not None:
+            attrs["max"] = float(hi)
+        self.emit(node, name, "clamp", [self.src(node, arg, what)], attrs)
+
+    def pool(self, node: fx.Node, name: str, typ: str, arg, kernel, stride, padding, dilation, ceil_mode,
+             count_include_pad, divisor_override, what: str) -> None:
+        self.rank(node, arg, 4, what)
+        if divisor_override is not None:
+            raise ExportError(f"unsupported {what} at node {node.name}: divisor_override={divisor_override!r}")
+        k = _pair(kernel, f"{what}: kernel_size")
+        st = _pair(stride if stride not in (None, [], ()) else kernel, f"{what}: stride")
+        attrs = {"kernel": k, "stride": st, "padding": _pair(padding, f"{what}: padding"), "ceil_mode": int(bool(ceil_mode))}
+        if typ == "max_pool2d":
+            attrs["dilation"] = _pair(dilation, f"{what}: dilation")
+        else:
+            attrs["count_include_pad"] = int(bool(count_include_pad))
+        self.emit(node, name, typ, [self.src(node, arg, what)], attrs)
+
+    def adaptive_pool(self, node: fx.Node, name: str, typ: str, arg, size, what: str) -> None:
+        """Adaptive pooling whose windows are all equal: global pooling, or an input divisible by the output."""
+        self.rank(node, arg, 4, what)
+        s_in = _shape(arg)
+        out = list(size) if isinstance(size, (tuple, list)) else [size, size]
+        out = [s_in[2 + i] if out[i] is None else int(out[i]) for i in range(2)]
+        if typ == "avg" and out == [1, 1]:
+            self.global_pool(node, name, arg, what)
+            return
+        if any(s_in[2 + i] % out[i] for i in range(2)):
+            raise ExportError(f"unsupported {what} at node {node.name}: output size {tuple(out)} does not divide the "
+                              f"input {tuple(s_in[2:])} (unequal windows)")
+        k = (s_in[2] // out[0], s_in[3] // out[1])
+        self.pool(node, name, "avg_pool2d" if typ == "avg" else "max_pool2d", arg, k, k, 0, 1, False, True, None, what)
+
+    def concat(self, node: fx.Node, what: str) -> None:
+        tensors, dim = self.args_with_defaults(node, what, ["tensors", "dim"], {"dim": 0})
+        rank = len(_shape(tensors[0]) or ())
+        if not isinstance(dim, int) or dim % max(rank, 1) != 1:
+            raise ExportError(f"unsupported {what} at node {node.name}: dim={dim!r} (only the channel dim 1)")
+        srcs = [self.src(node, t, what) for t in tensors]
+        if len(srcs) == 1:
+            self.alias[node] = srcs[0]
+            return
+        self.emit(node, node.name, "concat", srcs, {"axis": 1})
+
+    def split(self, node: fx.Node, fn, what: str) -> None:
+        x, size, dim = self.args_with_defaults(node, what, ["input", "split_size_or_sections", "dim"], {"dim": 0}) \
+            if fn in (torch.split, "split") else \
+            self.args_with_defaults(node, what, ["input", "chunks", "dim"], {"dim": 0})
+        sh = _shape(x)
+        if sh is None or not isinstance(dim, int) or dim % len(sh) != 1:
+            raise ExportError(f"unsupported {what} at node {node.name}: dim={dim!r} (only the channel dim 1)")
+        c = sh[1]
+        if fn in (torch.split, "split"):
+            sizes = [int(size)] * (c // int(size)) + ([c % int(size)] if c % int(size) else []) \
+                if isinstance(size, int) else [int(v) for v in size]
+        else:
+            per = -(-c // int(size))
+            sizes = [per] * (c // per) + ([c % per] if c % per else [])
+        ranges, a = [], 0
+        for n in sizes:
+            ranges.append((a, a + n))
+            a += n
+        self.splits[node] = (self.src(node, x, what), ranges)
+
+    def getitem(self, node: fx.Node) -> None:
+        what = "indexing (getitem)"
+        base, index = node.args
+        if base in self.splits:
+            src, ranges = self.splits[base]
+            a, b = ranges[index]
+            self.emit(node, node.name, "channel_slice", [src], {"start": a, "stop": b})
+            return
+        sh = _shape(base)
+        if sh is not None and isinstance(index, tuple) and len(index) >= 2 and index[0] == slice(None) \
+                and isinstance(index[1], slice) and all(i == slice(None) for i in index[2:]) and index[1].step in (None, 1):
+            start, stop, _ = index[1].indices(sh[1])
+            if stop <= start:
+                raise ExportError(f"unsupported {what} at node {node.name}: empty channel slice {index[1]}")
+            if (start, stop) == (0, sh[1]):
+                self.alias[node] = self.src(node, base, what)
+            else:
+                self.emit(node, node.name, "channel_slice", [self.src(node, base, what)], {"start": start, "stop": stop})
+            return
+        raise ExportError(f"unsupported {what} at node {node.name}: index {index!r} (only a channel range x[:, a:b] "
+                          "or an element of split/chunk)")
+
+    def reshape(self, node: fx.Node, arg, what: str) -> None:
+        """view / reshape / flatten, recognised by the shapes PyTorch computed: (N, C, H, W) -> (N, C*H*W) is a
+        flatten; (N, C, H, W) -> (N, g, C/g, H, W) -> transpose(1, 2) -> (N, C, H, W) is a channel shuffle."""
+        si, so = (_shape(arg) if arg not in self.virtual else self.virtual_shape(arg)), _shape(node)
+        if arg in self.virtual:
+            stage, src, g = self.virtual[arg]
+            if stage == "shuffled" and so is not None and len(so) == 4:
+                self.emit(node, node.name, "channel_shuffle", [src], {"groups": g})
+                return
+            raise ExportError(f"unsupported {what} at node {node.name}: reshape of a grouped view to {so}")
+        if si is not None and so is not None and len(si) == 4 and len(so) == 2 and so[1] == si[1] * si[2] * si[3]:
+            self.emit(node, node.name, "flatten", [self.src(node, arg, what)])
+            return
+        if si is not None and so is not None and si == so:
+            self.alias[node] = self.src(node, arg, what)
+            return
+        if si is not None and so is not None and len(si) == 4 and len(so) == 5 and so[0] == si[0] \
+                and so[1] * so[2] == si[1] and tuple(so[3:]) == tuple(si[2:]):
+            self.virtual[node] = ("grouped", self.src(node, arg, what), so[1])
+            return
+        hint = ""
+        if si is not None and so is not None and len(so) == 2:
+            hint = " (write torch.flatten(x, 1))"
+        raise ExportError(f"unsupported {what} at node {node.name}: reshape {si} -> {so}{hint}")
+
+    def virtual_shape(self, node):
+        return _shape(node)
+
+    def transpose(self, node: fx.Node, arg, dims, what: str) -> None:
+        if arg in self.virtual and self.virtual[arg][0] == "grouped" and sorted(d % 5 for d in dims) == [1, 2]:
+            _, src, g = self.virtual[arg]
+            self.virtual[node] = ("shuffled", src, g)
+            return
+        raise ExportError(f"unsupported {what} at node {node.name}: transpose/permute {tuple(dims)} "
+                          "(only the channel-shuffle pattern)")
 
     # -- node kinds
     def call_module(self, node: fx.Node) -> None:
@@ -220,9 +388,14 @@ class _Converter:
                 raise ExportError(f"unsupported {what}: called with arguments {tuple(node.args)} {dict(node.kwargs)}")
             self.alias[node] = self.src(node, node.args[0], what)
             return
-        known = (nn.Conv2d, nn.BatchNorm2d, nn.AdaptiveAvgPool2d, nn.Flatten, nn.Linear, *ACTIVATION_MODULES)
+        known = (nn.Conv2d, nn.BatchNorm2d, nn.AdaptiveAvgPool2d, nn.AdaptiveMaxPool2d, nn.Flatten, nn.Linear,
+                 nn.MaxPool2d, nn.AvgPool2d, nn.ReLU6, nn.Hardtanh, nn.GELU, nn.LeakyReLU, nn.ELU, nn.Softplus,
+                 nn.ChannelShuffle, *ACTIVATION_MODULES)
         if type(mod) not in known:
-            raise ExportError(f"unsupported module {path} ({cls})")
+            hint = ""
+            if isinstance(mod, (nn.MaxPool1d, nn.AvgPool1d, nn.Conv1d, nn.BatchNorm1d)):
+                hint = " (1-D layers: the format holds 2-D image networks)"
+            raise ExportError(f"unsupported module {path} ({cls}){hint}")
         if len(node.args) != 1 or node.kwargs:
             raise ExportError(f"unsupported {what}: called with arguments {tuple(node.args)} {dict(node.kwargs)}")
         arg = node.args[0]
@@ -247,11 +420,35 @@ class _Converter:
                        "running_var": _np(mod.running_var)})
         elif type(mod) in ACTIVATION_MODULES:
             self.activation(node, name, ACTIVATION_MODULES[type(mod)], arg, what)
+        elif type(mod) is nn.ReLU6:
+            self.clamp(node, name, arg, 0.0, 6.0, what)
+        elif type(mod) is nn.Hardtanh:
+            self.clamp(node, name, arg, mod.min_val, mod.max_val, what)
+        elif type(mod) is nn.GELU:
+            self.emit(node, name, "gelu", [x], {"approximate": mod.approximate})
+        elif type(mod) is nn.LeakyReLU:
+            self.emit(node, name, "leaky_relu", [x], {"negative_slope": float(mod.negative_slope)})
+        elif type(mod) is nn.ELU:
+            self.emit(node, name, "elu", [x], {"alpha": float(mod.alpha)})
+        elif type(mod) is nn.Softplus:
+            self.emit(node, name, "softplus", [x], {"beta": float(mod.beta), "threshold": float(mod.threshold)})
+        elif type(mod) is nn.ChannelShuffle:
+            self.rank(node, arg, 4, what)
+            self.emit(node, name, "channel_shuffle", [x], {"groups": int(mod.groups)})
+        elif type(mod) is nn.MaxPool2d:
+            if mod.return_indices:
+                raise ExportError(f"unsupported {what}: return_indices=True")
+            self.pool(node, name, "max_pool2d", arg, mod.kernel_size, mod.stride, mod.padding, mod.dilation,
+                      mod.ceil_mode, True, None, what)
+        elif type(mod) is nn.AvgPool2d:
+            self.pool(node, name, "avg_pool2d", arg, mod.kernel_size, mod.stride, mod.padding, 1, mod.ceil_mode,
+                      mod.count_include_pad, mod.divisor_override, what)
         elif type(mod) is nn.AdaptiveAvgPool2d:
-            if _pair(mod.output_size, what) != (1, 1):
-                raise ExportError(f"unsupported {what} with output_size={mod.output_size} "
-                                  "(only 1 = global average pooling)")
-            self.global_pool(node, name, arg, what)
+            self.adaptive_pool(node, name, "avg", arg, mod.output_size, what)
+        elif type(mod) is nn.AdaptiveMaxPool2d:
+            if mod.return_indices:
+                raise ExportError(f"unsupported {what}: return_indices=True")
+            self.adaptive_pool(node, name, "max", arg, mod.output_size, what)
         elif type(mod) is nn.Flatten:
             self.flatten(node, name, arg, mod.start_dim, mod.end_dim, what)
         elif type(mod) is nn.Linear:
@@ -270,12 +467,68 @@ class _Converter:
             self.binary(node, "add", what)
         elif fn in MUL_FUNCTIONS:
             self.binary(node, "mul", what)
-        elif fn is F.adaptive_avg_pool2d:
-            x, size = self.args_with_defaults(node, what, ["input", "output_size"], {})
-            if isinstance(size, fx.Node) or _pair(size, what) != (1, 1):
-                raise ExportError(f"unsupported {what} at node {node.name} with output_size={size!r} "
-                                  "(only 1 = global average pooling)")
-            self.global_pool(node, node.name, x, what)
+        elif fn is F.adaptive_avg_pool2d or fn is F.adaptive_max_pool2d:
+            names = ["input", "output_size"] + (["return_indices"] if fn is F.adaptive_max_pool2d else [])
+            vals = self.args_with_defaults(node, what, names, {"return_indices": False})
+            if isinstance(vals[1], fx.Node) or (len(vals) > 2 and vals[2]):
+                raise ExportError(f"unsupported {what} at node {node.name} with arguments {vals[1:]!r}")
+            self.adaptive_pool(node, node.name, "avg" if fn is F.adaptive_avg_pool2d else "max", vals[0], vals[1], what)
+        elif _qualname(fn).endswith("stochastic_depth"):
+            x, p, mode, training = self.args_with_defaults(node, what, ["input", "p", "mode", "training"], {"training": True})
+            if training is not False:
+                raise ExportError(f"unsupported {what} at node {node.name}: training={training!r} (identity only in eval)")
+            self.alias[node] = self.src(node, x, what)
+        elif fn in REMOVED_FUNCTIONS:
+            self.alias[node] = self.src(node, node.args[0] if node.args else node.kwargs.get("input"), what)
+        elif fn is F.max_pool2d or getattr(fn, "__name__", "") in ("max_pool2d", "_max_pool2d", "boolean_dispatch"):
+            x, k, st, p, d, ceil, ri = self.args_with_defaults(
+                node, what, ["input", "kernel_size", "stride", "padding", "dilation", "ceil_mode", "return_indices"],
+                {"stride": None, "padding": 0, "dilation": 1, "ceil_mode": False, "return_indices": False})
+            if ri:
+                raise ExportError(f"unsupported {what} at node {node.name}: return_indices=True")
+            self.pool(node, node.name, "max_pool2d", x, k, st, p, d, ceil, True, None, what)
+        elif fn is F.avg_pool2d:
+            x, k, st, p, ceil, cip, div = self.args_with_defaults(
+                node, what, ["input", "kernel_size", "stride", "padding", "ceil_mode", "count_include_pad", "divisor_override"],
+                {"stride": None, "padding": 0, "ceil_mode": False, "count_include_pad": True, "divisor_override": None})
+            self.pool(node, node.name, "avg_pool2d", x, k, st, p, 1, ceil, cip, div, what)
+        elif fn in CAT_FUNCTIONS:
+            self.concat(node, what)
+        elif fn in (torch.split, torch.chunk):
+            self.split(node, fn, what)
+        elif fn is F.relu6:
+            x = self.args_with_defaults(node, what, ["input", "inplace"], {"inplace": False})[0]
+            self.clamp(node, node.name, x, 0.0, 6.0, what)
+        elif fn is F.hardtanh:
+            x, lo, hi, _ = self.args_with_defaults(node, what, ["input", "min_val", "max_val", "inplace"],
+                                                   {"min_val": -1.0, "max_val": 1.0, "inplace": False})
+            self.clamp(node, node.name, x, lo, hi, what)
+        elif fn in CLAMP_FUNCTIONS:
+            x, lo, hi = self.args_with_defaults(node, what, ["input", "min", "max"], {"min": None, "max": None})
+            self.clamp(node, node.name, x, lo, hi, what)
+        elif fn is F.gelu:
+            x, approx = self.args_with_defaults(node, what, ["input", "approximate"], {"approximate": "none"})
+            self.emit(node, node.name, "gelu", [self.src(node, x, what)], {"approximate": approx})
+        elif fn is F.leaky_relu:
+            x, slope, _ = self.args_with_defaults(node, what, ["input", "negative_slope", "inplace"],
+                                                  {"negative_slope": 0.01, "inplace": False})
+            self.emit(node, node.name, "leaky_relu", [self.src(node, x, what)], {"negative_slope": float(slope)})
+        elif fn is F.elu:
+            x, alpha, _ = self.args_with_defaults(node, what, ["input", "alpha", "inplace"], {"alpha": 1.0, "inplace": False})
+            self.emit(node, node.name, "elu", [self.src(node, x, what)], {"alpha": float(alpha)})
+        elif fn is F.softplus:
+            x, beta, thr = self.args_with_defaults(node, what, ["input", "beta", "threshold"], {"beta": 1.0, "threshold": 20.0})
+            self.emit(node, node.name, "softplus", [self.src(node, x, what)], {"beta": float(beta), "threshold": float(thr)})
+        elif fn in (F.channel_shuffle, getattr(torch, "channel_shuffle", F.channel_shuffle)):
+            x, g = self.args_with_defaults(node, what, ["input", "groups"], {})
+            self.emit(node, node.name, "channel_shuffle", [self.src(node, x, what)], {"groups": int(g)})
+        elif fn is operator.getitem:
+            self.getitem(node)
+        elif fn in (torch.reshape,):
+            self.reshape(node, node.args[0], what)
+        elif fn in (torch.transpose, torch.permute):
+            dims = list(node.args[1:]) if fn is torch.transpose else list(node.args[1])
+            self.transpose(node, node.args[0], dims, what)
         elif fn is torch.flatten:
             x, start, end = self.args_with_defaults(node, what, ["input", "start_dim", "end_dim"],
                                                     {"start_dim": 0, "end_dim": -1})
@@ -283,14 +536,31 @@ class _Converter:
         elif fn is torch.mean:
             self.mean(node, what)
         else:
-            raise ExportError(f"unsupported function {_qualname(fn)} at node {node.name}")
+            hint = {"torch.nn.functional.interpolate": " (resizing has no crossbar mapping)"}.get(_qualname(fn), "")
+            raise ExportError(f"unsupported function {_qualname(fn)} at node {node.name}{hint}")
 
     def call_method(self, node: fx.Node) -> None:
         m = node.target
         what = f"method Tensor.{m}"
-        if m == "relu":
+        if m in ACTIVATION_METHODS:
             x = self.args_with_defaults(node, what, ["input"], {})[0]
-            self.activation(node, node.name, "relu", x, what)
+            self.activation(node, node.name, ACTIVATION_METHODS[m], x, what)
+        elif m in ("clamp", "clip"):
+            x, lo, hi = self.args_with_defaults(node, what, ["input", "min", "max"], {"min": None, "max": None})
+            self.clamp(node, node.name, x, lo, hi, what)
+        elif m in RESHAPE_METHODS:
+            self.reshape(node, node.args[0], what)
+        elif m in ("transpose", "permute"):
+            dims = list(node.args[1:]) if m == "transpose" or not isinstance(node.args[1], (tuple, list)) else list(node.args[1])
+            self.transpose(node, node.args[0], dims, what)
+        elif m == "contiguous":
+            arg = node.args[0]
+            if arg in self.virtual:
+                self.virtual[node] = self.virtual[arg]
+            else:
+                self.alias[node] = self.src(node, arg, what)
+        elif m in ("split", "chunk"):
+            self.split(node, m, what)
         elif m == "add":
             self.binary(node, "add", what)
         elif m == "mul":
@@ -298,38 +568,63 @@ class _Converter:
         elif m == "flatten":
             x, start, end = self.args_with_defaults(node, what, ["input", "start_dim", "end_dim"],
                                                     {"start_dim": 0, "end_dim": -1})
-            self.flatten(node, node.name, x, start, end, what)
+            if x in self.virtual and start == 1 and end == 2:
+                self.reshape(node, x, what)
+            else:
+                self.flatten(node, node.name, x, start, end, what)
         elif m == "mean":
             self.mean(node, what)
         else:
             raise ExportError(f"unsupported method Tensor.{m} at node {node.name}")
 
+    @staticmethod
+    def is_shape_computation(node: fx.Node) -> bool:
+        """x.size(), x.shape, x.dim() and integer arithmetic on them: no tensor flows."""
+        if node.op not in ("call_method", "call_function"):
+            return False
+        if "tensor_meta" in node.meta:
+            return False
+        return node.meta.get("type") not in (torch.Tensor, tuple, list) or node.target in ("size", "dim")
+
     def run(self) -> None:
         placeholders = 0
         for node in self.gm.graph.nodes:
+            try:
+                self.convert(node, placeholders)
+            except _Skip:
+                pass
+            except ExportError as e:
+                self.errors.append(_with_source(str(e), node))
             if node.op == "placeholder":
                 placeholders += 1
-                if placeholders > 1:
-                    raise ExportError(f"unsupported second input '{node.target}': the format has one network input")
-                self.alias[node] = INPUT_NAME
-            elif node.op == "get_attr":
-                raise ExportError(f"unsupported tensor attribute {node.target} (get_attr at node {node.name}): only "
-                                  "parameters of supported modules can be exported")
-            elif node.op == "call_module":
-                self.call_module(node)
-            elif node.op == "call_function":
-                self.call_function(node)
-            elif node.op == "call_method":
-                self.call_method(node)
-            elif node.op == "output":
-                out = node.args[0]
-                if not isinstance(out, fx.Node):
-                    raise ExportError(f"unsupported network output {out!r}: the module must return a single tensor")
-                self.output = self.alias[out]
-                if self.output == INPUT_NAME:
-                    raise ExportError("the network output is its input: nothing to export")
-            else:  # pragma: no cover
-                raise ExportError(f"unsupported fx node {node.name} ({node.op})")
+
+    def convert(self, node: fx.Node, placeholders: int) -> None:
+        if node.op in ("call_method", "call_function") and self.is_shape_computation(node):
+            return
+        if node.op == "placeholder":
+            if placeholders >= 1:
+                raise ExportError(f"unsupported second input '{node.target}': the format has one network input")
+            self.alias[node] = INPUT_NAME
+        elif node.op == "get_attr":
+            raise ExportError(f"unsupported tensor attribute {node.target} (get_attr at node {node.name}): only "
+                              "parameters of supported modules can be exported")
+        elif node.op == "call_module":
+            self.call_module(node)
+        elif node.op == "call_function":
+            self.call_function(node)
+        elif node.op == "call_method":
+            self.call_method(node)
+        elif node.op == "output":
+            out = node.args[0]
+            if not isinstance(out, fx.Node):
+                raise ExportError(f"unsupported network output {out!r}: the module must return a single tensor")
+            if out not in self.alias:
+                raise _Skip()
+            self.output = self.alias[out]
+            if self.output == INPUT_NAME:
+                raise ExportError("the network output is its input: nothing to export")
+        else:  # pragma: no cover
+            raise ExportError(f"unsupported fx node {node.name} ({node.op})")
 
 
 def build_graph(module: nn.Module, example_input_shape) -> tuple[list[Op], str, dict[str, str]]:
@@ -344,7 +639,10 @@ def build_graph(module: nn.Module, example_input_shape) -> tuple[list[Op], str, 
         if p.is_floating_point() and p.dtype != torch.float32:
             raise ExportError(f"tensor {name} has dtype {p.dtype}; the format stores float32 (call module.float())")
     try:
-        gm = fx.symbolic_trace(module)
+        tracer = fx.Tracer()
+        tracer.record_stack_traces = True
+        graph = tracer.trace(module)
+        gm = fx.GraphModule(tracer.root, graph, type(module).__name__)
     except Exception as e:
         raise ExportError(f"cannot trace {type(module).__name__} with torch.fx: {type(e).__name__}: {e}") from None
     try:
@@ -355,6 +653,9 @@ def build_graph(module: nn.Module, example_input_shape) -> tuple[list[Op], str, 
                           f"{type(e).__name__}: {e}") from None
     conv = _Converter(gm)
     conv.run()
+    if conv.errors:
+        n = len(conv.errors)
+        raise ExportError(f"{type(module).__name__}: {n} unsupported op{'s' if n > 1 else ''}:\n  " + "\n  ".join(conv.errors))
     ops, output = conv.ops, conv.output
     if output is None:
         raise ExportError("the traced graph has no output")
@@ -373,7 +674,8 @@ def build_graph(module: nn.Module, example_input_shape) -> tuple[list[Op], str, 
         raise ExportError(str(e)) from None
     nodes = {n.name: n for n in gm.graph.nodes}
     for i, op in enumerate(ops):   # the format's shape rules must agree with what PyTorch computed
-        s = _shape(nodes[conv.op_node[op.name]])
+        node = nodes[conv.op_node[op.name]]
+        s = _shape(node) if conv.alias.get(node) == op.name else None   # an op made on the way (mean -> pool, flatten)
         if s is not None and tuple(s[1:]) != shapes[op.name]:
             raise ExportError(f"{op_label(i, op)}: PyTorch output shape {tuple(s[1:])} differs from the format's "
                               f"{shapes[op.name]}")

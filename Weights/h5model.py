@@ -21,7 +21,8 @@ import torch.nn.functional as F
 from torch import nn
 
 FORMAT_NAME = "xbarsim-model"
-FORMAT_VERSION = 1
+FORMAT_VERSION = 2
+READABLE_VERSIONS = (1, 2)
 INPUT_NAME = "input"
 
 # type -> (required int-array attrs, required int attrs, required float attrs, required datasets, optional datasets)
@@ -36,9 +37,42 @@ OP_SPECS: dict[str, tuple[tuple[str, ...], tuple[str, ...], tuple[str, ...], tup
     "global_avg_pool": ((), (), (), (), ()),
     "flatten": ((), (), (), (), ()),
     "linear": ((), (), (), ("weight", "bias"), ()),
+    # format version 2
+    "max_pool2d": (("kernel", "stride", "padding", "dilation"), ("ceil_mode",), (), (), ()),
+    "avg_pool2d": (("kernel", "stride", "padding"), ("ceil_mode", "count_include_pad"), (), (), ()),
+    "concat": ((), ("axis",), (), (), ()),
+    "channel_slice": ((), ("start", "stop"), (), (), ()),
+    "channel_shuffle": ((), ("groups",), (), (), ()),
+    "clamp": ((), (), (), (), ()),                  # optional float attrs min, max
+    "sigmoid": ((), (), (), (), ()),
+    "tanh": ((), (), (), (), ()),
+    "silu": ((), (), (), (), ()),
+    "mish": ((), (), (), (), ()),
+    "gelu": ((), (), (), (), ()),                   # required string attr approximate
+    "leaky_relu": ((), (), ("negative_slope",), (), ()),
+    "elu": ((), (), ("alpha",), (), ()),
+    "softplus": ((), (), ("beta", "threshold"), (), ()),
 }
-NUM_INPUTS = {"add": 2, "mul": 2}  # every other type takes exactly one input
-RESERVED_TYPES = ("max_pool", "concat", "channel_split", "channel_shuffle")
+VERSION2_TYPES = {t for t in OP_SPECS if list(OP_SPECS).index(t) >= list(OP_SPECS).index("max_pool2d")}
+NUM_INPUTS = {"add": 2, "mul": 2}  # concat takes 2 or more; every other type exactly one
+ELEMENTWISE = ("relu", "hardsigmoid", "hardswish", "clamp", "sigmoid", "tanh", "silu", "mish", "gelu", "leaky_relu",
+               "elu", "softplus")
+INT_ATTRS = ("groups", "ceil_mode", "count_include_pad", "axis", "start", "stop")
+FLOAT_ATTRS = ("eps", "min", "max", "negative_slope", "alpha", "beta", "threshold")
+STRING_ATTRS = ("approximate",)
+PAIR_ATTRS = ("stride", "padding", "dilation", "kernel")
+RESERVED_TYPES = ("max_pool", "channel_split")
+
+
+def pool_output_size(n: int, k: int, s: int, p: int, d: int, ceil: bool) -> int:
+    """PyTorch's pooling_output_shape."""
+    span = n + 2 * p - d * (k - 1) - 1
+    if span < 0:
+        return 0
+    out = (-(-span // s) if ceil else span // s) + 1
+    if ceil and (out - 1) * s >= n + p:
+        out -= 1
+    return out
 
 
 class GraphError(Exception):
@@ -58,7 +92,8 @@ def op_label(index: int, op: Op) -> str:
     return f"op {op.name} (/ops/{index:04d}, {op.type})"
 
 
-def infer_shapes(ops: list[Op], input_shape: tuple[int, ...], where: str = "") -> dict[str, tuple[int, ...]]:
+def infer_shapes(ops: list[Op], input_shape: tuple[int, ...], where: str = "",
+                 version: int = FORMAT_VERSION) -> dict[str, tuple[int, ...]]:
     """Per-image output shape (no batch dim) of every op; raises GraphError on any
     inconsistency (unknown input, wrong tensor shape, channel mismatch)."""
     pre = f"{where}: " if where else ""
@@ -71,15 +106,19 @@ def infer_shapes(ops: list[Op], input_shape: tuple[int, ...], where: str = "") -
             raise GraphError(f"{pre}{lab}: unknown type '{op.type}'")
         if op.name in shapes:
             raise GraphError(f"{pre}{lab}: name '{op.name}' is used twice")
-        want = NUM_INPUTS.get(op.type, 1)
-        if len(op.inputs) != want:
-            raise GraphError(f"{pre}{lab}: field inputs has {len(op.inputs)} names, expected {want}")
+        if op.type == "concat":
+            if len(op.inputs) < 2:
+                raise GraphError(f"{pre}{lab}: field inputs has {len(op.inputs)} names, expected 2 or more")
+        elif len(op.inputs) != NUM_INPUTS.get(op.type, 1):
+            raise GraphError(f"{pre}{lab}: field inputs has {len(op.inputs)} names, expected {NUM_INPUTS.get(op.type, 1)}")
         ins = []
         for n in op.inputs:
             if n not in shapes:
                 raise GraphError(f"{pre}{lab}: field inputs names '{n}', which is not an earlier op or '{INPUT_NAME}'")
             ins.append(shapes[n])
         ivec, iint, iflt, req, opt = OP_SPECS[op.type]
+        if op.type in VERSION2_TYPES and version < 2:
+            raise GraphError(f"{pre}{lab}: type '{op.type}' needs format_version 2")
         for a in ivec:
             v = op.attrs.get(a)
             if v is None or len(v) != 2 or any(int(x) < 0 for x in v):
@@ -125,7 +164,38 @@ def infer_shapes(ops: list[Op], input_shape: tuple[int, ...], where: str = "") -
             need(float(op.attrs["eps"]) >= 0, "field eps is negative")
             need(bool(np.all(op.tensors["running_var"] + float(op.attrs["eps"]) > 0)), "running_var + eps is not positive")
             out = x
-        elif t in ("relu", "hardsigmoid", "hardswish"):
+        elif t in ELEMENTWISE:
+            if t == "clamp" and "min" in op.attrs and "max" in op.attrs:
+                need(float(op.attrs["min"]) <= float(op.attrs["max"]), "field min is above field max")
+            if t == "gelu":
+                need(op.attrs.get("approximate") in ("none", "tanh"), f"field approximate must be 'none' or 'tanh', got {op.attrs.get('approximate')!r}")
+            if t == "softplus":
+                need(float(op.attrs["beta"]) != 0, "field beta must not be 0")
+            out = x
+        elif t in ("max_pool2d", "avg_pool2d"):
+            need(len(x) == 3, f"input '{op.inputs[0]}' has shape {x}, expected (C, H, W)")
+            k, s_, p = (tuple(int(v) for v in op.attrs[a]) for a in ("kernel", "stride", "padding"))
+            d = tuple(int(v) for v in op.attrs["dilation"]) if t == "max_pool2d" else (1, 1)
+            need(min(k) >= 1 and min(s_) >= 1 and min(d) >= 1, "fields kernel, stride and dilation must be >= 1")
+            need(all(2 * p[i] <= d[i] * (k[i] - 1) + 1 for i in range(2)), "field padding must be at most half the kernel")
+            ceil = int(op.attrs["ceil_mode"]) == 1
+            oh = pool_output_size(x[1], k[0], s_[0], p[0], d[0], ceil)
+            ow = pool_output_size(x[2], k[1], s_[1], p[1], d[1], ceil)
+            need(oh >= 1 and ow >= 1, f"window {k} does not fit the input {x[1:]}")
+            out = (x[0], oh, ow)
+        elif t == "concat":
+            need(int(op.attrs["axis"]) == 1, f"field axis is {op.attrs['axis']}, only 1 (channels) is supported")
+            for j, sh in enumerate(ins):
+                need(len(sh) == len(x) and sh[1:] == x[1:], f"input {j} has shape {sh}, expected {('C',) + tuple(x[1:])}")
+            out = (sum(sh[0] for sh in ins), *x[1:])
+        elif t == "channel_slice":
+            a, b = int(op.attrs["start"]), int(op.attrs["stop"])
+            need(0 <= a < b <= x[0], f"fields start={a}, stop={b} must satisfy 0 <= start < stop <= {x[0]}")
+            out = (b - a, *x[1:])
+        elif t == "channel_shuffle":
+            need(len(x) == 3, f"input '{op.inputs[0]}' has shape {x}, expected (C, H, W)")
+            g = int(op.attrs["groups"])
+            need(g >= 1 and x[0] % g == 0, f"field groups={g} does not divide {x[0]} channels")
             out = x
         elif t == "add":
             need(ins[0] == ins[1], f"inputs have shapes {ins[0]} and {ins[1]}, expected equal shapes")
@@ -211,6 +281,38 @@ class GraphModule(nn.Module):
                 y = torch.flatten(a[0], 1)
             elif t == "linear":
                 y = F.linear(a[0], self._t(i, "weight"), self._t(i, "bias"))
+            elif t == "max_pool2d":
+                y = F.max_pool2d(a[0], tuple(op.attrs["kernel"]), tuple(op.attrs["stride"]), tuple(op.attrs["padding"]),
+                                 tuple(op.attrs["dilation"]), ceil_mode=bool(op.attrs["ceil_mode"]))
+            elif t == "avg_pool2d":
+                y = F.avg_pool2d(a[0], tuple(op.attrs["kernel"]), tuple(op.attrs["stride"]), tuple(op.attrs["padding"]),
+                                 ceil_mode=bool(op.attrs["ceil_mode"]), count_include_pad=bool(op.attrs["count_include_pad"]))
+            elif t == "concat":
+                y = torch.cat(a, 1)
+            elif t == "channel_slice":
+                y = a[0][:, int(op.attrs["start"]):int(op.attrs["stop"])]
+            elif t == "channel_shuffle":
+                n, c = a[0].shape[:2]
+                g = int(op.attrs["groups"])
+                y = a[0].reshape(n, g, c // g, *a[0].shape[2:]).transpose(1, 2).reshape(a[0].shape)
+            elif t == "clamp":
+                y = torch.clamp(a[0], op.attrs.get("min"), op.attrs.get("max"))
+            elif t == "sigmoid":
+                y = torch.sigmoid(a[0])
+            elif t == "tanh":
+                y = torch.tanh(a[0])
+            elif t == "silu":
+                y = F.silu(a[0])
+            elif t == "mish":
+                y = F.mish(a[0])
+            elif t == "gelu":
+                y = F.gelu(a[0], approximate=op.attrs["approximate"])
+            elif t == "leaky_relu":
+                y = F.leaky_relu(a[0], float(op.attrs["negative_slope"]))
+            elif t == "elu":
+                y = F.elu(a[0], float(op.attrs["alpha"]))
+            elif t == "softplus":
+                y = F.softplus(a[0], float(op.attrs["beta"]), float(op.attrs["threshold"]))
             else:  # pragma: no cover
                 raise GraphError(f"{op_label(i, op)}: unhandled type")
             env[op.name] = y
@@ -254,8 +356,8 @@ def read_model(path: str) -> tuple[list[Op], dict]:
         if fmt != FORMAT_NAME:
             raise GraphError(f"{path}: attribute format is '{fmt}', expected '{FORMAT_NAME}'")
         ver = int(f.attrs.get("format_version", -1))
-        if ver != FORMAT_VERSION:
-            raise GraphError(f"{path}: format_version {ver} is not supported (this reader knows {FORMAT_VERSION})")
+        if ver not in READABLE_VERSIONS:
+            raise GraphError(f"{path}: format_version {ver} is not supported (this reader knows {READABLE_VERSIONS})")
         root = {k: f.attrs[k] for k in f.attrs}
         if "ops" not in f:
             raise GraphError(f"{path}: missing group /ops")
@@ -273,13 +375,18 @@ def read_model(path: str) -> tuple[list[Op], dict]:
             typ = _attr_str(g, "type", where)
             inputs = _attr_strs(g, "inputs", where)
             attrs = {}
-            for k in ("stride", "padding", "dilation"):
+            for k in PAIR_ATTRS:
                 if k in g.attrs:
                     attrs[k] = tuple(int(v) for v in np.asarray(g.attrs[k]).reshape(-1))
-            if "groups" in g.attrs:
-                attrs["groups"] = int(g.attrs["groups"])
-            if "eps" in g.attrs:
-                attrs["eps"] = float(g.attrs["eps"])
+            for k in INT_ATTRS:
+                if k in g.attrs:
+                    attrs[k] = int(g.attrs[k])
+            for k in FLOAT_ATTRS:
+                if k in g.attrs:
+                    attrs[k] = float(g.attrs[k])
+            for k in STRING_ATTRS:
+                if k in g.attrs:
+                    attrs[k] = _attr_str(g, k, where)
             tensors = {}
             for k in g:
                 ds = g[k]
@@ -289,7 +396,7 @@ def read_model(path: str) -> tuple[list[Op], dict]:
             ops.append(Op(name, typ, inputs, attrs, tensors))
         root["input_shape"] = tuple(int(v) for v in np.asarray(root["input_shape"]).reshape(-1))
         root["output"] = _attr_str(f, "output", path)
-    infer_shapes(ops, root["input_shape"], where=path)
+    infer_shapes(ops, root["input_shape"], where=path, version=ver)
     return ops, root
 
 

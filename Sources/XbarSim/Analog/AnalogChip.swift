@@ -20,6 +20,24 @@ public enum AnalogStage: Sendable {
     case multiply
     /// Flatten: wiring only.
     case flatten
+    /// Average pooling on crossbars with every weight `1/(kh·kw)`, like GAP, over the input
+    /// zero-padded to `paddedHeight x paddedWidth` (the window's padding and `ceil_mode`
+    /// overhang are rows driven at 0 V). `divisorScale`: per output position, `kh·kw/divisor`
+    /// where PyTorch divides by fewer taps (`count_include_pad=False`, clipped windows):
+    /// those columns' devices are programmed at `1/divisor`. nil when every window has `kh·kw`.
+    case averagePool(CrossbarLayer, PoolGeometry, divisorScale: [Float]?)
+    /// Max pooling: one diode max circuit per output element (`AnalogCircuits.maxPool`).
+    case maxPool(PoolGeometry)
+    /// Concat, channel slice, channel shuffle: wiring only, no devices.
+    case wiring
+    /// Clamp (ReLU6, hardtanh): diode limiters at both ends.
+    case limiter(lower: Float?, upper: Float?)
+    /// An elementwise op in digital periphery: ADC, the function, DAC (`AnalogConfig.digitalOps`
+    /// and every function without an analog circuit).
+    case digital(OpKind)
+
+    /// True for ops that run in digital periphery.
+    public var isDigital: Bool { if case .digital = self { true } else { false } }
 }
 
 /// Maximum |value| of every value of the graph on calibration images (float engine).
@@ -128,9 +146,32 @@ public struct AnalogChip: Sendable {
                                                 threads: threads),
                     scale: try CrossbarLayer(geometry: g, matrix: scaleStage, config: bnConfig, seed: seed, key: key + [2],
                                              threads: threads))
+            case _ where op.kind.isElementwise && config.runsDigitally(op):
+                return .digital(op.kind)
             case .relu: return .activation(.relu)
             case .hardSigmoid: return .activation(.hardSigmoid)
             case .hardSwish: return .activation(.hardSwish)
+            case .elementwise(.clamp(let lo, let hi)): return .limiter(lower: lo, upper: hi)
+            case .elementwise: return .digital(op.kind)
+            case .maxPool(let p): return .maxPool(p)
+            case .avgPool(let p, let countIncludePad):
+                let (paddedHeight, paddedWidth) = AnalogCircuits.paddedExtent(p)
+                let g = Conv2DGeometry(inChannels: p.channels, outChannels: p.channels, kernel: (p.kernelHeight, p.kernelWidth),
+                                       stride: (p.strideHeight, p.strideWidth), groups: p.channels,
+                                       input: (paddedHeight, paddedWidth))
+                let weights = [Float](repeating: 1 / Float(p.windowSize), count: p.channels * p.windowSize)
+                var scale: [Float] = []
+                for oy in 0..<p.outHeight {
+                    for ox in 0..<p.outWidth {
+                        scale.append(Float(p.windowSize) / Float(p.averageDivisor(oy, ox, countIncludePad: countIncludePad)))
+                    }
+                }
+                return .averagePool(
+                    try CrossbarLayer(
+                        geometry: g, matrix: CrossbarMatrix(inputs: p.windowSize, outputs: p.channels, weights: weights, bias: nil),
+                        config: weightConfig.forPooling(), seed: seed, key: key, threads: threads),
+                    p, divisorScale: scale.allSatisfy { $0 == 1 } ? nil : scale)
+            case .concat, .channelSlice, .channelShuffle: return .wiring
             case .add: return .add
             case .mul: return .multiply
             case .flatten: return .flatten
@@ -152,7 +193,7 @@ public struct AnalogChip: Sendable {
         }
         for (op, stage) in zip(graph.ops, stages) {
             switch stage {
-            case .crossbar(let layer): add(op, op.kind.typeName, layer)
+            case .crossbar(let layer), .averagePool(let layer, _, _): add(op, op.kind.typeName, layer)
             case .batchNorm(let subtract, let scale):
                 add(op, "batchnorm.subtract", subtract)
                 add(op, "batchnorm.scale", scale)
@@ -267,6 +308,41 @@ public struct AnalogChip: Sendable {
             return y
         case .flatten:
             return Kernels.flatten(x[0])
+        case .averagePool(let layer, let p, let divisorScale):
+            let (paddedHeight, paddedWidth) = AnalogCircuits.paddedExtent(p)
+            let input = Kernels.padSpatial(x.removeFirst(), top: p.paddingHeight, left: p.paddingWidth,
+                                           height: paddedHeight, width: paddedWidth)
+            let r = ranges(input: inMax, output: outMax)
+            var y = layer.run(input, mode: config.mode, periphery: periphery, ranges: r, noise: noise, threads: threads)
+            observe?(CrossbarObservation(stage: i, part: 0, layer: layer, input: input, output: y, ranges: r))
+            if let divisorScale { AnalogCircuits.scalePositions(&y, divisorScale, railUnits: rail) }
+            return y
+        case .maxPool(let p):
+            return AnalogCircuits.maxPool(x[0], geometry: p, offsetUnits: Float(periphery.maxPoolOffsetVolts / voltsPerUnit),
+                                          railUnits: rail, threads: threads)
+        case .wiring:
+            return FloatExecutor(graph: graph, threads: threads).apply(op, &x)
+        case .limiter(let lower, let upper):
+            var y = x.removeFirst()
+            AnalogCircuits.limit(&y, lower: lower, upper: upper,
+                                 offsetUnits: Float(periphery.limiterOffsetVolts / voltsPerUnit), railUnits: rail)
+            return y
+        case .digital(let kind):
+            // ADC on the calibrated input range, the function in digital logic, DAC back.
+            var y = x.removeFirst()
+            if let bits = periphery.adc.bits {
+                let q = SymmetricQuantizer(bits: bits, range: max(inMax, .leastNormalMagnitude))
+                y.scalars.withUnsafeMutableBufferPointer { q.apply($0) }
+            }
+            var one = [y]
+            y = FloatExecutor(graph: graph, threads: threads).apply(Op(name: op.name, path: op.path, kind: kind, inputs: op.inputs,
+                                                                     outputShape: op.outputShape), &one)
+            if let bits = periphery.dac.bits {
+                let q = SymmetricQuantizer(bits: bits, range: max(outMax, .leastNormalMagnitude))
+                y.scalars.withUnsafeMutableBufferPointer { q.apply($0) }
+            }
+            if let rail { Kernels.clip(&y, rail) }
+            return y
         }
     }
 }

@@ -1,3 +1,4 @@
+import XbarSimGraph
 import XbarSimCircuit
 import XbarSimCrossbar
 import XbarSimDevice
@@ -24,6 +25,8 @@ public struct Periphery: Sendable, Hashable, Codable {
     public var limiterOffsetVolts: Double = 0
     /// Relative gain error of the analog multipliers (SE scaling, hard-swish).
     public var multiplierGainError: Double = 0
+    /// Output offset of the diode max-pooling circuits, volts (residual diode drop and op-amp offset).
+    public var maxPoolOffsetVolts: Double = 0
 
     public init() {}
 
@@ -36,6 +39,9 @@ public struct Periphery: Sendable, Hashable, Codable {
         try opAmp.validate()
         guard limiterOffsetVolts.isFinite else {
             throw CrossbarParameterError(parameter: "--limiter-offset", message: "must be finite")
+        }
+        guard maxPoolOffsetVolts.isFinite, abs(maxPoolOffsetVolts) <= 1 else {
+            throw CrossbarParameterError(parameter: "--maxpool-offset", message: "must be in -1...1 V, got \(maxPoolOffsetVolts)")
         }
         guard multiplierGainError.isFinite, multiplierGainError > -1 else {
             throw CrossbarParameterError(parameter: "--multiplier-gain-error", message: "must be > -1, got \(multiplierGainError)")
@@ -65,6 +71,14 @@ public struct AnalogConfig: Sendable, Hashable, Codable {
     /// `1/N`, so each GAP column carries `N` equal devices; placing them low in the window cuts
     /// their column current and so their IR drop (`docs/ir-drop.md`).
     public var poolingConductanceSiemens: Double?
+    /// Elementwise ops moved to digital periphery on purpose (`--digital`), by op name or
+    /// type name (`relu`, `hardswish`, ...); functions without an analog circuit always are.
+    public var digitalOps: [String] = []
+
+    /// True when `op` runs in digital periphery because `digitalOps` names it or its type.
+    public func runsDigitally(_ op: Op) -> Bool {
+        digitalOps.contains(op.name) || digitalOps.contains(op.kind.typeName)
+    }
 
     /// The config for the global-average-pooling crossbars: with `poolingConductanceSiemens`
     /// set, the headroom that maps their (equal) weights to exactly that conductance
@@ -135,5 +149,21 @@ extension AnalogConfig {
         faultScope = try c.decodeIfPresent(FaultScope.self, forKey: .faultScope) ?? faultScope
         mappingHeadroom = try c.decodeIfPresent(Double.self, forKey: .mappingHeadroom) ?? mappingHeadroom
         poolingConductanceSiemens = try c.decodeIfPresent(Double.self, forKey: .poolingConductanceSiemens)
+        digitalOps = try c.decodeIfPresent([String].self, forKey: .digitalOps) ?? []
+    }
+}
+
+extension Periphery {
+    /// Decodes the fields present and keeps defaults for the others (older manifests).
+    public init(from decoder: any Decoder) throws {
+        self.init()
+        let c = try decoder.container(keyedBy: CodingKeys.self)
+        inputVoltageVolts = try c.decodeIfPresent(Double.self, forKey: .inputVoltageVolts) ?? inputVoltageVolts
+        dac = try c.decodeIfPresent(DAC.self, forKey: .dac) ?? dac
+        adc = try c.decodeIfPresent(ADC.self, forKey: .adc) ?? adc
+        opAmp = try c.decodeIfPresent(OpAmp.self, forKey: .opAmp) ?? opAmp
+        limiterOffsetVolts = try c.decodeIfPresent(Double.self, forKey: .limiterOffsetVolts) ?? limiterOffsetVolts
+        multiplierGainError = try c.decodeIfPresent(Double.self, forKey: .multiplierGainError) ?? multiplierGainError
+        maxPoolOffsetVolts = try c.decodeIfPresent(Double.self, forKey: .maxPoolOffsetVolts) ?? maxPoolOffsetVolts
     }
 }

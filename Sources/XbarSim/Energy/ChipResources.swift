@@ -74,7 +74,7 @@ public enum ChipResources {
             r.steps = layout == .spatiallyUnrolled ? 1 : positions
             let elements = channels * copies
             switch chip.stages[i] {
-            case .crossbar(let layer):
+            case .crossbar(let layer), .averagePool(let layer, _, _):
                 addCrossbar(layer, to: &r, config: config, copies: copies, positions: positions, unrolled: layout == .spatiallyUnrolled,
                             batchNorm: false)
                 r.stageSeconds = readSeconds
@@ -102,8 +102,20 @@ public enum ChipResources {
             case .multiply:
                 r.opAmps.multipliers = elements
                 r.stageSeconds = technology.multiplierDelaySeconds
-            case .flatten:
+            case .flatten, .wiring:
                 r.steps = 1
+            case .limiter:
+                r.stageSeconds = 0  // diode limiters, as ReLU
+            case .maxPool(let p):
+                r.opAmps.maxPool = elements * p.windowSize
+                r.stageSeconds = technology.opAmpSettlingSeconds
+            case .digital:
+                // One ADC and one DAC per element of the map (per channel when weight-stationary).
+                r.adcs = elements
+                r.dacs = elements
+                r.adcConversionsPerImage = channels * positions
+                r.dacConversionsPerImage = channels * positions
+                r.stageSeconds = technology.adcConversionSeconds + technology.dacConversionSeconds
             }
             return r
         }

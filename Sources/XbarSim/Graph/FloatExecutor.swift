@@ -93,6 +93,16 @@ public struct FloatExecutor: Sendable {
         case .flatten: return Kernels.flatten(x[0])
         case .linear(_, let outFeatures, let weight, let bias):
             return Kernels.linear(x[0], weight: weight, bias: bias, outFeatures: outFeatures, threads: threads)
+        case .maxPool(let g): return Kernels.pool(x[0], geometry: g, average: false, threads: threads)
+        case .avgPool(let g, let countIncludePad):
+            return Kernels.pool(x[0], geometry: g, average: true, countIncludePad: countIncludePad, threads: threads)
+        case .concat: return Kernels.concatenateChannels(x)
+        case .channelSlice(let start, let stop): return Kernels.sliceChannels(x[0], start: start, stop: stop)
+        case .channelShuffle(let groups): return Kernels.shuffleChannels(x[0], groups: groups)
+        case .elementwise(let f):
+            var y = x.removeFirst()
+            Kernels.apply(&y, f, threads: threads)
+            return y
         }
     }
 

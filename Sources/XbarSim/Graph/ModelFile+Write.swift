@@ -50,7 +50,37 @@ extension ModelFile {
                 try g.write("running_var", shape: [bn.channels], floats: bn.runningVariance)
             case .linear(let inFeatures, let outFeatures, let weight, let bias):
                 try g.write("weight", shape: [outFeatures, inFeatures], floats: weight)
-                if let bias { try g.write("bias", shape: [bias.count], floats: bias) }
+                try g.write("bias", shape: [outFeatures], floats: bias ?? [Float](repeating: 0, count: outFeatures))
+            case .maxPool(let p), .avgPool(let p, _):
+                try g.setAttribute("kernel", ints: [p.kernelHeight, p.kernelWidth])
+                try g.setAttribute("stride", ints: [p.strideHeight, p.strideWidth])
+                try g.setAttribute("padding", ints: [p.paddingHeight, p.paddingWidth])
+                try g.setAttribute("ceil_mode", ints: [p.ceilMode ? 1 : 0], scalar: true)
+                if case .avgPool(_, let countIncludePad) = op.kind {
+                    try g.setAttribute("count_include_pad", ints: [countIncludePad ? 1 : 0], scalar: true)
+                } else {
+                    try g.setAttribute("dilation", ints: [p.dilationHeight, p.dilationWidth])
+                }
+            case .concat:
+                try g.setAttribute("axis", ints: [1], scalar: true)
+            case .channelSlice(let start, let stop):
+                try g.setAttribute("start", ints: [start], scalar: true)
+                try g.setAttribute("stop", ints: [stop], scalar: true)
+            case .channelShuffle(let groups):
+                try g.setAttribute("groups", ints: [groups], scalar: true)
+            case .elementwise(let f):
+                switch f {
+                case .clamp(let lo, let hi):
+                    if let lo { try g.setAttribute("min", doubles: [Double(lo)], scalar: true) }
+                    if let hi { try g.setAttribute("max", doubles: [Double(hi)], scalar: true) }
+                case .gelu(let approx): try g.setAttribute("approximate", string: approx ? "tanh" : "none")
+                case .leakyReLU(let s): try g.setAttribute("negative_slope", doubles: [Double(s)], scalar: true)
+                case .elu(let a): try g.setAttribute("alpha", doubles: [Double(a)], scalar: true)
+                case .softplus(let beta, let threshold):
+                    try g.setAttribute("beta", doubles: [Double(beta)], scalar: true)
+                    try g.setAttribute("threshold", doubles: [Double(threshold)], scalar: true)
+                case .sigmoid, .tanh, .silu, .mish: break
+                }
             case .relu, .hardSigmoid, .hardSwish, .add, .mul, .globalAveragePool, .flatten:
                 break
             }

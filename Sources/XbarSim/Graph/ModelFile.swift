@@ -4,9 +4,15 @@ import XbarSimTensor
 /// Reads and writes the XbarSim HDF5 model format (`Weights/FORMAT.md`).
 public enum ModelFile {
     public static let formatName = "xbarsim-model"
-    public static let formatVersion = 1
+    /// The version this XbarSim writes; it reads every version in `readableVersions`.
+    public static let formatVersion = 2
+    /// Version 1 is version 2 without the pooling, channel-wiring and digital-function ops.
+    public static let readableVersions: ClosedRange<Int> = 1...2
     /// Op types the format reserves for later versions; rejected with a clear message.
-    public static let reservedTypes: Set<String> = ["max_pool", "concat", "channel_split", "channel_shuffle"]
+    public static let reservedTypes: Set<String> = ["max_pool", "channel_split"]
+    /// Largest element count of one op's output for one image (2^28 floats, 1 GiB), so a
+    /// corrupted shape is an error, not an attempt to allocate it.
+    public static let maxElementsPerImage = 1 << 28
 
     /// Loads and validates a model: every op type known, every input defined earlier,
     /// every tensor present with the shape its op needs, no NaN or Inf anywhere.
@@ -21,12 +27,13 @@ public enum ModelFile {
             throw fail("/@format", "is '\(format)', expected '\(formatName)' (not an XbarSim model file)")
         }
         let version = try root.int("format_version")
-        guard version == formatVersion else {
-            throw fail("/@format_version", "version \(version) is not supported (this XbarSim reads version \(formatVersion))")
+        guard readableVersions.contains(version) else {
+            throw fail("/@format_version", "version \(version) is not supported (this XbarSim reads versions \(readableVersions.lowerBound)-\(readableVersions.upperBound))")
         }
         let inputShape = try root.ints("input_shape")
-        guard inputShape.count == 3, inputShape.allSatisfy({ $0 > 0 }) else {
-            throw fail("/@input_shape", "expected 3 positive integers [C, H, W], found \(inputShape)")
+        guard inputShape.count == 3, inputShape.allSatisfy({ $0 > 0 && $0 <= 1 << 16 }),
+              inputShape[0] * inputShape[1] * inputShape[2] <= maxElementsPerImage else {
+            throw fail("/@input_shape", "expected 3 positive integers [C, H, W] (each <= 65536, at most 2^28 values), found \(inputShape)")
         }
         let mean = try root.doubles("normalization_mean").map(Float.init)
         let std = try root.doubles("normalization_std").map(Float.init)
@@ -55,7 +62,13 @@ public enum ModelFile {
         var valueIndex = ["input": 0]
         var ops: [Op] = []
         for i in 0..<count {
-            let op = try loadOp(file: file, index: i, valueIndex: valueIndex, graphSoFar: ops, inputShape: inputShape)
+            let op = try loadOp(file: file, index: i, valueIndex: valueIndex, graphSoFar: ops, inputShape: inputShape,
+                                version: version)
+            guard op.outputShape.allSatisfy({ $0 > 0 }),
+                  op.outputShape.reduce(1, { $0 > maxElementsPerImage ? $0 : $0 * $1 }) <= maxElementsPerImage else {
+                throw ModelError(file: path, object: op.path, op: op.name,
+                                 message: "output shape \(op.outputShape) has more than 2^28 values per image")
+            }
             guard valueIndex[op.name] == nil else {
                 throw ModelError(file: path, object: op.path, op: op.name, message: "duplicate op name")
             }
@@ -80,7 +93,9 @@ public enum ModelFile {
         return String(repeating: "0", count: max(0, 4 - s.count)) + s
     }
 
-    static func loadOp(file: HDF5File, index: Int, valueIndex: [String: Int], graphSoFar: [Op], inputShape: [Int]) throws -> Op {
+    static func loadOp(
+        file: HDF5File, index: Int, valueIndex: [String: Int], graphSoFar: [Op], inputShape: [Int], version: Int
+    ) throws -> Op {
         let path = "/ops/" + groupName(index)
         guard try file.root().contains("ops"), try file.group("/ops").contains(groupName(index)) else {
             throw ModelError(file: file.path, object: path, message: "op group is missing (num_ops says there are more ops)")
@@ -111,15 +126,43 @@ public enum ModelFile {
             }
             return array
         }
-        func pair(_ field: String, default value: Int? = nil) throws -> (Int, Int) {
-            if !g.hasAttribute(field), let value { return (value, value) }
-            let v = try g.ints(field)
-            switch v.count {
-            case 1: return (v[0], v[0])
-            case 2: return (v[0], v[1])
-            default: throw fail("attribute '\(field)' has \(v.count) values, expected 2")
-            }
+        func required(_ field: String) throws {
+            guard g.hasAttribute(field) else { throw fail("required attribute '\(field)' of \(type) is missing") }
         }
+        /// An int[2] attribute (FORMAT.md: required wherever it is listed), each value in `range`.
+        func pair(_ field: String, in range: ClosedRange<Int>) throws -> (Int, Int) {
+            try required(field)
+            let v = try g.ints(field)
+            guard v.count == 2 else { throw fail("attribute '\(field)' has \(v.count) values, expected 2") }
+            guard range.contains(v[0]), range.contains(v[1]) else {
+                throw fail("attribute '\(field)' is \(v), each value must be in \(range.lowerBound)...\(range.upperBound)")
+            }
+            return (v[0], v[1])
+        }
+        func int(_ field: String, in range: ClosedRange<Int>) throws -> Int {
+            try required(field)
+            let v = try g.int(field)
+            guard range.contains(v) else {
+                throw fail("attribute '\(field)' is \(v), must be in \(range.lowerBound)...\(range.upperBound)")
+            }
+            return v
+        }
+        func real(_ field: String, optional: Bool = false) throws -> Double? {
+            if optional && !g.hasAttribute(field) { return nil }
+            try required(field)
+            let v = try g.double(field)
+            guard v.isFinite else { throw fail("attribute '\(field)' is \(v), must be finite") }
+            return v
+        }
+        func needsVersion2() throws {
+            guard version >= 2 else { throw fail("op type '\(type)' needs format_version 2, the file says \(version)") }
+        }
+        func spatial(_ what: String) throws -> [Int] {
+            guard shapes[0].count == 3 else { throw fail("\(what) needs a [C, H, W] input, found \(shapes[0])") }
+            return shapes[0]
+        }
+        /// Sizes (kernel, stride, padding, dilation) stay far below what could overflow a product.
+        let dims = 0...(1 << 16)
 
         let kind: OpKind
         let outputShape: [Int]
@@ -130,10 +173,13 @@ public enum ModelFile {
             guard x.count == 3 else { throw fail("conv2d needs a [C, H, W] input, found \(x)") }
             let w = try tensor("weight")
             guard w.shape.count == 4 else { throw fail("tensor 'weight' has shape \(w.shape), expected 4 dimensions (out, in/groups, kh, kw)") }
-            let groups = g.hasAttribute("groups") ? try g.int("groups") : 1
-            let stride = try pair("stride", default: 1)
-            let padding = try pair("padding", default: 0)
-            let dilation = try pair("dilation", default: 1)
+            let groups = try int("groups", in: 1...(1 << 20))
+            let stride = try pair("stride", in: dims)
+            let padding = try pair("padding", in: dims)
+            let dilation = try pair("dilation", in: dims)
+            guard w.shape.allSatisfy({ $0 > 0 && $0 <= 1 << 16 }) else {
+                throw fail("tensor 'weight' has shape \(w.shape), every dimension must be in 1...65536")
+            }
             guard groups > 0, x[0] % groups == 0, w.shape[0] % groups == 0 else {
                 throw fail("groups = \(groups) does not divide input channels \(x[0]) and output channels \(w.shape[0])")
             }
@@ -155,7 +201,9 @@ public enum ModelFile {
         case "batchnorm":
             try expectInputs(1)
             let c = shapes[0][0]
+            try required("eps")
             let eps = try g.double("eps")
+            guard eps >= 0, eps <= 1 else { throw fail("attribute 'eps' is \(eps), must be in 0...1") }
             let p = BatchNormParameters(
                 gamma: try tensor("gamma", shape: [c]).values, beta: try tensor("beta", shape: [c]).values,
                 runningMean: try tensor("running_mean", shape: [c]).values,
@@ -198,9 +246,74 @@ public enum ModelFile {
             guard w.shape.count == 2, w.shape[1] == shapes[0][0] else {
                 throw fail("tensor 'weight' has shape \(w.shape), expected [out, \(shapes[0][0])]")
             }
-            let bias = g.contains("bias") ? try tensor("bias", shape: [w.shape[0]]).values : nil
+            let bias = try tensor("bias", shape: [w.shape[0]]).values
             kind = .linear(inFeatures: w.shape[1], outFeatures: w.shape[0], weight: w.values, bias: bias)
             outputShape = [w.shape[0]]
+        case "max_pool2d", "avg_pool2d":
+            try needsVersion2()
+            try expectInputs(1)
+            let x = try spatial(type)
+            let isMax = type == "max_pool2d"
+            let pool = PoolGeometry(
+                channels: x[0], input: (x[1], x[2]), kernel: try pair("kernel", in: dims), stride: try pair("stride", in: dims),
+                padding: try pair("padding", in: dims), dilation: isMax ? try pair("dilation", in: dims) : (1, 1),
+                ceilMode: try int("ceil_mode", in: 0...1) == 1)
+            if let reason = pool.invalidReason { throw fail(reason) }
+            kind = isMax ? .maxPool(pool) : .avgPool(pool, countIncludePad: try int("count_include_pad", in: 0...1) == 1)
+            outputShape = [x[0], pool.outHeight, pool.outWidth]
+        case "concat":
+            try needsVersion2()
+            guard inputs.count >= 2 else { throw fail("concat takes 2 or more inputs, found \(inputs.count)") }
+            _ = try int("axis", in: 1...1)  // the channel axis of (N, C, H, W)
+            let first = shapes[0]
+            for (k, s) in shapes.enumerated() where s.count != first.count || s.dropFirst() != first.dropFirst() {
+                throw fail("concat input \(k) ('\(inputNames[k])') has shape \(s); every input must match \(first) except in channels")
+            }
+            outputShape = [shapes.reduce(0) { $0 + $1[0] }] + first.dropFirst()
+            kind = .concat
+        case "channel_slice":
+            try needsVersion2()
+            try expectInputs(1)
+            let c = shapes[0][0]
+            let start = try int("start", in: 0...(c - 1))
+            let stop = try int("stop", in: (start + 1)...c)
+            kind = .channelSlice(start: start, stop: stop)
+            outputShape = [stop - start] + shapes[0].dropFirst()
+        case "channel_shuffle":
+            try needsVersion2()
+            try expectInputs(1)
+            let x = try spatial(type)
+            let groups = try int("groups", in: 1...x[0])
+            guard x[0] % groups == 0 else { throw fail("groups = \(groups) does not divide the \(x[0]) channels") }
+            kind = .channelShuffle(groups: groups)
+            outputShape = x
+        case _ where ElementwiseFunction.typeNames.contains(type):
+            try needsVersion2()
+            try expectInputs(1)
+            let f: ElementwiseFunction
+            switch type {
+            case "clamp":
+                let lo = try real("min", optional: true), hi = try real("max", optional: true)
+                if let lo, let hi, lo > hi { throw fail("attribute 'min' (\(lo)) is above 'max' (\(hi))") }
+                f = .clamp(lower: lo.map(Float.init), upper: hi.map(Float.init))
+            case "sigmoid": f = .sigmoid
+            case "tanh": f = .tanh
+            case "silu": f = .silu
+            case "mish": f = .mish
+            case "gelu":
+                try required("approximate")
+                let a = try g.string("approximate")
+                guard a == "none" || a == "tanh" else { throw fail("attribute 'approximate' is '\(a)', expected 'none' or 'tanh'") }
+                f = .gelu(tanhApproximation: a == "tanh")
+            case "leaky_relu": f = .leakyReLU(negativeSlope: Float(try real("negative_slope") ?? 0))
+            case "elu": f = .elu(alpha: Float(try real("alpha") ?? 1))
+            default:
+                let beta = try real("beta") ?? 1
+                guard beta != 0 else { throw fail("attribute 'beta' must not be 0") }
+                f = .softplus(beta: Float(beta), threshold: Float(try real("threshold") ?? 20))
+            }
+            kind = .elementwise(f)
+            outputShape = shapes[0]
         default:
             if reservedTypes.contains(type) {
                 throw fail("op type '\(type)' is reserved for a later format version and not supported yet")

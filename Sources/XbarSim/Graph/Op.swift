@@ -44,9 +44,22 @@ public enum OpKind: Sendable, Equatable {
     case flatten
     /// Fully connected; `weight` is `(out, in)`.
     case linear(inFeatures: Int, outFeatures: Int, weight: [Float], bias: [Float]?)
+    /// Max pooling over windows (padding never wins).
+    case maxPool(PoolGeometry)
+    /// Average pooling over windows; `countIncludePad` as PyTorch's `avg_pool2d`.
+    case avgPool(PoolGeometry, countIncludePad: Bool)
+    /// Channel concatenation of two or more inputs (same H, W).
+    case concat
+    /// Channels `start..<stop` of the input (`split`, `chunk`, `x[:, a:b]`).
+    case channelSlice(start: Int, stop: Int)
+    /// ShuffleNet channel shuffle with `groups` groups.
+    case channelShuffle(groups: Int)
+    /// Clamp and the elementwise functions without an analog circuit (digital fallback).
+    case elementwise(ElementwiseFunction)
 
     /// A finer name for profiles: convolutions split into regular, depthwise and pointwise.
     public var profileName: String {
+        if case .elementwise(let f) = self { return f.typeName }
         guard case .conv2d(let g, _, _) = self else { return typeName }
         return g.isDepthwise ? "conv2d/depthwise" : g.isPointwise ? "conv2d/pointwise" : "conv2d/regular"
     }
@@ -64,6 +77,21 @@ public enum OpKind: Sendable, Equatable {
         case .globalAveragePool: "global_avg_pool"
         case .flatten: "flatten"
         case .linear: "linear"
+        case .maxPool: "max_pool2d"
+        case .avgPool: "avg_pool2d"
+        case .concat: "concat"
+        case .channelSlice: "channel_slice"
+        case .channelShuffle: "channel_shuffle"
+        case .elementwise(let f): f.typeName
+        }
+    }
+
+    /// True for ops that act on each element alone (activations, clamp, digital functions):
+    /// the ops `--digital` can move to digital periphery.
+    public var isElementwise: Bool {
+        switch self {
+        case .relu, .hardSigmoid, .hardSwish, .elementwise: true
+        default: false
         }
     }
 }

@@ -160,8 +160,44 @@ public struct LayerNetlist: Sendable {
                     nodes.append(y)
                 }
             }
-        case .flatten:
-            throw SpiceError.unsupported("op \(index) \(op.name) is a flatten: wiring only, no circuit")
+        case .limiter(let lower, let upper):
+            for c in chosenChannels {
+                for p in chosenPositions {
+                    let flat = c * plane + p
+                    let y = "y\(flat)"
+                    b.clampLimiter("A\(flat)", input: inputNode(0, flat), output: y, lower: lower, upper: upper, settings: settings)
+                    elements.append(flat)
+                    nodes.append(y)
+                }
+            }
+        case .maxPool(let g):
+            let outW = max(g.outWidth, 1)
+            for c in chosenChannels {
+                for p in chosenPositions {
+                    let (oy, ox) = (p / outW, p % outW)
+                    var taps: [String] = []
+                    for ky in 0..<g.kernelHeight {
+                        for kx in 0..<g.kernelWidth {
+                            let iy = oy * g.strideHeight - g.paddingHeight + ky * g.dilationHeight
+                            let ix = ox * g.strideWidth - g.paddingWidth + kx * g.dilationWidth
+                            guard iy >= 0, iy < g.inHeight, ix >= 0, ix < g.inWidth else { continue }
+                            taps.append(inputNode(0, (c * g.inHeight + iy) * g.inWidth + ix))
+                        }
+                    }
+                    let flat = c * plane + p
+                    let y = "y\(flat)"
+                    b.maxCircuit("P\(flat)", inputs: taps, output: y, offsetVolts: chip.config.periphery.maxPoolOffsetVolts,
+                                 settings: settings)
+                    elements.append(flat)
+                    nodes.append(y)
+                }
+            }
+        case .flatten, .wiring:
+            throw SpiceError.unsupported("op \(index) \(op.name) is \(op.kind.typeName): wiring only, no circuit")
+        case .digital:
+            throw SpiceError.unsupported("op \(index) \(op.name) (\(op.kind.typeName)) runs in digital periphery: no analog circuit")
+        case .averagePool:
+            throw SpiceError.unsupported("op \(index) \(op.name): average-pooling crossbars are not netlisted yet (GAP is)")
         }
         b.netlist.comment("inputs: the engine's activations, volts")
         for (key, volts) in used { b.source("V\(key)", node: key, volts: volts) }

@@ -96,4 +96,38 @@ extension SpiceCircuitBuilder {
         invertingSummer("\(name)B", inputs: [("\(name)_n1", r0)], outputNode: output, feedbackOhms: r0,
                         openLoopGain: nil, railVolts: s.railVolts)
     }
+
+    /// Clamp (ReLU6, hardtanh) `min(max(x, lo + δ), hi + δ)` in units, then the rails:
+    /// precision clamps at each bound that exists.
+    public mutating func clampLimiter(
+        _ name: String, input: String, output: String, lower: Float?, upper: Float?, settings s: ModuleCircuitSettings
+    ) {
+        let u = s.voltsPerUnit, d = s.limiterOffsetVolts
+        let r = s.railVolts ?? .infinity
+        let lo = lower.map { min(max(Double($0) * u + d, -r), r) } ?? s.railVolts.map { -$0 }
+        let hi = upper.map { min(max(Double($0) * u + d, -r), r) } ?? s.railVolts
+        limiter(name, input: input, output: output, lowVolts: lo, highVolts: hi, ohms: s.resistorOhms)
+    }
+
+    /// Max of `inputs` plus the offset `δ` (`Periphery.maxPoolOffsetVolts`), clipped at the
+    /// rails: one precision "super diode" per input (an op-amp whose output drives a diode
+    /// onto the common node, feedback from that node) and a pull-down resistor to a level
+    /// below every signal; the node follows the largest input. The output stage adds `δ`.
+    public mutating func maxCircuit(
+        _ name: String, inputs: [String], output: String, offsetVolts: Double, settings s: ModuleCircuitSettings
+    ) {
+        include("xb_opamp")
+        include("xb_diode")
+        let node = "\(name)_m"
+        for (k, x) in inputs.enumerated() {
+            let o = "\(name)_o\(k)"
+            netlist.add("X\(name)_\(k) \(x) \(node) \(o) xb_opamp gain=\(spiceNumber(clampGain))")
+            netlist.add("D\(name)_\(k) \(o) \(node) xb_diode")
+        }
+        let floor = reference(-10 * max(s.railVolts ?? 1, 1))
+        resistor("\(name)_pd", node, floor, ohms: 100 * s.resistorOhms)
+        let shifted = "\(name)_d"
+        netlist.add("B\(name)_off \(shifted) 0 V = v(\(node)) + \(spiceNumber(offsetVolts))")
+        rails("\(name)_r", input: shifted, output: output, railVolts: s.railVolts)
+    }
 }
