@@ -3,15 +3,28 @@
 
     python Weights/export.py --checkpoint Weights/checkpoints/mobilenetv3_cifar10.pt \\
         --out Weights/mobilenetv3_cifar10.h5 [--data DIR] [--golden 256]
+    python Weights/export.py --model torchvision.models:shufflenet_v2_x0_5 --model-kwargs '{"num_classes": 10}' \\
+        --state-dict net.pt --data D --out net.h5
+    python Weights/export.py --model path/to/file.py:ClassName --state-dict net.pt --out net.h5
 
 The exporter is general: ``export_module`` traces any ``torch.nn.Module`` with
 torch.fx and writes one op per supported module / function call, in execution
 order. Supported: nn.Conv2d (zero padding), nn.BatchNorm2d (eval statistics, kept
-separate), ReLU / Hardsigmoid / Hardswish (modules or functions), residual add,
-broadcast mul (squeeze-and-excitation), global average pooling
-(AdaptiveAvgPool2d(1), adaptive_avg_pool2d(x, 1), x.mean((2, 3), keepdim=True)),
-flatten (from dim 1) and nn.Linear. Dropout and Identity modules are removed.
-Anything else is refused with an error naming the node and its type.
+separate), nn.Linear, ReLU / Hardsigmoid / Hardswish, ReLU6 / Hardtanh / clamp,
+Sigmoid / Tanh / SiLU / GELU / LeakyReLU / ELU / Softplus / Mish (modules, functions
+or methods), residual add, mul (equal shapes or SE broadcast), MaxPool2d / AvgPool2d
+(and their functions, ceil_mode, count_include_pad), adaptive pooling with equal
+windows (global pooling included, also x.mean((2, 3))), torch.cat on channels,
+split / chunk / x[:, a:b] on channels, channel shuffle (nn.ChannelShuffle or the
+view -> transpose -> view pattern), flatten (torch.flatten(x, 1) or
+x.view(x.size(0), -1)). Dropout (modules and functions), Identity and eval-mode
+stochastic depth are removed. Every unsupported node is listed at once, with the
+source line that made it.
+
+Before the file is renamed into place it is read back with the format's own reader
+(``h5model``) and run on the golden images; a file whose logits differ from the
+module's beyond ``--tolerance`` (1e-4 relative) is not written, and the error
+names the first op that differs.
 
 The golden per-op outputs are computed by running the exported graph itself
 (``h5model.GraphModule``) on the golden batch, and the exporter checks that its
@@ -705,7 +718,7 @@ def _check_finite(arr, what: str) -> None:
 def export_module(module: nn.Module, path: str, *, example_input_shape, class_names, provenance: dict,
                   golden_images: np.ndarray, golden_labels, golden_indices=None,
                   normalization_mean=MEAN, normalization_std=STD, architecture: str | None = None,
-                  compression: str | None = "gzip") -> dict:
+                  compression: str | None = "gzip", verify_tolerance: float = 1e-4) -> dict:
     """Writes ``module`` as an XbarSim model file (FORMAT.md) at ``path``.
 
     golden_images: float32 (M, C, H, W), already normalised; golden_labels: (M,)
@@ -813,12 +826,15 @@ def export_module(module: nn.Module, path: str, *, example_input_shape, class_na
             go.attrs["image_index"] = np.int64(0)
             for i, arr in enumerate(per_op):
                 go.create_dataset(f"{i:04d}", data=arr, **ds_opts)
+        # The file as written, read back by the format's reader, must reproduce the module.
+        verified = verify_written(tmp, module, {"op_node": op_node}, images, verify_tolerance)
         os.replace(tmp, path)
     except BaseException:
         if os.path.exists(tmp):
             os.remove(tmp)
         raise
     return {"ops": ops, "output": output, "op_node": op_node, "max_abs_diff": diff, "exact": diff == 0.0,
+            "verified_relative": verified,
             "num_params": int(sum(t.size for op in ops for t in op.tensors.values())),
             "bytes": os.path.getsize(path), "golden_logits": ref.numpy()}
 
@@ -845,40 +861,169 @@ def training_command(cmd) -> str:
     return cmd
 
 
+def _import_object(spec: str):
+    """``package.module:Name`` or ``path/to/file.py:Name`` -> the object."""
+    import importlib
+    import importlib.util
+    if ":" not in spec:
+        raise ExportError(f"--model {spec!r}: expected MODULE:NAME or FILE.py:NAME")
+    where, name = spec.rsplit(":", 1)
+    if where.endswith(".py"):
+        if not os.path.isfile(where):
+            raise ExportError(f"--model {spec!r}: no such file {where}")
+        mod_spec = importlib.util.spec_from_file_location(os.path.splitext(os.path.basename(where))[0], where)
+        module = importlib.util.module_from_spec(mod_spec)
+        sys.path.insert(0, os.path.dirname(os.path.abspath(where)))
+        try:
+            mod_spec.loader.exec_module(module)
+        except Exception as e:
+            raise ExportError(f"--model {spec!r}: importing {where} failed: {type(e).__name__}: {e}") from None
+    else:
+        try:
+            module = importlib.import_module(where)
+        except Exception as e:
+            raise ExportError(f"--model {spec!r}: cannot import {where}: {type(e).__name__}: {e}") from None
+    obj = module
+    for part in name.split("."):
+        if not hasattr(obj, part):
+            raise ExportError(f"--model {spec!r}: {where} has no attribute {name}")
+        obj = getattr(obj, part)
+    return obj
+
+
+def build_module(spec: str, kwargs_json: str | None) -> nn.Module:
+    """Instantiates ``spec`` (a class or factory function) with the JSON keyword arguments."""
+    import json
+    factory = _import_object(spec)
+    try:
+        kwargs = json.loads(kwargs_json) if kwargs_json else {}
+    except json.JSONDecodeError as e:
+        raise ExportError(f"--model-kwargs: not valid JSON ({e})") from None
+    if not isinstance(kwargs, dict):
+        raise ExportError("--model-kwargs: expected a JSON object, e.g. '{\"num_classes\": 10}'")
+    try:
+        module = factory(**kwargs)
+    except Exception as e:
+        raise ExportError(f"--model {spec!r}: calling it with {kwargs} failed: {type(e).__name__}: {e}") from None
+    if not isinstance(module, nn.Module):
+        raise ExportError(f"--model {spec!r} made a {type(module).__name__}, not a torch.nn.Module")
+    return module
+
+
+def load_state_dict_strict(module: nn.Module, path: str, what: str = "state dict") -> dict:
+    """Loads a state dict (a plain one, or one under 'state_dict' / 'model' in a checkpoint) into ``module``
+    strictly: missing or unexpected keys and shape mismatches are an error naming them."""
+    if not os.path.isfile(path):
+        raise ExportError(f"{path}: no such {what} file")
+    try:
+        obj = torch.load(path, map_location="cpu", weights_only=False)
+    except Exception as e:
+        raise ExportError(f"{path}: cannot read ({type(e).__name__}: {str(e).splitlines()[0] if str(e) else ''})") from None
+    if isinstance(obj, nn.Module):
+        obj = obj.state_dict()
+    ckpt = obj if isinstance(obj, dict) else {}
+    sd = obj
+    if isinstance(obj, dict):
+        for key in ("state_dict", "model"):
+            if key in obj and isinstance(obj[key], dict):
+                sd = obj[key]
+                break
+    if not isinstance(sd, dict) or not all(isinstance(v, torch.Tensor) for v in sd.values()):
+        raise ExportError(f"{path}: not a state dict (a dict of tensors, or a checkpoint holding one under 'state_dict'/'model')")
+    own = module.state_dict()
+    missing = [k for k in own if k not in sd]
+    unexpected = [k for k in sd if k not in own]
+    shapes = [f"{k}: file {tuple(sd[k].shape)} vs module {tuple(own[k].shape)}" for k in own
+              if k in sd and tuple(sd[k].shape) != tuple(own[k].shape)]
+    problems = []
+    if missing:
+        problems.append(f"{len(missing)} missing key(s) {missing[:5]}{' ...' if len(missing) > 5 else ''}")
+    if unexpected:
+        problems.append(f"{len(unexpected)} unexpected key(s) {unexpected[:5]}{' ...' if len(unexpected) > 5 else ''}")
+    if shapes:
+        problems.append(f"{len(shapes)} shape mismatch(es) {shapes[:5]}{' ...' if len(shapes) > 5 else ''}")
+    if problems:
+        raise ExportError(f"{path}: {what} does not fit {type(module).__name__}: " + "; ".join(problems))
+    module.load_state_dict(sd, strict=True)
+    return ckpt
+
+
 def load_checkpoint_model(path: str):
     from model import MobileNetV3SmallCIFAR
+    model = MobileNetV3SmallCIFAR()
     if not os.path.isfile(path):
         raise ExportError(f"{path}: no such checkpoint")
-    try:
-        ckpt = torch.load(path, map_location="cpu", weights_only=False)
-    except Exception as e:
-        raise ExportError(f"{path}: cannot read checkpoint ({type(e).__name__}: {str(e).splitlines()[0] if str(e) else ''})") from None
-    if not isinstance(ckpt, dict) or "model" not in ckpt:
+    ckpt = load_state_dict_strict(model, path, "train.py checkpoint")
+    if "model" not in ckpt:
         raise ExportError(f"{path}: not a train.py checkpoint (no 'model' key)")
-    model = MobileNetV3SmallCIFAR()
-    try:
-        model.load_state_dict(ckpt["model"])
-    except Exception as e:
-        msg = " ".join(str(e).split())
-        raise ExportError(f"{path}: state dict does not match MobileNetV3SmallCIFAR: {msg[:400]}") from None
     return model.eval(), ckpt
 
 
-def evaluate(module: nn.Module, images_u8: np.ndarray, labels: np.ndarray, batch: int = 500) -> float:
+def evaluate(module: nn.Module, images_u8: np.ndarray, labels: np.ndarray, batch: int = 500, mean=MEAN, std=STD) -> float:
     correct = 0
     with torch.no_grad():
         for i in range(0, images_u8.shape[0], batch):
-            x = torch.from_numpy(normalise_images(images_u8[i:i + batch]))
+            x = torch.from_numpy(normalise_images(images_u8[i:i + batch], mean, std))
             correct += int((module(x).argmax(1) == torch.from_numpy(labels[i:i + batch])).sum())
     return correct / images_u8.shape[0]
 
 
+def verify_written(path: str, module: nn.Module, info: dict, images: np.ndarray, tolerance: float = 1e-4) -> float:
+    """Reads ``path`` back with the format's own reader and compares it with ``module`` on ``images``:
+    the logits, and where they differ beyond ``tolerance`` (relative to the largest logit), the first op whose
+    output differs from the module's. Returns the logits' relative difference."""
+    from h5model import load_hdf5_as_torch
+    loaded = load_hdf5_as_torch(path)
+    x = torch.from_numpy(np.ascontiguousarray(images, np.float32))
+    with torch.no_grad():
+        ref = module(x)
+        got = loaded(x)
+    scale = max(float(ref.abs().max()), 1e-30)
+    rel = float((ref - got).abs().max()) / scale
+    if rel <= tolerance:
+        return rel
+    # Locate the first op that differs: the module's fx node outputs against the file's op outputs.
+    gm = fx.symbolic_trace(module)
+    outs: dict[str, torch.Tensor] = {}
+
+    class Rec(fx.Interpreter):
+        def run_node(self, n):
+            r = super().run_node(n)
+            outs[n.name] = r
+            return r
+
+    with torch.no_grad():
+        Rec(gm).run(x)
+    mine: list = []
+    with torch.no_grad():
+        loaded(x, record=lambda i, op, y: mine.append((i, op, y)))
+    for i, op, y in mine:
+        ref_y = outs.get(info["op_node"].get(op.name, ""))
+        if isinstance(ref_y, torch.Tensor) and ref_y.shape == y.shape:
+            d = float((ref_y - y).abs().max()) / max(float(ref_y.abs().max()), 1e-30)
+            if d > tolerance:
+                raise ExportError(f"{path}: the written file does not reproduce the module: {op_label(i, op)} differs "
+                                  f"by {d:.3g} relative (logits {rel:.3g}); file not written")
+    raise ExportError(f"{path}: the written file's logits differ from the module's by {rel:.3g} relative; file not written")
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("--checkpoint", required=True, help="train.py checkpoint (.pt)")
+    src = ap.add_mutually_exclusive_group(required=True)
+    src.add_argument("--checkpoint", help="train.py checkpoint (.pt) of the project's MobileNetV3")
+    src.add_argument("--model", help="any nn.Module: MODULE:NAME (e.g. torchvision.models:shufflenet_v2_x0_5) or FILE.py:NAME")
+    ap.add_argument("--model-kwargs", default=None, help="JSON keyword arguments for --model, e.g. '{\"num_classes\": 10}'")
+    ap.add_argument("--state-dict", default=None, help="weights for --model (state dict or checkpoint); loaded strictly")
+    ap.add_argument("--random-init", action="store_true", help="with --model and no --state-dict: export the random "
+                    "initial weights (tests); running statistics of BN made non-trivial")
     ap.add_argument("--out", required=True, help="HDF5 model file to write")
-    ap.add_argument("--data", default=None, help="CIFAR-10 binary folder (default: $XBARSIM_DATA, Datasets/, ../shared/cifar10/)")
+    ap.add_argument("--data", default=None, help="CIFAR-10 binary folder or an XbarSim dataset file (.h5, Datasets/FORMAT.md); "
+                    "default: $XBARSIM_DATA, Datasets/, ../shared/cifar10/")
     ap.add_argument("--golden", type=int, default=256, help="number of golden test images (default 256)")
+    ap.add_argument("--accuracy-images", type=int, default=None, help="test images for the float accuracy (default: all)")
+    ap.add_argument("--architecture", default=None, help="free-text architecture name stored in the file")
+    ap.add_argument("--tolerance", type=float, default=1e-4, help="largest relative logit difference between the "
+                    "written file and the module (default 1e-4)")
     ap.add_argument("--threads", type=int, default=1, help="PyTorch CPU threads (default 1)")
     args = ap.parse_args()
     torch.set_num_threads(max(1, args.threads))
@@ -886,29 +1031,71 @@ def main() -> None:
     try:
         if not 1 <= args.golden <= 10000:
             raise ExportError(f"--golden {args.golden}: must be between 1 and 10000")
-        model, ckpt = load_checkpoint_model(args.checkpoint)
-        data_dir = args.data or default_data_dir()
-        te_x, te_y = read_batches(data_dir, TEST_FILES)
-        if te_x.shape[0] < args.golden:
-            raise ExportError(f"{os.path.join(data_dir, TEST_FILES[0])}: {te_x.shape[0]} images, fewer than --golden {args.golden}")
-        acc = evaluate(model, te_x, te_y)
-        cargs = ckpt.get("args") or {}
-        prov = {
-            "training_command": training_command(ckpt.get("command", "")),
-            "training_epochs": int(ckpt.get("epoch", -1)),
-            "training_seed": int(cargs.get("seed", -1)),
-            "training_wall_seconds": float(ckpt.get("elapsed", -1.0)),
-            "training_hardware": str(ckpt.get("hardware", "")),
-            "float_test_accuracy": acc,
-        }
-        info = export_module(model, args.out, example_input_shape=(3, 32, 32), class_names=cifar_class_names(data_dir),
-                             provenance=prov, golden_images=normalise_images(te_x[:args.golden]),
-                             golden_labels=te_y[:args.golden], architecture="mobilenetv3_small_cifar10")
+        if args.model is None and (args.model_kwargs or args.state_dict or args.random_init):
+            raise ExportError("--model-kwargs, --state-dict and --random-init go with --model")
+        ds = load_test_data(args.data)
+        if args.checkpoint:
+            model, ckpt = load_checkpoint_model(args.checkpoint)
+            cargs = ckpt.get("args") or {}
+            prov = {"training_command": training_command(ckpt.get("command", "")),
+                    "training_epochs": int(ckpt.get("epoch", -1)), "training_seed": int(cargs.get("seed", -1)),
+                    "training_wall_seconds": float(ckpt.get("elapsed", -1.0)), "training_hardware": str(ckpt.get("hardware", ""))}
+            arch = args.architecture or "mobilenetv3_small_cifar10"
+        else:
+            model = build_module(args.model, args.model_kwargs)
+            if args.state_dict:
+                ckpt = load_state_dict_strict(model, args.state_dict)
+                prov = {"training_command": str(ckpt.get("command", "")) if isinstance(ckpt, dict) else ""}
+            elif args.random_init:
+                gen = torch.Generator().manual_seed(0)
+                randomise_batchnorm(model, gen)
+                prov = {"training_command": "random initial weights (export.py --random-init, seed 0)"}
+            else:
+                raise ExportError("--model needs --state-dict (trained weights) or --random-init")
+            arch = args.architecture or args.model
+        model.eval()
+        if ds["images"].shape[0] < args.golden:
+            raise ExportError(f"{ds['source']}: {ds['images'].shape[0]} test images, fewer than --golden {args.golden}")
+        n_acc = ds["images"].shape[0] if args.accuracy_images is None else min(args.accuracy_images, ds["images"].shape[0])
+        acc = evaluate(model, ds["images"][:n_acc], ds["labels"][:n_acc], mean=ds["mean"], std=ds["std"])
+        prov["float_test_accuracy"] = acc if n_acc == ds["images"].shape[0] else -1.0
+        golden = normalise_images(ds["images"][:args.golden], ds["mean"], ds["std"])
+        info = export_module(model, args.out, example_input_shape=ds["images"].shape[1:], class_names=ds["class_names"],
+                             provenance=prov, golden_images=golden, golden_labels=ds["labels"][:args.golden],
+                             normalization_mean=ds["mean"], normalization_std=ds["std"], architecture=arch,
+                             verify_tolerance=args.tolerance)
     except (ExportError, DataError, GraphError) as e:
         die(str(e))
     print(f"wrote {args.out}: {len(info['ops'])} ops, {info['num_params']} parameters, {info['bytes'] / 1e6:.2f} MB, "
-          f"float test accuracy {acc:.4f} (epoch {prov['training_epochs']}), golden {args.golden} images, "
-          f"graph vs module max |diff| {info['max_abs_diff']:.3g}, {time.time() - t0:.0f} s")
+          f"float accuracy {acc:.4f} on {n_acc} test images, golden {args.golden} images, "
+          f"file vs module logits {info['verified_relative']:.3g} relative, {time.time() - t0:.0f} s")
+
+
+def randomise_batchnorm(module: nn.Module, gen: torch.Generator) -> None:
+    """Non-trivial BN statistics and affine parameters, so random-weight exports test BN for real."""
+    for m in module.modules():
+        if isinstance(m, nn.BatchNorm2d):
+            c = m.num_features
+            with torch.no_grad():
+                if m.weight is not None:
+                    m.weight.copy_(torch.rand(c, generator=gen) + 0.5)
+                    m.bias.copy_(torch.rand(c, generator=gen) - 0.5)
+                m.running_mean.copy_(torch.rand(c, generator=gen) - 0.5)
+                m.running_var.copy_(torch.rand(c, generator=gen) * 1.5 + 0.25)
+
+
+def load_test_data(data: str | None) -> dict:
+    """Test images (uint8 N,C,H,W), labels, class names and normalisation from a CIFAR-10 folder or a dataset file."""
+    if data and os.path.isfile(data):
+        sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "Datasets"))
+        from labelled_images import read_dataset
+        d = read_dataset(data)
+        return {"images": d["images"], "labels": d["labels"], "class_names": d["class_names"], "mean": d["mean"],
+                "std": d["std"], "source": data}
+    data_dir = data or default_data_dir()
+    te_x, te_y = read_batches(data_dir, TEST_FILES)
+    return {"images": te_x, "labels": te_y, "class_names": cifar_class_names(data_dir), "mean": MEAN, "std": STD,
+            "source": os.path.join(data_dir, TEST_FILES[0])}
 
 
 if __name__ == "__main__":
