@@ -640,6 +640,26 @@ class _Converter:
             raise ExportError(f"unsupported fx node {node.name} ({node.op})")
 
 
+def _fold_shape_values(gm: fx.GraphModule, example_input_shape) -> None:
+    """Replaces every use of a non-tensor value computed by the network (x.size(3), x.shape[1] // 2, ...) by its
+    value for the fixed input shape, so pooling sizes and slice bounds written that way become constants."""
+    values: dict[fx.Node, object] = {}
+
+    class Rec(fx.Interpreter):
+        def run_node(self, n):
+            r = super().run_node(n)
+            if not isinstance(r, torch.Tensor) and not (isinstance(r, (tuple, list)) and any(isinstance(v, torch.Tensor) for v in r)):
+                values[n] = r
+            return r
+
+    with torch.no_grad():
+        Rec(gm).run(torch.zeros((1, *example_input_shape), dtype=torch.float32))
+    folded = {n: v for n, v in values.items() if n.op in ("call_method", "call_function") and isinstance(v, (int, float, bool, torch.Size, tuple))}
+    for node in gm.graph.nodes:
+        node.args = fx.node.map_arg(node.args, lambda a: folded.get(a, a))
+        node.kwargs = fx.node.map_arg(node.kwargs, lambda a: folded.get(a, a))
+
+
 def build_graph(module: nn.Module, example_input_shape) -> tuple[list[Op], str, dict[str, str]]:
     """Traces ``module`` (switched to eval mode) and converts it to ops.
 
@@ -664,6 +684,7 @@ def build_graph(module: nn.Module, example_input_shape) -> tuple[list[Op], str, 
     except Exception as e:
         raise ExportError(f"cannot run {type(module).__name__} on an input of shape (1, {example_input_shape}): "
                           f"{type(e).__name__}: {e}") from None
+    _fold_shape_values(gm, example_input_shape)
     conv = _Converter(gm)
     conv.run()
     if conv.errors:
@@ -814,6 +835,8 @@ def export_module(module: nn.Module, path: str, *, example_input_shape, class_na
                         g.attrs[key] = np.asarray(v, np.int64)
                     elif isinstance(v, float):
                         g.attrs[key] = np.float64(v)
+                    elif isinstance(v, str):
+                        g.attrs[key] = v
                     else:
                         g.attrs[key] = np.int64(v)
                 for key, arr in op.tensors.items():
