@@ -70,9 +70,11 @@ extension Evaluation {
 
     /// Calibration maxima from the first `images` training images (not the test set).
     public static func calibrate(_ inputs: EvaluationInputs, images: Int, threads: Int) throws -> Calibration {
-        let train = try CIFAR10.load(files: [inputs.dataDirectory + "/" + CIFAR10.trainFiles[0]], limit: images)
+        let train = inputs.isDatasetFile
+            ? try LabelledImageFile.load(inputs.dataDirectory, split: .train, limit: images)
+            : try CIFAR10.load(files: [inputs.dataDirectory + "/" + CIFAR10.trainFiles[0]], limit: images)
         let meta = inputs.model.metadata
-        let batch = Tensor(shape: [3, 32, 32, train.count]) { out in
+        let batch = Tensor(shape: train.imageShape + [train.count]) { out in
             train.normalizedBatch(0..<train.count, mean: meta.normalizationMean, std: meta.normalizationStd, into: out)
         }
         return try Calibration.measure(graph: inputs.model.graph, batch: batch, threads: threads)

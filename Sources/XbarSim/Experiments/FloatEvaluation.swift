@@ -81,17 +81,34 @@ public struct EvaluationInputs: Sendable {
                     + "\(EvaluationSettings.defaultModelPath), run from the repository root)")
         }
         model = try ModelFile.load(settings.modelPath)
-        guard model.metadata.inputShape == [3, 32, 32] else {
-            throw ModelError(file: settings.modelPath, object: "/@input_shape",
-                             message: "is \(model.metadata.inputShape); CIFAR-10 images are [3, 32, 32]")
+        if let explicit = settings.dataDirectory, LabelledImageFile.isFile(explicit) {
+            dataDirectory = explicit
+            dataset = try LabelledImageFile.load(explicit, split: .test, limit: settings.limit)
+        } else {
+            dataDirectory = try CIFAR10.locate(explicit: settings.dataDirectory)
+            dataset = try CIFAR10.test(in: dataDirectory, limit: settings.limit)
         }
-        dataDirectory = try CIFAR10.locate(explicit: settings.dataDirectory)
-        dataset = try CIFAR10.test(in: dataDirectory, limit: settings.limit)
+        let what = isDatasetFile ? dataDirectory : "CIFAR-10"
+        guard model.metadata.inputShape == dataset.imageShape else {
+            throw ModelError(file: settings.modelPath, object: "/@input_shape",
+                             message: "is \(model.metadata.inputShape); the images of \(what) are \(dataset.imageShape)")
+        }
+        let classes = model.graph.outputFeatures
+        if isDatasetFile, classes != dataset.classNames.count {
+            throw ModelError(file: settings.modelPath, object: "/@class_names",
+                             message: "the model has \(classes) classes; \(dataDirectory) has \(dataset.classNames.count)")
+        }
+        if let bad = dataset.labels.firstIndex(where: { $0 >= classes }) {
+            throw DatasetError("\(dataDirectory): image \(bad) has label \(dataset.labels[bad]), but the model has \(classes) classes")
+        }
     }
 
-    /// Images `range` of the test set as a normalised `[3, 32, 32, N]` batch.
+    /// True when the images come from an XbarSim dataset file rather than a CIFAR-10 folder.
+    public var isDatasetFile: Bool { LabelledImageFile.isFile(dataDirectory) }
+
+    /// Images `range` of the test set as a normalised `[C, H, W, N]` batch.
     public func batch(_ range: Range<Int>) -> Tensor {
-        Tensor(shape: [3, 32, 32, range.count]) { out in
+        Tensor(shape: dataset.imageShape + [range.count]) { out in
             dataset.normalizedBatch(range, mean: model.metadata.normalizationMean,
                                     std: model.metadata.normalizationStd, into: out)
         }

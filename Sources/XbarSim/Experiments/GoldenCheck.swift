@@ -51,9 +51,8 @@ public enum GoldenCheck {
         }
         let meta = model.metadata
         func batch(_ indices: [Int]) -> Tensor {
-            let subset = CIFAR10(pixels: indices.flatMap { Array(dataset.pixels[($0 * 3072)..<(($0 + 1) * 3072)]) },
-                                 labels: indices.map { dataset.labels[$0] })
-            return Tensor(shape: [3, 32, 32, indices.count]) { out in
+            let subset = dataset.subset(indices)
+            return Tensor(shape: dataset.imageShape + [indices.count]) { out in
                 subset.normalizedBatch(0..<indices.count, mean: meta.normalizationMean, std: meta.normalizationStd, into: out)
             }
         }

@@ -21,16 +21,44 @@ public struct CIFAR10: Sendable {
         "airplane", "automobile", "bird", "cat", "deer", "dog", "frog", "horse", "ship", "truck",
     ]
 
-    /// Pixels of all images, `count * 3072` bytes, each image in CHW order.
+    /// Pixels of all images, `count * imageSize` bytes, each image in CHW order (empty when
+    /// the images come already normalised, `normalizedImages`).
     public var pixels: [UInt8]
-    /// One label 0-9 per image.
+    /// One label `0..<classNames.count` per image.
     public var labels: [Int]
+    /// `[C, H, W]` of one image: `[3, 32, 32]` for CIFAR-10; any size for a dataset file.
+    public var imageShape: [Int] = [3, 32, 32]
+    /// Float32 images already normalised (a dataset file with `normalized = 1`), else nil.
+    public var normalizedImages: [Float]?
+    public var classNames: [String] = CIFAR10.defaultClassNames
     public var count: Int { labels.count }
+    /// Values of one image (`C·H·W`).
+    public var imageSize: Int { imageShape.reduce(1, *) }
 
     public init(pixels: [UInt8], labels: [Int]) {
         precondition(pixels.count == labels.count * Self.imageBytes)
         self.pixels = pixels
         self.labels = labels
+    }
+
+    /// Any labelled image set: `pixels` (uint8, CHW per image) or `normalizedImages`.
+    public init(shape: [Int], pixels: [UInt8], normalizedImages: [Float]? = nil, labels: [Int], classNames: [String]) {
+        precondition(shape.count == 3 && (normalizedImages?.count ?? pixels.count) == labels.count * shape.reduce(1, *))
+        self.pixels = pixels
+        self.labels = labels
+        imageShape = shape
+        self.normalizedImages = normalizedImages
+        self.classNames = classNames
+    }
+
+    /// Images at `indices`, in that order.
+    public func subset(_ indices: [Int]) -> CIFAR10 {
+        let size = imageSize
+        return CIFAR10(
+            shape: imageShape,
+            pixels: normalizedImages == nil ? indices.flatMap { pixels[($0 * size)..<(($0 + 1) * size)] } : [],
+            normalizedImages: normalizedImages.map { f in indices.flatMap { f[($0 * size)..<(($0 + 1) * size)] } },
+            labels: indices.map { labels[$0] }, classNames: classNames)
     }
 
     /// The folders searched, in order, when no `--data` is given.
@@ -126,14 +154,26 @@ public struct CIFAR10: Sendable {
         _ range: Range<Int>, mean: [Float], std: [Float], into output: UnsafeMutableBufferPointer<Float>
     ) {
         let n = range.count
-        let plane = 1_024
-        precondition(mean.count == 3 && std.count == 3 && output.count == 3 * n * plane)
+        let channels = imageShape[0]
+        let plane = imageShape[1] * imageShape[2]
+        let size = imageSize
+        precondition(mean.count == channels && std.count == channels && output.count == channels * n * plane)
+        if let floats = normalizedImages {
+            for c in 0..<channels {
+                for (j, image) in range.enumerated() {
+                    let src = image * size + c * plane
+                    let dst = c * plane * n + j
+                    for k in 0..<plane { output[dst + k * n] = floats[src + k] }
+                }
+            }
+            return
+        }
         pixels.withUnsafeBufferPointer { px in
-            for c in 0..<3 {
+            for c in 0..<channels {
                 let scale = 1 / (255 * std[c])
                 let shift = -mean[c] / std[c]
                 for (j, image) in range.enumerated() {
-                    let src = image * Self.imageBytes + c * plane
+                    let src = image * size + c * plane
                     let dst = c * plane * n + j
                     for k in 0..<plane { output[dst + k * n] = Float(px[src + k]) * scale + shift }
                 }

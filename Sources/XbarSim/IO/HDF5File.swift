@@ -112,6 +112,25 @@ public final class HDF5Group {
         try readDataset(name, memoryType: xbar_H5T_NATIVE_INT64(), expected: H5T_INTEGER, zero: 0)
     }
 
+    /// Reads an integer dataset as bytes (HDF5 converts; values outside 0...255 are an HDF5 error).
+    public func readBytes(_ name: String) throws -> HDF5Array<UInt8> {
+        try readDataset(name, memoryType: xbar_H5T_NATIVE_UINT8(), expected: H5T_INTEGER, zero: 0)
+    }
+
+    /// The shape of a dataset, without reading it.
+    public func shape(of name: String) throws -> [Int] {
+        let object = objectPath(name)
+        guard contains(name) else { throw error(object, "dataset is missing") }
+        let did = try h5check(H5Dopen2(id, name, xbar_H5P_DEFAULT()), "H5Dopen2", file: file.path, object: object)
+        defer { H5Dclose(did) }
+        let sid = try h5check(H5Dget_space(did), "H5Dget_space", file: file.path, object: object)
+        defer { H5Sclose(sid) }
+        return try extent(sid, object: object)
+    }
+
+    /// Largest dataset XbarSim reads (2^31 values): a corrupted extent is an error, not an allocation.
+    public static let maxDatasetValues = 1 << 31
+
     private func readDataset<T>(
         _ name: String, memoryType: hid_t, expected: H5T_class_t, zero: T
     ) throws -> HDF5Array<T> {
@@ -128,7 +147,14 @@ public final class HDF5Group {
         let sid = try h5check(H5Dget_space(did), "H5Dget_space", file: file.path, object: object)
         defer { H5Sclose(sid) }
         let shape = try extent(sid, object: object)
-        let count = shape.reduce(1, *)
+        var count = 1
+        for d in shape {
+            let (product, overflow) = count.multipliedReportingOverflow(by: d)
+            guard !overflow, d >= 0, product <= Self.maxDatasetValues else {
+                throw error(object, "declares shape \(shape), more than 2^31 values: corrupted, or not an XbarSim file")
+            }
+            count = product
+        }
         var values = [T](repeating: zero, count: count)
         if count > 0 {
             try values.withUnsafeMutableBytes { buffer in
