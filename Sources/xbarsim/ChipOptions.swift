@@ -75,6 +75,12 @@ struct ChipOptions: ParsableArguments {
     var multiplierGainError: Double?
     @Option(help: ArgumentHelp("Training images that set the DAC/ADC ranges.", valueName: "n"))
     var calibrationImages: Int?
+    @Option(help: ArgumentHelp("Output offset of the diode max-pooling circuits, volts.", valueName: "volts"))
+    var maxpoolOffset: Double?
+    @Option(parsing: .upToNextOption, help: ArgumentHelp(
+        "Elementwise ops to run in digital periphery (ADC, function, DAC), by op name or type (relu, hardswish, clamp, ...). "
+            + "Functions without an analog circuit (sigmoid, tanh, silu, gelu, ...) always do.", valueName: "op"))
+    var digital: [String] = []
 
     // Wires (IR drop)
     @Option(help: ArgumentHelp("Resistance of one cell segment of every word and bit line, ohms (default solver: --ir-drop fast).",
@@ -139,6 +145,8 @@ struct ChipOptions: ParsableArguments {
         if let limiterOffset { c.periphery.limiterOffsetVolts = limiterOffset }
         if let multiplierGainError { c.periphery.multiplierGainError = multiplierGainError }
         if let calibrationImages { c.calibrationImages = calibrationImages }
+        if let maxpoolOffset { c.periphery.maxPoolOffsetVolts = maxpoolOffset }
+        if !digital.isEmpty { c.digitalOps = digital }
         if let wireResistance {
             guard wireResistance.isFinite, wireResistance >= 0 else {
                 throw ValidationError("--wire-resistance: must be a finite resistance >= 0 ohms, got \(wireResistance)")

@@ -5,7 +5,7 @@ import XbarSim
 extension XbarSimCommand {
     struct Eval: ParsableCommand {
         static let configuration = CommandConfiguration(
-            abstract: "Evaluate a model on the CIFAR-10 test set.",
+            abstract: "Evaluate a model on the CIFAR-10 test set (or any dataset file given with --data).",
             discussion: "Prints accuracy and throughput; --json prints one JSON object instead.")
 
         @Flag(help: "Run only the float32 reference engine (no crossbar simulation).")
@@ -33,6 +33,11 @@ extension XbarSimCommand {
         @Flag(help: "Time every op and print the seconds spent per op type.")
         var profile = false
 
+        @Option(help: ArgumentHelp(
+            "Write per-image results (chip, image, label, predicted class, logits) for float and every chip to a CSV file.",
+            valueName: "file.csv"))
+        var predictions: String?
+
         var settings: EvaluationSettings { common.settings(limit: limit, batch: batch) }
 
         func validate() throws {
@@ -42,10 +47,12 @@ extension XbarSimCommand {
 
         func run() throws {
             let inputs = try EvaluationInputs(settings: settings)
-            if !float { return try runAnalog(inputs) }
+            let log = predictions.map { _ in PredictionLog() }
+            if !float { return try runAnalog(inputs, log: log) }
             let bar = ProgressBar(label: "float", enabled: !json)
-            let report = try Evaluation.float(inputs, settings: settings, profile: profile) { bar.update($0) }
+            let report = try Evaluation.float(inputs, settings: settings, profile: profile, predictions: log) { bar.update($0) }
             bar.finish()
+            if let log, let predictions { try log.write(to: predictions) }
             if json {
                 try printJSON(report)
             } else {
@@ -63,17 +70,18 @@ extension XbarSimCommand {
 }
 
 extension XbarSimCommand.Eval {
-    func runAnalog(_ inputs: EvaluationInputs) throws {
+    func runAnalog(_ inputs: EvaluationInputs, log: PredictionLog?) throws {
         let config = try chip.config()
         let bar = ProgressBar(label: "chip", enabled: !json)
         let report = try Evaluation.analog(
             inputs, settings: settings, config: config, preset: chip.preset, seed: seed, chips: chips,
-            profile: profile
+            profile: profile, predictions: log
         ) { p in
             bar.update(EvaluationProgress(imagesDone: p.chip * p.imagesTotal + p.imagesDone,
                                           imagesTotal: p.chips * p.imagesTotal, secondsElapsed: p.secondsElapsed))
         }
         bar.finish()
+        if let log, let predictions { try log.write(to: predictions) }
         if json { return try printJSON(report) }
         print("model       \(report.model)")
         print("data        \(report.data)")
@@ -84,6 +92,11 @@ extension XbarSimCommand.Eval {
         print("analog      \(formatPercent(report.accuracy)) ± \(formatPercent(report.accuracyStd)) (std over chips), "
               + "95% CI [\(formatPercent(report.accuracyCI95[0])), \(formatPercent(report.accuracyCI95[1]))]")
         print("degradation \(String(format: "%.2f", report.degradation * 100)) percentage points")
+        let digital = report.digitalOps ?? []
+        if !digital.isEmpty {
+            print("digital     \(digital.count) op(s) in digital periphery (ADC, function, DAC): "
+                  + digital.prefix(8).joined(separator: ", ") + (digital.count > 8 ? ", ..." : ""))
+        }
         let devices = report.mapping.reduce(0) { $0 + $1.devices }
         let rounded = report.mapping.reduce(0) { $0 + $1.weightsRoundedToZero }
         let clipped = report.mapping.reduce(0) { $0 + $1.weightsClipped }

@@ -102,6 +102,7 @@ public struct AnalogChip: Sendable {
         graph: Graph, config: AnalogConfig, seed: UInt64, chip: Int, inputMaxAbs: Double, calibration: Calibration,
         threads: Int = 1
     ) throws {
+        try config.validateDigitalOps(graph: graph)
         self.graph = graph
         self.config = config
         self.seed = seed

@@ -75,6 +75,24 @@ public struct AnalogConfig: Sendable, Hashable, Codable {
     /// type name (`relu`, `hardswish`, ...); functions without an analog circuit always are.
     public var digitalOps: [String] = []
 
+    /// Checks that every `digitalOps` entry names an elementwise op of `graph` or the type of one.
+    public func validateDigitalOps(graph: Graph) throws {
+        for name in digitalOps {
+            let matches = graph.ops.filter { $0.name == name || $0.kind.typeName == name }
+            guard !matches.isEmpty else {
+                let types = Set(graph.ops.filter(\.kind.isElementwise).map(\.kind.typeName)).sorted()
+                throw CrossbarParameterError(
+                    parameter: "--digital",
+                    message: "'\(name)' is neither an op name nor an op type of the model (elementwise types here: \(types.joined(separator: ", ")))")
+            }
+            if let bad = matches.first(where: { !$0.kind.isElementwise }) {
+                throw CrossbarParameterError(
+                    parameter: "--digital",
+                    message: "'\(name)' names \(bad.name) (\(bad.kind.typeName)); only elementwise ops can move to digital periphery")
+            }
+        }
+    }
+
     /// True when `op` runs in digital periphery because `digitalOps` names it or its type.
     public func runsDigitally(_ op: Op) -> Bool {
         digitalOps.contains(op.name) || digitalOps.contains(op.kind.typeName)

@@ -35,6 +35,9 @@ public struct AnalogEvaluationReport: Sendable, Equatable, Codable {
     public var mapping: [CrossbarMappingSummary]
     /// With `profile`: analog seconds per op type (all chips), plus `programming`.
     public var secondsByOpType: [String: Double]?
+    /// Ops that ran in digital periphery (ADC, function, DAC), as `name (type)`; nil in reports
+    /// written before digital fallback existed.
+    public var digitalOps: [String]?
 }
 
 /// The float engine's result on an evaluation's test images.
@@ -82,7 +85,9 @@ extension Evaluation {
 
     /// The float engine's correct predictions on the test images of `inputs` (the reference
     /// every analog evaluation is compared with; it does not depend on the chip).
-    public static func floatReference(_ inputs: EvaluationInputs, settings: EvaluationSettings) throws -> FloatReference {
+    public static func floatReference(
+        _ inputs: EvaluationInputs, settings: EvaluationSettings, predictions: PredictionLog? = nil
+    ) throws -> FloatReference {
         BLAS.setThreads(settings.threads)
         let total = inputs.dataset.count
         let start = Date()
@@ -90,6 +95,7 @@ extension Evaluation {
         let graph = inputs.model.graph
         let correct = try BatchRunner.sum(batches, workers: settings.threads, blasThreads: settings.threads) { range, threads in
             let logits = try FloatExecutor(graph: graph, threads: threads).run(inputs.batch(range))
+            predictions?.add(source: "float", first: range.lowerBound, logits: logits, labels: inputs.dataset.labels)
             return countCorrect(logits, labels: inputs.dataset.labels, first: range.lowerBound)
         }
         return FloatReference(images: total, correct: correct, seconds: Date().timeIntervalSince(start))
@@ -103,7 +109,7 @@ extension Evaluation {
     public static func analog(
         _ inputs: EvaluationInputs, settings: EvaluationSettings, config: AnalogConfig, preset: Preset?,
         seed: UInt64, chips: Int, profile: Bool = false, floatReference: FloatReference? = nil,
-        calibration: Calibration? = nil, progress: ((AnalogProgress) -> Void)? = nil
+        calibration: Calibration? = nil, predictions: PredictionLog? = nil, progress: ((AnalogProgress) -> Void)? = nil
     ) throws -> AnalogEvaluationReport {
         try config.validate()
         guard chips > 0 else { throw SettingsError(parameter: "--chips", message: "must be positive, got \(chips)") }
@@ -112,7 +118,7 @@ extension Evaluation {
         let total = inputs.dataset.count
         let batches = stride(from: 0, to: total, by: settings.batchSize).map { $0..<min(total, $0 + settings.batchSize) }
 
-        let reference = try floatReference ?? Self.floatReference(inputs, settings: settings)
+        let reference = try floatReference ?? Self.floatReference(inputs, settings: settings, predictions: predictions)
         guard reference.images == total else {
             throw SettingsError(parameter: "floatReference", message: "covers \(reference.images) images, the run \(total)")
         }
@@ -123,6 +129,7 @@ extension Evaluation {
         var accuracies: [Double] = []
         var voltsPerUnit = 0.0
         var mapping: [CrossbarMappingSummary] = []
+        var digitalOps: [String] = []
         var byType: [String: Double] = [:]
         let ops = inputs.model.graph.ops
         let timing: ((Int, Double) -> Void)? = profile ? { byType[ops[$0].kind.profileName, default: 0] += $1 } : nil
@@ -133,13 +140,17 @@ extension Evaluation {
                                       threads: threads)
             if profile { byType["programming", default: 0] += Date().timeIntervalSince(programStart) }
             voltsPerUnit = chip.voltsPerUnit
-            if k == 0 { mapping = chip.mappingSummary }
+            if k == 0 {
+                mapping = chip.mappingSummary
+                digitalOps = zip(ops, chip.stages).filter { $0.1.isDigital }.map { "\($0.0.name) (\($0.0.kind.typeName))" }
+            }
             var correct = 0
             if profile {
                 // Per-op timing needs one batch at a time.
                 for range in batches {
                     let logits = try chip.run(inputs.batch(range), firstImage: range.lowerBound, threads: threads,
                                               timing: timing)
+                    predictions?.add(source: "\(k)", first: range.lowerBound, logits: logits, labels: inputs.dataset.labels)
                     correct += countCorrect(logits, labels: inputs.dataset.labels, first: range.lowerBound)
                     progress?(AnalogProgress(chip: k, chips: chips, imagesDone: range.upperBound, imagesTotal: total,
                                              secondsElapsed: Date().timeIntervalSince(start)))
@@ -147,6 +158,7 @@ extension Evaluation {
             } else {
                 correct = try BatchRunner.sum(batches, workers: threads, blasThreads: threads, { range, threads in
                     let logits = try chip.run(inputs.batch(range), firstImage: range.lowerBound, threads: threads)
+                    predictions?.add(source: "\(k)", first: range.lowerBound, logits: logits, labels: inputs.dataset.labels)
                     return countCorrect(logits, labels: inputs.dataset.labels, first: range.lowerBound)
                 }, done: { images in
                     progress?(AnalogProgress(chip: k, chips: chips, imagesDone: images, imagesTotal: total,
@@ -166,7 +178,7 @@ extension Evaluation {
             imagesPerSecond: Double(total * chips) / max(seconds, 1e-9),
             floatImagesPerSecond: Double(total) / max(floatSeconds, 1e-9), batchSize: settings.batchSize,
             threads: threads, parameters: config, voltsPerUnit: voltsPerUnit, mapping: mapping,
-            secondsByOpType: profile ? byType : nil)
+            secondsByOpType: profile ? byType : nil, digitalOps: digitalOps)
     }
 
     static func countCorrect(_ logits: Tensor, labels: [Int], first: Int) -> Int {

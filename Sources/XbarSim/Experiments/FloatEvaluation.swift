@@ -133,7 +133,7 @@ public enum Evaluation {
     /// Runs the float reference engine over the test set.
     public static func float(
         _ inputs: EvaluationInputs, settings: EvaluationSettings, profile: Bool = false,
-        progress: ((EvaluationProgress) -> Void)? = nil
+        predictions: PredictionLog? = nil, progress: ((EvaluationProgress) -> Void)? = nil
     ) throws -> EvaluationReport {
         BLAS.setThreads(settings.threads)
         let executor = FloatExecutor(graph: inputs.model.graph, threads: settings.threads)
@@ -149,6 +149,7 @@ public enum Evaluation {
             while done < total {
                 let range = done..<min(total, done + settings.batchSize)
                 let logits = try executor.run(inputs.batch(range), timing: timing)
+                predictions?.add(source: "float", first: range.lowerBound, logits: logits, labels: inputs.dataset.labels)
                 correct += countCorrect(logits, labels: inputs.dataset.labels, first: range.lowerBound)
                 done = range.upperBound
                 progress?(EvaluationProgress(imagesDone: done, imagesTotal: total,
@@ -159,6 +160,7 @@ public enum Evaluation {
             let graph = inputs.model.graph
             correct = try BatchRunner.sum(batches, workers: settings.threads, blasThreads: settings.threads, { range, threads in
                 let logits = try FloatExecutor(graph: graph, threads: threads).run(inputs.batch(range))
+                predictions?.add(source: "float", first: range.lowerBound, logits: logits, labels: inputs.dataset.labels)
                 return countCorrect(logits, labels: inputs.dataset.labels, first: range.lowerBound)
             }, done: { images in
                 progress?(EvaluationProgress(imagesDone: images, imagesTotal: total,
