@@ -178,6 +178,12 @@ public final class HDF5Group {
                          memoryType: xbar_H5T_NATIVE_INT64())
     }
 
+    /// Writes a uint8 dataset of the given shape (image pixels).
+    public func write(_ name: String, shape: [Int], bytes: [UInt8]) throws {
+        try writeDataset(name, shape: shape, values: bytes, fileType: xbar_H5T_STD_U8LE(),
+                         memoryType: xbar_H5T_NATIVE_UINT8())
+    }
+
     private func writeDataset<T>(_ name: String, shape: [Int], values: [T], fileType: hid_t, memoryType: hid_t) throws {
         let object = objectPath(name)
         precondition(shape.reduce(1, *) == values.count, "shape \(shape) does not match \(values.count) values")

@@ -74,7 +74,7 @@ func writeRawModel(_ path: String, inputShape: [Int] = [1, 4, 4], ops: [RawOp], 
 /// A valid raw model: conv 1->2 (3x3, pad 1) on 4x4, GAP, flatten, linear 2->2.
 func validRawOps() -> [RawOp] {
     [
-        RawOp(name: "conv", type: "conv2d", inputs: ["input"], ints: ["stride": [1, 1], "padding": [1, 1], "groups": [1]],
+        RawOp(name: "conv", type: "conv2d", inputs: ["input"], ints: ["stride": [1, 1], "padding": [1, 1], "dilation": [1, 1], "groups": [1]],
               tensors: ["weight": ([2, 1, 3, 3], [Float](repeating: 0.1, count: 18))]),
         RawOp(name: "pool", type: "global_avg_pool", inputs: ["conv"]),
         RawOp(name: "flat", type: "flatten", inputs: ["pool"]),
