@@ -11,7 +11,7 @@ public enum ModuleCheck {
     /// within a few units; hard-sigmoid/swish cover both knees at -3 and 3).
     public static let ranges: [String: ClosedRange<Double>] = [
         "relu": -3...3, "hardsigmoid": -5...5, "hardswish": -5...5, "mul": -3...3, "add": -3...3,
-        "batchnorm": -3...3, "global_avg_pool": -3...3, "linear": -3...3,
+        "batchnorm": -3...3, "global_avg_pool": -3...3, "linear": -3...3, "max_pool2d": -3...3, "clamp": -2...8,
     ]
 
     /// Sweeps every module: the elementwise circuits over `points` inputs (two-input ones
@@ -87,6 +87,20 @@ public enum ModuleCheck {
         items.append(try syntheticOp(
             name: "global_avg_pool", inputShape: [channels, 4, 4], input: gapInput, config: config, u: u, seed: seed,
             kind: .globalAveragePool, outputShape: [channels], ngspice: ngspice, directory: directory))
+        // Max pooling: 3x3 windows, stride 2, padding 1 (edge windows have absent taps).
+        let pool = PoolGeometry(channels: 4, input: (5, 5), kernel: (3, 3), stride: (2, 2), padding: (1, 1))
+        let poolInput = (0..<(4 * 25)).map { _ in uniform(ranges["max_pool2d"] ?? -3...3) }
+        items.append(try syntheticOp(
+            name: "max_pool2d", inputShape: [4, 5, 5], input: poolInput, config: config, u: u, seed: seed,
+            kind: .maxPool(pool), outputShape: [4, pool.outHeight, pool.outWidth], ngspice: ngspice, directory: directory))
+        // ReLU6 (clamp 0...6) over its range, both knees included.
+        let clampRange = ranges["clamp"] ?? -2...8
+        let clampInput = (0..<points).map { k in
+            Float(clampRange.lowerBound + (clampRange.upperBound - clampRange.lowerBound) * Double(k) / Double(max(points - 1, 1)))
+        }
+        items.append(try syntheticOp(
+            name: "clamp", inputShape: [1, 1, points], input: clampInput, config: config, u: u, seed: seed,
+            kind: .elementwise(.clamp(lower: 0, upper: 6)), outputShape: [1, 1, points], ngspice: ngspice, directory: directory))
         let (inF, outF) = (16, 10)
         let fcInput = (0..<inF).map { _ in uniform(ranges["linear"] ?? -3...3) }
         let weights = (0..<(inF * outF)).map { _ in uniform(-0.5...0.5) }
