@@ -608,6 +608,8 @@ class _Converter:
                 pass
             except ExportError as e:
                 self.errors.append(_with_source(str(e), node))
+                # Later nodes are still checked, with this one standing in for its (unsupported) value.
+                self.alias.setdefault(node, f"<unsupported {node.name}>")
             if node.op == "placeholder":
                 placeholders += 1
 
@@ -689,7 +691,7 @@ def build_graph(module: nn.Module, example_input_shape) -> tuple[list[Op], str, 
     conv.run()
     if conv.errors:
         n = len(conv.errors)
-        raise ExportError(f"{type(module).__name__}: {n} unsupported op{'s' if n > 1 else ''}:\n  " + "\n  ".join(conv.errors))
+        raise ExportError(f"{type(module).__name__}: {n} unsupported op{'s' if n > 1 else ''}: " + "; ".join(conv.errors))
     ops, output = conv.ops, conv.output
     if output is None:
         raise ExportError("the traced graph has no output")

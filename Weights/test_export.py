@@ -138,7 +138,7 @@ def test_file_follows_format(tmp_path):
             assert a.get_id(k).dtype == np.int64 and a.get_id(k).shape == (), k
         for k in ("training_wall_seconds", "float_test_accuracy"):
             assert a.get_id(k).dtype == np.float64 and a.get_id(k).shape == (), k
-        assert a["format_version"] == 1 and a["training_epochs"] == 1 and a["float_test_accuracy"] == 0.5
+        assert a["format_version"] == 2 and a["training_epochs"] == 1 and a["float_test_accuracy"] == 0.5
         assert a.get_id("input_shape").dtype == np.int64 and list(a["input_shape"]) == [3, 32, 32]
         assert a.get_id("normalization_mean").dtype == np.float64 and a["normalization_mean"].shape == (3,)
         assert a.get_id("normalization_std").dtype == np.float64 and a["normalization_std"].shape == (3,)
@@ -244,30 +244,35 @@ class Wrap(nn.Module):
 
 @pytest.mark.filterwarnings("ignore:Using padding='same'")
 def test_unsupported_modules():
-    msg = _err(Wrap(nn.Conv2d(3, 4, 3), nn.ReLU(), nn.BatchNorm2d(4), nn.MaxPool2d(2)))
-    assert "unsupported module features.3 (MaxPool2d)" in msg
-    msg = _err(Wrap(nn.Conv2d(3, 4, 3), nn.GELU()))
-    assert "unsupported module features.1 (GELU)" in msg
-    msg = _err(Wrap(nn.Conv2d(3, 4, 3), nn.AdaptiveAvgPool2d(2)))
-    assert "features.1 (AdaptiveAvgPool2d)" in msg and "output_size=2" in msg
+    msg = _err(Wrap(nn.Conv2d(3, 4, 3), nn.ReLU(), nn.BatchNorm2d(4), nn.Upsample(scale_factor=2)))
+    assert "unsupported module features.3 (Upsample)" in msg
+    msg = _err(Wrap(nn.Conv2d(3, 4, 3), nn.AdaptiveAvgPool2d(4)))
+    assert "features.1 (AdaptiveAvgPool2d)" in msg and "does not divide" in msg
     msg = _err(Wrap(nn.Conv2d(3, 4, 3, padding=1, padding_mode="reflect")))
     assert "features.0 (Conv2d)" in msg and "reflect" in msg
     msg = _err(Wrap(nn.Conv2d(3, 4, 4, padding="same")))
     assert "features.0 (Conv2d)" in msg and "asymmetric" in msg
 
 
-def test_unsupported_functions():
-    class Sig(nn.Module):
+def test_every_unsupported_op_is_listed_at_once_with_its_source_line():
+    class Many(nn.Module):
         def __init__(self):
             super().__init__()
             self.conv = nn.Conv2d(3, 4, 1)
+            self.up = nn.Upsample(scale_factor=2)
 
         def forward(self, x):
-            return torch.sigmoid(self.conv(x)).flatten(1)
+            y = self.up(self.conv(x))
+            y = F.interpolate(y, scale_factor=0.5)
+            return torch.logsumexp(y, 1, keepdim=True).flatten(1)
 
-    msg = _err(Sig())
-    assert "unsupported function torch.sigmoid at node sigmoid" in msg
+    msg = _err(Many())
+    assert msg.startswith("Many: 3 unsupported ops: ") and "\n" not in msg
+    assert "module up (Upsample)" in msg and "interpolate" in msg and "logsumexp" in msg
+    assert "test_export.py:" in msg          # the source line fx recorded
 
+
+def test_unsupported_functions():
     class AddConst(nn.Module):
         def __init__(self):
             super().__init__()
@@ -281,20 +286,91 @@ def test_unsupported_functions():
 
     class View(nn.Module):
         def forward(self, x):
-            return x.view(x.shape[0], -1)
+            return x.view(x.shape[0], 3, -1)
 
-    msg = _err(View())
-    assert "unsupported" in msg
+    assert "reshape" in _err(View())
 
-    class MeanNoKeep(nn.Module):
-        def __init__(self):
-            super().__init__()
-            self.conv = nn.Conv2d(3, 4, 1)
 
-        def forward(self, x):
-            return self.conv(x).mean((2, 3))
+class AllNewOps(nn.Module):
+    """Every op format version 2 added, in the forms users write them."""
 
-    assert "keepdim=True" in _err(MeanNoKeep())
+    def __init__(self):
+        super().__init__()
+        self.conv = nn.Conv2d(3, 8, 3, padding=1)
+        self.bn = nn.BatchNorm2d(8)
+        self.mp = nn.MaxPool2d(3, 2, 1, dilation=1, ceil_mode=True)
+        self.ap = nn.AvgPool2d(3, 2, 1, ceil_mode=True, count_include_pad=False)
+        self.acts = nn.Sequential(nn.ReLU6(), nn.Hardtanh(-2, 2), nn.SiLU(), nn.GELU(), nn.Sigmoid(), nn.Tanh(),
+                                  nn.LeakyReLU(0.2), nn.ELU(0.7), nn.Softplus(2, 10), nn.Mish(), nn.Dropout(0.3))
+        self.fc = nn.Linear(8, 5)
+
+    def forward(self, x):
+        x = self.bn(self.conv(x))
+        a, b = torch.split(x, 4, dim=1)
+        x = torch.cat([F.gelu(a, approximate="tanh"), b.clamp(-1, 1)], 1)
+        n, c, h, w = x.size()
+        x = x.view(n, 2, c // 2, h, w).transpose(1, 2).contiguous().view(n, c, h, w)   # channel shuffle
+        x = self.acts(self.mp(x))
+        x = F.dropout(x, 0.2, training=self.training)
+        x = self.ap(x)
+        x = torch.cat([x[:, :4], x[:, 4:]], dim=1)
+        x = F.adaptive_max_pool2d(x, 1)
+        return self.fc(x.view(x.size(0), -1))
+
+
+def test_new_ops_round_trip(tmp_path):
+    torch.manual_seed(3)
+    module = AllNewOps().eval()
+    gen = torch.Generator().manual_seed(1)
+    randomise_bn(module, gen)
+    info, _ = export_and_check(module, str(tmp_path / "new.h5"), (3, 16, 16), list("abcde"))
+    types = {op.type for op in info["ops"]}
+    assert {"max_pool2d", "avg_pool2d", "concat", "channel_slice", "channel_shuffle", "clamp", "silu", "gelu", "sigmoid",
+            "tanh", "leaky_relu", "elu", "softplus", "mish", "flatten"} <= types
+    assert "dropout" not in types
+
+
+def test_torchvision_shufflenet_exports(tmp_path):
+    tv = pytest.importorskip("torchvision")
+    module = tv.models.shufflenet_v2_x0_5(num_classes=10).eval()
+    ops, _, _ = build_graph(module, (3, 32, 32))
+    assert sum(op.type == "channel_shuffle" for op in ops) == 16
+    assert sum(op.type == "channel_slice" for op in ops) == 26
+
+
+def test_strict_state_dict_and_written_file_verified(tmp_path, monkeypatch):
+    import export as ex
+    model = TinyCNN()
+    sd = model.state_dict()
+    sd.pop("conv2.weight")
+    sd["extra.weight"] = torch.zeros(1)
+    torch.save(sd, tmp_path / "bad.pt")
+    with pytest.raises(ExportError) as ei:
+        ex.load_state_dict_strict(TinyCNN(), str(tmp_path / "bad.pt"))
+    assert "missing key(s) ['conv2.weight']" in str(ei.value) and "unexpected key(s) ['extra.weight']" in str(ei.value)
+    sd = model.state_dict()
+    sd["conv2.weight"] = torch.zeros(1, 1, 1, 1)
+    torch.save({"state_dict": sd}, tmp_path / "shape.pt")
+    with pytest.raises(ExportError, match=r"shape mismatch.*conv2.weight"):
+        ex.load_state_dict_strict(TinyCNN(), str(tmp_path / "shape.pt"))
+
+    # A reader that disagrees with the module: the file is not written, the first differing op is named.
+    import h5model
+    real = h5model.load_hdf5_as_torch
+
+    def broken(path):
+        g = real(path)
+        with torch.no_grad():
+            getattr(g, "op0003_weight").mul_(1.5)
+        return g
+
+    monkeypatch.setattr(h5model, "load_hdf5_as_torch", broken)
+    out = tmp_path / "v.h5"
+    with pytest.raises(ExportError, match=r"op conv2 \(/ops/0003, conv2d\) differs"):
+        export_module(TinyCNN().eval(), str(out), example_input_shape=(4, 9, 9), class_names=list("abcde"), provenance={},
+                      golden_images=np.random.default_rng(0).standard_normal((2, 4, 9, 9)).astype(np.float32),
+                      golden_labels=[0, 1], **NORM4)
+    assert not out.exists() and not (tmp_path / "v.h5.tmp").exists()
 
 
 # ----------------------------------------------------------------------------- (d) NaN / Inf refused
@@ -330,8 +406,8 @@ def test_reader_rejects_bad_files(tmp_path):
     with pytest.raises(GraphError, match=r"op conv2 \(/ops/0003, conv2d\): dataset weight contains NaN"):
         load_hdf5_as_torch(path)
     with h5py.File(path, "r+") as f:
-        f.attrs["format_version"] = np.int64(2)
-    with pytest.raises(GraphError, match="format_version 2"):
+        f.attrs["format_version"] = np.int64(3)
+    with pytest.raises(GraphError, match="format_version 3"):
         load_hdf5_as_torch(path)
 
 
@@ -364,7 +440,7 @@ def test_cli_bad_checkpoints(tmp_path):
     torch.save({"model": {"fc.weight": torch.zeros(2, 2)}}, wrong)
     r = _cli("--checkpoint", str(wrong), "--out", str(tmp_path / "o.h5"))
     _one_line_error(r, str(wrong))
-    assert "state dict does not match" in r.stderr
+    assert "does not fit MobileNetV3SmallCIFAR" in r.stderr
     good = tmp_path / "good.pt"
     torch.save({"model": MobileNetV3SmallCIFAR().state_dict()}, good)
     nodata = tmp_path / "nodata"
