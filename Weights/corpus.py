@@ -155,6 +155,12 @@ CORPUS = {
     "cifar_resnet20": lambda: CIFARResNet20(),
     "silu_gelu_net": lambda: SiLUGELUNet(),
     "activation_net": lambda: ActivationNet(),
+    # beyond the list: other torchvision families
+    "efficientnet_b0": lambda: torchvision_net("efficientnet_b0"),
+    "squeezenet1_1": lambda: torchvision_net("squeezenet1_1"),
+    "regnet_x_400mf": lambda: torchvision_net("regnet_x_400mf"),
+    "googlenet": lambda: torchvision_net("googlenet", aux_logits=False, init_weights=True),
+    "densenet121": lambda: torchvision_net("densenet121"),
 }
 
 # Small networks committed under Weights/testnets/ (every op type of the format between them).
