@@ -118,7 +118,11 @@ enum ReportFormat {
         s += "## Totals\n\n| | |\n|---|---|\n"
         s += "| memristors | \(r.memristors) |\n| op-amps | \(r.opAmps) (TIAs \(r.opAmpsByRole.tias), subtractors "
             + "\(r.opAmpsByRole.subtractors), BN \(r.opAmpsByRole.batchNorm), activation \(r.opAmpsByRole.activation), "
-            + "summers \(r.opAmpsByRole.summers)) |\n| analog multipliers | \(r.opAmpsByRole.multipliers) |\n"
+            + "summers \(r.opAmpsByRole.summers), max-pool \(r.opAmpsByRole.maxPool)) |\n"
+            + "| analog multipliers | \(r.opAmpsByRole.multipliers) |\n"
+        if let digital = r.digitalOps, !digital.isEmpty {
+            s += "| digital ops (ADC, function, DAC) | \(digital.count): \(digital.joined(separator: ", ")) |\n"
+        }
         s += "| crossbars (tiles) | \(r.tiles), utilisation \(String(format: "%.3g", r.tileUtilisation * 100)) % |\n"
         s += "| DACs / ADCs | \(r.dacs) / \(r.adcs) |\n"
         s += "| energy per image | \(si(r.energyPerImageJoules, "J")) |\n"

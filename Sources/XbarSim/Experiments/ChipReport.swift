@@ -117,6 +117,8 @@ public struct ChipReport: Sendable, Codable {
     /// Float reference on this machine: CPU wall time per image (batched, `threads` threads).
     public var floatCPUSecondsPerImage: Double
     public var floatImagesPerSecond: Double
+    /// Ops in digital periphery (ADC, function, DAC), as `name (type)`; nil in older reports.
+    public var digitalOps: [String]?
 }
 
 extension Evaluation {
@@ -215,7 +217,8 @@ extension Evaluation {
             reference: reference, analogAccuracy: Double(correct) / Double(total),
             floatAccuracy: Double(floatCorrect) / Double(total),
             floatCPUSecondsPerImage: floatSeconds / Double(total),
-            floatImagesPerSecond: Double(total) / max(floatSeconds, 1e-12))
+            floatImagesPerSecond: Double(total) / max(floatSeconds, 1e-12),
+            digitalOps: zip(chip.graph.ops, chip.stages).filter { $0.1.isDigital }.map { "\($0.0.name) (\($0.0.kind.typeName))" })
     }
 
     /// TIAs and subtractors of the convolution and FC ops.
