@@ -71,6 +71,10 @@ extension Evaluation {
     /// Calibration maxima from the first `images` training images (not the test set).
     public static func calibrate(_ inputs: EvaluationInputs, images: Int, threads: Int) throws -> Calibration {
         let train = try CIFAR10.load(files: [inputs.dataDirectory + "/" + CIFAR10.trainFiles[0]], limit: images)
+        guard train.count == images else {
+            throw DatasetError("--calibration-images \(images): \(inputs.dataDirectory)/\(CIFAR10.trainFiles[0]) holds only "
+                               + "\(train.count) images; give at most \(train.count)")
+        }
         let meta = inputs.model.metadata
         let batch = Tensor(shape: [3, 32, 32, train.count]) { out in
             train.normalizedBatch(0..<train.count, mean: meta.normalizationMean, std: meta.normalizationStd, into: out)
