@@ -6,6 +6,7 @@
 //
 //   CBLAS, CHDF5            system libraries (pkg-config: openblas, hdf5)
 //   CKernels                read-noise passes in C (vectorised sqrt/clamps, AVX-512, BF16)
+//   XbarSimSupport          checked sizes, memory budget, thread probe, SHA-256 (swift-crypto)
 //   XbarSimTensor           tensors and the BLAS-backed kernels      (Tensor/)
 //   XbarSimIO               HDF5 reader/writer, CIFAR-10 loader      (IO/)
 //   XbarSimGraph            op graph, model-file loader, float engine (Graph/)
@@ -63,6 +64,7 @@ let package = Package(
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
+        .package(url: "https://github.com/apple/swift-crypto", "3.0.0"..<"5.0.0"),
     ],
     targets: [
         .systemLibrary(
@@ -75,7 +77,10 @@ let package = Package(
             name: "XbarSimTensor", dependencies: ["CBLAS", "CKernels"], path: "Sources/XbarSim/Tensor",
             swiftSettings: vectorFlags),
         .target(name: "CKernels", path: "Sources/CKernels", cSettings: cVectorFlags),
-        .target(name: "XbarSimIO", dependencies: ["CHDF5"], path: "Sources/XbarSim/IO"),
+        .target(
+            name: "XbarSimSupport", dependencies: [.product(name: "Crypto", package: "swift-crypto")],
+            path: "Sources/XbarSim/Support"),
+        .target(name: "XbarSimIO", dependencies: ["CHDF5", "XbarSimSupport"], path: "Sources/XbarSim/IO"),
         .target(name: "XbarSimDevice", path: "Sources/XbarSim/Device", swiftSettings: vectorFlags),
         .target(
             name: "XbarSimGraph", dependencies: ["XbarSimTensor", "XbarSimIO"],
@@ -96,20 +101,20 @@ let package = Package(
             path: "Sources/XbarSim/Energy"),
         .target(
             name: "XbarSimSpice",
-            dependencies: ["XbarSimTensor", "XbarSimDevice", "XbarSimCircuit", "XbarSimCrossbar", "XbarSimGraph", "XbarSimAnalog"],
+            dependencies: ["XbarSimSupport", "XbarSimTensor", "XbarSimDevice", "XbarSimCircuit", "XbarSimCrossbar", "XbarSimGraph", "XbarSimAnalog"],
             path: "Sources/XbarSim/Spice"),
         .target(
             name: "XbarSimExperiments",
             dependencies: [
-                "XbarSimTensor", "XbarSimIO", "XbarSimGraph", "XbarSimDevice", "XbarSimCircuit", "XbarSimCrossbar",
-                "XbarSimAnalog", "XbarSimEnergy",
+                "XbarSimSupport", "XbarSimTensor", "XbarSimIO", "XbarSimGraph", "XbarSimDevice", "XbarSimCircuit",
+                "XbarSimCrossbar", "XbarSimAnalog", "XbarSimEnergy",
             ],
             path: "Sources/XbarSim/Experiments"),
         .target(
             name: "XbarSim",
             dependencies: [
-                "XbarSimTensor", "XbarSimIO", "XbarSimGraph", "XbarSimDevice", "XbarSimCircuit", "XbarSimCrossbar",
-                "XbarSimAnalog", "XbarSimEnergy", "XbarSimSpice", "XbarSimExperiments",
+                "XbarSimSupport", "XbarSimTensor", "XbarSimIO", "XbarSimGraph", "XbarSimDevice", "XbarSimCircuit",
+                "XbarSimCrossbar", "XbarSimAnalog", "XbarSimEnergy", "XbarSimSpice", "XbarSimExperiments",
             ],
             path: "Sources/XbarSim/Exports"),
         .executableTarget(

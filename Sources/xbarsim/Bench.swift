@@ -15,16 +15,16 @@ extension XbarSimCommand {
 
         @OptionGroup var common: ModelOptions
 
-        @Option(help: ArgumentHelp("Test images per engine.", valueName: "n"))
+        @Option(parsing: .unconditional, help: ArgumentHelp("Test images per engine.", valueName: "n"))
         var images: Int = 1000
 
-        @Option(help: ArgumentHelp("Monte Carlo chips per analog row.", valueName: "k"))
+        @Option(parsing: .unconditional, help: ArgumentHelp("Monte Carlo chips per analog row.", valueName: "k"))
         var chips: Int = 1
 
-        @Option(help: ArgumentHelp("Seed of every random draw.", valueName: "n"))
+        @Option(parsing: .unconditional, help: ArgumentHelp("Seed of every random draw.", valueName: "n"))
         var seed: UInt64 = 0
 
-        @Option(help: ArgumentHelp("Images per batch.", valueName: "n"))
+        @Option(parsing: .unconditional, help: ArgumentHelp("Images per batch.", valueName: "n"))
         var batch: Int = EvaluationSettings().batchSize
 
         @Flag(help: "Only the crossbar-tile benchmark (no model or data needed).")
@@ -33,13 +33,13 @@ extension XbarSimCommand {
         @Flag(help: "Skip the crossbar-tile benchmark.")
         var noTile = false
 
-        @Option(help: ArgumentHelp("Square tile sizes, comma-separated.", valueName: "n,n,..."))
+        @Option(parsing: .unconditional, help: ArgumentHelp("Square tile sizes, comma-separated.", valueName: "n,n,..."))
         var tileSizes: String = "128,256,512"
 
-        @Option(help: ArgumentHelp("Input vectors per tile forward pass.", valueName: "n"))
+        @Option(parsing: .unconditional, help: ArgumentHelp("Input vectors per tile forward pass.", valueName: "n"))
         var tileBatch: Int = 256
 
-        @Option(help: ArgumentHelp("Forward passes timed per tile size.", valueName: "n"))
+        @Option(parsing: .unconditional, help: ArgumentHelp("Forward passes timed per tile size.", valueName: "n"))
         var tileRepeats: Int = 20
 
         @Flag(help: "Print one JSON object {modes, tiles} instead of tables.")
@@ -59,6 +59,16 @@ extension XbarSimCommand {
             }
             guard tileBatch > 0 else { throw ValidationError("--tile-batch: must be positive, got \(tileBatch)") }
             guard tileRepeats > 0 else { throw ValidationError("--tile-repeats: must be positive, got \(tileRepeats)") }
+            try usage {
+                try CommandLimits.check(images, CommandLimits.images, flag: "--images")
+                try CommandLimits.check(chips, CommandLimits.chips, flag: "--chips")
+                try CommandLimits.check(tileBatch, CommandLimits.tileBatch, flag: "--tile-batch")
+                try CommandLimits.check(tileRepeats, CommandLimits.tileRepeats, flag: "--tile-repeats")
+                for part in parts {
+                    let n = try CheckedSize.integer(String(part), in: CommandLimits.tileSide, parameter: "--tile-sizes")
+                    try CommandLimits.checkTile(rows: n, columns: n, batch: tileBatch, flag: "--tile-sizes")
+                }
+            }
             guard !(tileOnly && noTile) else { throw ValidationError("--tile-only and --no-tile exclude each other") }
         }
 

@@ -15,35 +15,35 @@ struct ChipOptions: ParsableArguments {
     var preset: Preset = .ideal
 
     // Device
-    @Option(name: .customLong("g-min"), help: ArgumentHelp("Lowest programmable conductance (e.g. 1uS, 1e-6).", valueName: "conductance"))
+    @Option(name: .customLong("g-min"), parsing: .unconditional, help: ArgumentHelp("Lowest programmable conductance (e.g. 1uS, 1e-6).", valueName: "conductance"))
     var gMin: String?
-    @Option(name: .customLong("g-max"), help: ArgumentHelp("Highest programmable conductance (e.g. 100uS).", valueName: "conductance"))
+    @Option(name: .customLong("g-max"), parsing: .unconditional, help: ArgumentHelp("Highest programmable conductance (e.g. 100uS).", valueName: "conductance"))
     var gMax: String?
-    @Option(help: ArgumentHelp("Programmable levels, uniform in conductance; 0 for continuous.", valueName: "n"))
+    @Option(parsing: .unconditional, help: ArgumentHelp("Programmable levels, uniform in conductance; 0 for continuous.", valueName: "n"))
     var levels: Int?
-    @Option(help: ArgumentHelp("Programming variation, relative sigma (device to device, per chip).", valueName: "sigma"))
+    @Option(parsing: .unconditional, help: ArgumentHelp("Programming variation, relative sigma (device to device, per chip).", valueName: "sigma"))
     var variation: Double?
     @Option(help: "Distribution of the programming variation.")
     var variationDistribution: ProgrammingVariation.Distribution?
-    @Option(help: ArgumentHelp("Read noise, relative sigma (cycle to cycle, per inference).", valueName: "sigma"))
+    @Option(parsing: .unconditional, help: ArgumentHelp("Read noise, relative sigma (cycle to cycle, per inference).", valueName: "sigma"))
     var readNoise: Double?
-    @Option(help: ArgumentHelp("Fraction of devices stuck at G_max.", valueName: "fraction"))
+    @Option(parsing: .unconditional, help: ArgumentHelp("Fraction of devices stuck at G_max.", valueName: "fraction"))
     var stuckOn: Double?
-    @Option(help: ArgumentHelp("Fraction of devices stuck at G_min.", valueName: "fraction"))
+    @Option(parsing: .unconditional, help: ArgumentHelp("Fraction of devices stuck at G_min.", valueName: "fraction"))
     var stuckOff: Double?
-    @Option(help: ArgumentHelp("Programming headroom h: the largest weight maps to G_max/(1+h).", valueName: "h"))
+    @Option(parsing: .unconditional, help: ArgumentHelp("Programming headroom h: the largest weight maps to G_max/(1+h).", valueName: "h"))
     var headroom: Double?
-    @Option(name: .customLong("pooling-conductance"), help: ArgumentHelp(
+    @Option(name: .customLong("pooling-conductance"), parsing: .unconditional, help: ArgumentHelp(
         "Conductance of the global-average-pooling devices (e.g. 10uS; 0: mapped like every crossbar).",
         valueName: "conductance"))
     var poolingConductance: String?
     @Option(help: "Crossbars that get stuck faults: all, weights (conv/FC/GAP) or batchnorm (BN stages only).")
     var stuckScope: FaultScope?
-    @Option(help: ArgumentHelp("Read time after programming for drift, seconds (0: no drift).", valueName: "seconds"))
+    @Option(parsing: .unconditional, help: ArgumentHelp("Read time after programming for drift, seconds (0: no drift).", valueName: "seconds"))
     var driftTime: Double?
-    @Option(help: ArgumentHelp("Mean drift exponent nu.", valueName: "nu"))
+    @Option(parsing: .unconditional, help: ArgumentHelp("Mean drift exponent nu.", valueName: "nu"))
     var driftNu: Double?
-    @Option(help: ArgumentHelp("Device-to-device sigma of nu.", valueName: "sigma"))
+    @Option(parsing: .unconditional, help: ArgumentHelp("Device-to-device sigma of nu.", valueName: "sigma"))
     var driftNuSigma: Double?
     @Option(help: "Drift compensation.")
     var driftCompensation: DriftCompensation?
@@ -51,29 +51,29 @@ struct ChipOptions: ParsableArguments {
     // Mapping and tiles
     @Option(help: "Weight-to-conductance scheme.")
     var mapping: MappingScheme?
-    @Option(help: ArgumentHelp("Conductance scaling: layer, column, or fixed siemens per unit weight.", valueName: "layer|column|S"))
+    @Option(parsing: .unconditional, help: ArgumentHelp("Conductance scaling: layer, column, or fixed siemens per unit weight.", valueName: "layer|column|S"))
     var scaling: String?
-    @Option(help: ArgumentHelp("Largest crossbar, physical rows x columns, or unlimited.", valueName: "RxC|unlimited"))
+    @Option(parsing: .unconditional, help: ArgumentHelp("Largest crossbar, physical rows x columns, or unlimited.", valueName: "RxC|unlimited"))
     var tile: String?
 
     // Periphery
     @Option(help: "analog: voltages flow between layers; digitized: DAC/ADC at every crossbar.")
     var mode: SignalMode?
-    @Option(help: ArgumentHelp("DAC bits (0: ideal).", valueName: "bits"))
+    @Option(parsing: .unconditional, help: ArgumentHelp("DAC bits (0: ideal).", valueName: "bits"))
     var dacBits: Int?
-    @Option(help: ArgumentHelp("ADC bits per tile (0: ideal).", valueName: "bits"))
+    @Option(parsing: .unconditional, help: ArgumentHelp("ADC bits per tile (0: ideal).", valueName: "bits"))
     var adcBits: Int?
-    @Option(help: ArgumentHelp("Op-amp output rails, volts (0: unlimited).", valueName: "volts"))
+    @Option(parsing: .unconditional, help: ArgumentHelp("Op-amp output rails, volts (0: unlimited).", valueName: "volts"))
     var rail: Double?
-    @Option(help: ArgumentHelp("Op-amp open-loop gain (0: ideal).", valueName: "gain"))
+    @Option(parsing: .unconditional, help: ArgumentHelp("Op-amp open-loop gain (0: ideal).", valueName: "gain"))
     var opampGain: Double?
-    @Option(help: ArgumentHelp("Voltage of the network input's largest magnitude.", valueName: "volts"))
+    @Option(parsing: .unconditional, help: ArgumentHelp("Voltage of the network input's largest magnitude.", valueName: "volts"))
     var inputVoltage: Double?
-    @Option(help: ArgumentHelp("Clamp-level error of the diode limiters, volts.", valueName: "volts"))
+    @Option(parsing: .unconditional, help: ArgumentHelp("Clamp-level error of the diode limiters, volts.", valueName: "volts"))
     var limiterOffset: Double?
-    @Option(help: ArgumentHelp("Relative gain error of the analog multipliers.", valueName: "error"))
+    @Option(parsing: .unconditional, help: ArgumentHelp("Relative gain error of the analog multipliers.", valueName: "error"))
     var multiplierGainError: Double?
-    @Option(help: ArgumentHelp("Training images that set the DAC/ADC ranges.", valueName: "n"))
+    @Option(parsing: .unconditional, help: ArgumentHelp("Training images that set the DAC/ADC ranges.", valueName: "n"))
     var calibrationImages: Int?
     @Option(help: ArgumentHelp("Output offset of the diode max-pooling circuits, volts.", valueName: "volts"))
     var maxpoolOffset: Double?
@@ -83,18 +83,18 @@ struct ChipOptions: ParsableArguments {
     var digital: [String] = []
 
     // Wires (IR drop)
-    @Option(help: ArgumentHelp("Resistance of one cell segment of every word and bit line, ohms (default solver: --ir-drop fast).",
+    @Option(parsing: .unconditional, help: ArgumentHelp("Resistance of one cell segment of every word and bit line, ohms (default solver: --ir-drop fast).",
                                valueName: "ohms"))
     var wireResistance: Double?
-    @Option(help: ArgumentHelp("Word-line (row) resistance per cell segment, ohms; overrides --wire-resistance.", valueName: "ohms"))
+    @Option(parsing: .unconditional, help: ArgumentHelp("Word-line (row) resistance per cell segment, ohms; overrides --wire-resistance.", valueName: "ohms"))
     var rowWireResistance: Double?
-    @Option(help: ArgumentHelp("Bit-line (column) resistance per cell segment, ohms; overrides --wire-resistance.", valueName: "ohms"))
+    @Option(parsing: .unconditional, help: ArgumentHelp("Bit-line (column) resistance per cell segment, ohms; overrides --wire-resistance.", valueName: "ohms"))
     var columnWireResistance: Double?
-    @Option(help: ArgumentHelp("Output resistance of each row's input driver, ohms.", valueName: "ohms"))
+    @Option(parsing: .unconditional, help: ArgumentHelp("Output resistance of each row's input driver, ohms.", valueName: "ohms"))
     var sourceResistance: Double?
     @Option(help: "IR-drop solver: off (ideal wires), fast (iterative, to --ir-drop-tolerance) or exact (direct). Default: fast when a wire or source resistance is set, else off.")
     var irDrop: IRDropMode?
-    @Option(help: ArgumentHelp("Relative residual at which the fast IR-drop solver stops.", valueName: "tolerance"))
+    @Option(parsing: .unconditional, help: ArgumentHelp("Relative residual at which the fast IR-drop solver stops.", valueName: "tolerance"))
     var irDropTolerance: Double?
 
     /// The preset with every given flag applied.
@@ -163,6 +163,7 @@ struct ChipOptions: ParsableArguments {
             c.circuit.irDrop = .fast
         }
         if let irDropTolerance { c.circuit.fastTolerance = irDropTolerance }
+        c = c.normalizingNegativeZeros()
         do {
             try c.validate()
         } catch {

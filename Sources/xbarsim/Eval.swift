@@ -15,16 +15,16 @@ extension XbarSimCommand {
 
         @OptionGroup(title: "Simulated chip") var chip: ChipOptions
 
-        @Option(help: ArgumentHelp("Monte Carlo chips (independent programmings).", valueName: "k"))
+        @Option(parsing: .unconditional, help: ArgumentHelp("Monte Carlo chips (independent programmings).", valueName: "k"))
         var chips: Int = 1
 
-        @Option(help: ArgumentHelp("Seed of every random draw; equal seeds give equal results.", valueName: "n"))
+        @Option(parsing: .unconditional, help: ArgumentHelp("Seed of every random draw; equal seeds give equal results.", valueName: "n"))
         var seed: UInt64 = 0
 
-        @Option(help: ArgumentHelp("Evaluate only the first N test images.", valueName: "n"))
+        @Option(parsing: .unconditional, help: ArgumentHelp("Evaluate only the first N test images.", valueName: "n"))
         var limit: Int?
 
-        @Option(help: ArgumentHelp("Images per batch.", valueName: "n"))
+        @Option(parsing: .unconditional, help: ArgumentHelp("Images per batch.", valueName: "n"))
         var batch: Int = EvaluationSettings().batchSize
 
         @Flag(help: "Print one JSON object (mode, model, images, accuracy, imagesPerSecond, ...).")
@@ -43,6 +43,7 @@ extension XbarSimCommand {
         func validate() throws {
             do { try settings.validate() } catch let error as SettingsError { throw ValidationError(error.description) }
             guard chips > 0 else { throw ValidationError("--chips: must be positive, got \(chips)") }
+            try usage { try CommandLimits.check(chips, CommandLimits.chips, flag: "--chips") }
         }
 
         func run() throws {

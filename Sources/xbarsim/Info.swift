@@ -33,24 +33,48 @@ extension XbarSimCommand {
 
     struct Golden: ParsableCommand {
         static let configuration = CommandConfiguration(
-            abstract: "Check the float engine against the PyTorch outputs stored in the model file.")
+            abstract: "Check the float engine against the PyTorch outputs stored in the model file.",
+            discussion: """
+                Exits non-zero when the logits or any op's output is further than --tolerance (relative to the \
+                tensor's largest magnitude) from PyTorch's.
+                """)
 
         @OptionGroup var common: ModelOptions
 
+        @Option(parsing: .unconditional,
+                help: ArgumentHelp("Largest accepted relative error (max |engine - PyTorch| / max |PyTorch|).", valueName: "r"))
+        var tolerance: Double = GoldenCheck.defaultTolerance
+
         @Flag(help: "Print one JSON object.")
         var json = false
+
+        func validate() throws {
+            try common.validate()
+            do { try GoldenCheck.validate(tolerance: tolerance) } catch { throw ValidationError("\(error)") }
+        }
 
         func run() throws {
             BLAS.setThreads(common.threads)
             let m = try ModelFile.load(common.model)
             let dataset = try CIFAR10.test(in: try CIFAR10.locate(explicit: common.data))
             let result = try GoldenCheck.float(model: m, dataset: dataset, threads: common.threads)
+            let failures = result.failures(tolerance: tolerance)
+            defer {
+                if !failures.isEmpty {
+                    // The table (or JSON) first, then the one-line verdict and a non-zero exit.
+                    FileHandle.standardError.write(Data("error: \(GoldenMismatch(model: m.path, tolerance: tolerance, failures: failures))\n".utf8))
+                    Foundation.exit(1)
+                }
+            }
             if json { return try printJSON(result) }
             print("logits: max relative error \(String(format: "%.2e", result.logitsRelativeError)) over \(result.images) images, "
                   + "\(result.predictionMismatches) prediction mismatches")
             print("per op (image \(m.golden?.opImageIndex ?? 0)): max relative error \(String(format: "%.2e", result.maxOpRelativeError))")
             for op in result.ops {
                 print(String(format: "%4d  %-16@ %-28@ %.2e", op.index, op.type as NSString, op.name as NSString, op.relativeError))
+            }
+            if failures.isEmpty {
+                print("passed: every error <= tolerance \(String(format: "%.1e", tolerance))")
             }
         }
     }

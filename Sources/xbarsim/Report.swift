@@ -35,13 +35,13 @@ extension XbarSimCommand {
         @Option(help: "How images move through the chip (both are always computed).")
         var schedule: Schedule = .layerByLayer
 
-        @Option(help: ArgumentHelp("Test images run to observe voltages and time the float engine.", valueName: "n"))
+        @Option(parsing: .unconditional, help: ArgumentHelp("Test images run to observe voltages and time the float engine.", valueName: "n"))
         var images: Int = 256
 
-        @Option(help: ArgumentHelp("Seed of every random draw.", valueName: "n"))
+        @Option(parsing: .unconditional, help: ArgumentHelp("Seed of every random draw.", valueName: "n"))
         var seed: UInt64 = 0
 
-        @Option(help: ArgumentHelp("Images per batch.", valueName: "n"))
+        @Option(parsing: .unconditional, help: ArgumentHelp("Images per batch.", valueName: "n"))
         var batch: Int = EvaluationSettings().batchSize
 
         @Flag(help: "Print one JSON object (memristors, opAmps, tiles, energyPerImageJoules, latencySeconds, layers, ...).")
@@ -72,6 +72,7 @@ extension XbarSimCommand {
 
         func validate() throws {
             guard images > 0 else { throw ValidationError("--images: must be positive, got \(images)") }
+            try usage { try CommandLimits.check(images, CommandLimits.images, flag: "--images") }
             do { try settings.validate() } catch let error as SettingsError { throw ValidationError(error.description) }
             _ = try technology()
         }

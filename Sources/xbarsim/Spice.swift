@@ -14,25 +14,25 @@ extension XbarSimCommand {
                 Circuits and error definitions: docs/spice.md.
                 """)
 
-        @Option(help: ArgumentHelp("Op of the model to write (name or index), or 'all'.", valueName: "name|index|all"))
+        @Option(parsing: .unconditional, help: ArgumentHelp("Op of the model to write (name or index), or 'all'.", valueName: "name|index|all"))
         var op: String?
 
         @Flag(help: "Sweep every module circuit (BN, activations, multiply, add, GAP, FC) over its input range.")
         var modules = false
 
-        @Option(help: ArgumentHelp("Test-set image whose activations drive --op.", valueName: "k"))
+        @Option(parsing: .unconditional, help: ArgumentHelp("Test-set image whose activations drive --op.", valueName: "k"))
         var image: Int = 0
 
-        @Option(help: ArgumentHelp("--op: first N output channels (or 'all').", valueName: "n|all"))
+        @Option(parsing: .unconditional, help: ArgumentHelp("--op: first N output channels (or 'all').", valueName: "n|all"))
         var channels: String = "4"
 
-        @Option(help: ArgumentHelp("--op: output positions per channel, evenly spaced (or 'all').", valueName: "n|all"))
+        @Option(parsing: .unconditional, help: ArgumentHelp("--op: output positions per channel, evenly spaced (or 'all').", valueName: "n|all"))
         var positions: String = "2"
 
-        @Option(help: ArgumentHelp("--tile: input vectors (operating points).", valueName: "n"))
+        @Option(parsing: .unconditional, help: ArgumentHelp("--tile: input vectors (operating points).", valueName: "n"))
         var batch: Int = 1
 
-        @Option(help: ArgumentHelp("--modules: points per sweep.", valueName: "n"))
+        @Option(parsing: .unconditional, help: ArgumentHelp("--modules: points per sweep.", valueName: "n"))
         var points: Int = 41
 
         @Option(help: ArgumentHelp("Netlist file (one netlist) or folder.", valueName: "path"))
@@ -47,7 +47,7 @@ extension XbarSimCommand {
         @Flag(help: "Print one JSON object (maxRelativeError, items with per-item errors).")
         var json = false
 
-        @Option(help: ArgumentHelp("Seed of the chip's programming and of --tile's random values.", valueName: "n"))
+        @Option(parsing: .unconditional, help: ArgumentHelp("Seed of the chip's programming and of --tile's random values.", valueName: "n"))
         var seed: UInt64 = 0
 
         @OptionGroup var common: ModelOptions
@@ -56,16 +56,26 @@ extension XbarSimCommand {
 
         func validate() throws {
             guard !(op != nil && modules) else { throw ValidationError("give one of --op NAME|INDEX|all and --modules") }
-            if op == nil, !modules {
-                guard let tile = chip.tile, parseTile(tile) != nil else {
-                    throw ValidationError("give --tile RxC (a random tile), --op NAME|INDEX|all or --modules")
-                }
-            }
             guard batch > 0 else { throw ValidationError("--batch: must be positive, got \(batch)") }
             guard points >= 2 else { throw ValidationError("--points: must be at least 2, got \(points)") }
             guard image >= 0 else { throw ValidationError("--image: must be >= 0, got \(image)") }
+            try usage {
+                try CommandLimits.check(batch, CommandLimits.tileBatch, flag: "--batch")
+                try CommandLimits.check(points, CommandLimits.modulePoints, flag: "--points")
+                try CommandLimits.check(image, CommandLimits.imageIndex, flag: "--image")
+            }
+            if op == nil, !modules {
+                guard let tile = chip.tile, TileSize(argument: tile) != .unlimited else {
+                    throw ValidationError("give --tile RxC (a random tile), --op NAME|INDEX|all or --modules")
+                }
+                try usage {
+                    let (r, c) = try CommandLimits.parseTile(tile, flag: "--tile")
+                    try CommandLimits.checkTile(rows: r, columns: c, batch: batch, flag: "--tile")
+                }
+            }
             _ = try count(channels, flag: "--channels")
             _ = try count(positions, flag: "--positions")
+            guard !modules || check else { throw ValidationError("--modules compares with the engine: add --check") }
         }
 
         func parseTile(_ text: String) -> (Int, Int)? {
@@ -77,6 +87,7 @@ extension XbarSimCommand {
         func count(_ text: String, flag: String) throws -> Int? {
             if text == "all" { return nil }
             guard let n = Int(text), n > 0 else { throw ValidationError("\(flag): expected a positive number or 'all', got '\(text)'") }
+            try usage { try CommandLimits.check(n, CommandLimits.selection, flag: flag) }
             return n
         }
 
@@ -128,19 +139,10 @@ extension XbarSimCommand {
                 settings.limit = op == nil ? 1 : image + 1
                 settings.threads = common.threads
                 let inputs = try EvaluationInputs(settings: settings)
-                let calibration = try Evaluation.calibrate(inputs, images: config.calibrationImages, threads: common.threads)
-                let analogChip = try AnalogChip(graph: inputs.model.graph, config: config, seed: seed, chip: 0,
-                                            inputMaxAbs: Evaluation.inputMaxAbs(inputs.model.metadata), calibration: calibration)
-                if modules {
-                    guard let runner else {
-                        throw ValidationError("--modules compares with the engine: add --check")
-                    }
-                    items += try ModuleCheck.run(config: config, voltsPerUnit: analogChip.voltsPerUnit, points: points, seed: seed,
-                                                 ngspice: runner, directory: directory)
-                    written.append(directory)
-                } else if let op {
+                // The op and image are checked before the chip is calibrated and programmed.
+                var indices: [Int] = []
+                if let op {
                     let graph = inputs.model.graph
-                    var indices: [Int]
                     if op == "all" {
                         indices = Array(graph.ops.indices)
                     } else if let i = Int(op) {
@@ -156,6 +158,19 @@ extension XbarSimCommand {
                     guard image < inputs.dataset.count else {
                         throw ValidationError("--image: \(image) is beyond the test set (\(inputs.dataset.count) images)")
                     }
+                }
+                let calibration = try Evaluation.calibrate(inputs, images: config.calibrationImages, threads: common.threads)
+                let analogChip = try AnalogChip(graph: inputs.model.graph, config: config, seed: seed, chip: 0,
+                                            inputMaxAbs: Evaluation.inputMaxAbs(inputs.model.metadata), calibration: calibration)
+                if modules {
+                    guard let runner else {
+                        throw ValidationError("--modules compares with the engine: add --check")
+                    }
+                    items += try ModuleCheck.run(config: config, voltsPerUnit: analogChip.voltsPerUnit, points: points, seed: seed,
+                                                 ngspice: runner, directory: directory)
+                    written.append(directory)
+                } else if op != nil {
+                    let graph = inputs.model.graph
                     let selection = LayerSelection(channels: try count(channels, flag: "--channels"),
                                                    positions: try count(positions, flag: "--positions"))
                     let batch = inputs.batch(image..<(image + 1))

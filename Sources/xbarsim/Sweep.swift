@@ -45,16 +45,16 @@ extension XbarSimCommand.SweepCommand {
         @Option(help: ArgumentHelp("Run only every N-th point, starting at I (0-based).", valueName: "I/N"))
         var shard: String?
 
-        @Option(help: ArgumentHelp("Monte Carlo chips per point.", valueName: "k"))
+        @Option(parsing: .unconditional, help: ArgumentHelp("Monte Carlo chips per point.", valueName: "k"))
         var chips: Int = 1
 
-        @Option(help: ArgumentHelp("Seed of every random draw (the same for every point).", valueName: "n"))
+        @Option(parsing: .unconditional, help: ArgumentHelp("Seed of every random draw (the same for every point).", valueName: "n"))
         var seed: UInt64 = 0
 
-        @Option(help: ArgumentHelp("Evaluate the first N test images (default: all).", valueName: "n"))
+        @Option(parsing: .unconditional, help: ArgumentHelp("Evaluate the first N test images (default: all).", valueName: "n"))
         var images: Int?
 
-        @Option(help: ArgumentHelp("Images per batch.", valueName: "n"))
+        @Option(parsing: .unconditional, help: ArgumentHelp("Images per batch.", valueName: "n"))
         var batch: Int = EvaluationSettings().batchSize
 
         @Flag(help: "No progress bar or log lines; print only the result table.")
@@ -97,6 +97,8 @@ extension XbarSimCommand.SweepCommand {
             if let images, images <= 0 { throw ValidationError("--images: must be positive, got \(images)") }
             do { try settings.validate() } catch let error as SettingsError { throw ValidationError(error.description) }
             guard chips > 0 else { throw ValidationError("--chips: must be positive, got \(chips)") }
+            try usage { try CommandLimits.check(chips, CommandLimits.chips, flag: "--chips") }
+            if let images { try usage { try CommandLimits.check(images, CommandLimits.images, flag: "--images") } }
             _ = try design()
         }
 

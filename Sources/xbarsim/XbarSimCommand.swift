@@ -1,4 +1,5 @@
 import ArgumentParser
+import Foundation
 import XbarSim
 
 @main
@@ -15,6 +16,12 @@ struct XbarSimCommand: ParsableCommand {
 
     static func main() {
         Allocator.reuseLargeBuffers()
+        // Long IR-drop solves say how far they are (stderr, one line every few seconds).
+        TileSolveProgress.shared.install(interval: 5) { r in
+            let line = "IR drop: solved \(r.tilesDone)/\(r.tilesTotal) tiles of this crossbar in "
+                + String(format: "%.0f s", r.secondsElapsed) + (r.iterations > 0 ? " (\(r.iterations) solver iterations)" : "") + "\n"
+            FileHandle.standardError.write(Data(line.utf8))
+        }
         main(nil)
     }
 }
@@ -29,8 +36,12 @@ struct ModelOptions: ParsableArguments {
         valueName: "path"))
     var data: String?
 
-    @Option(help: ArgumentHelp("Threads for BLAS and XbarSim's loops.", valueName: "n"))
+    @Option(parsing: .unconditional, help: ArgumentHelp("Threads for BLAS and XbarSim's loops.", valueName: "n"))
     var threads: Int = EvaluationSettings().threads
+
+    func validate() throws {
+        try usage { try CommandLimits.checkThreads(threads) }
+    }
 
     /// Evaluation settings for these options, `limit` test images and `batch` per batch.
     func settings(limit: Int?, batch: Int) -> EvaluationSettings {
@@ -42,4 +53,9 @@ struct ModelOptions: ParsableArguments {
         s.threads = threads
         return s
     }
+}
+
+/// Runs a library check and shows its error as a usage error (one line naming the flag).
+func usage(_ body: () throws -> Void) throws {
+    do { try body() } catch let error as ValidationError { throw error } catch { throw ValidationError("\(error)") }
 }

@@ -146,6 +146,7 @@ public struct AnalogConfig: Sendable, Hashable, Codable {
         guard calibrationImages > 0 else {
             throw CrossbarParameterError(parameter: "--calibration-images", message: "must be positive, got \(calibrationImages)")
         }
+        try validatePhysicalRanges()    // docs/devices.md, "Accepted ranges"
     }
 }
 

@@ -214,6 +214,7 @@ extension EffectiveWeights {
         let blasThreads = BLAS.threads
         if threads > 1 && model.irDrop == .exact { BLAS.setThreads(1) }
         defer { if threads > 1 && model.irDrop == .exact { BLAS.setThreads(blasThreads) } }
+        let progress = TileSolveProgress.shared.tracker(total: tiles.count)
         out.withUnsafeMutableBufferPointer { buffer in
             failures.withUnsafeMutableBufferPointer { failed in
             let box = UncheckedSendable((buffer, failed))
@@ -241,6 +242,7 @@ extension EffectiveWeights {
                 } catch {
                     box.value.1[i] = "\(error)"
                 }
+                progress.tileDone(iterations: box.value.0[i].1)
             }
             }
         }

@@ -76,12 +76,17 @@ public struct Technology: Sendable, Hashable, Codable {
     /// Every field name a file or `--tech-set` may use.
     public static var fieldNames: [String] { numericFields.map(\.0) + boolFields.map(\.0) }
 
-    /// Checks every value is finite and non-negative; `source` names the file or flag.
+    /// Checks every value is finite, non-negative and at most 1e3; `source` names the file or flag.
     public func validate(source: String = "technology") throws(TechnologyError) {
         for (name, path) in Self.numericFields {
             let v = self[keyPath: path]
             guard v.isFinite, v >= 0 else {
                 throw TechnologyError(source: source, field: name, message: "must be a finite value >= 0, got \(v)")
+            }
+            // Seconds, watts and joules of one component: 1e3 (a kilowatt op-amp, a 1,000 s read)
+            // is far past any device and keeps every product of them finite.
+            guard v <= 1e3 else {
+                throw TechnologyError(source: source, field: name, message: "must be at most 1e3 (SI units), got \(v)")
             }
         }
         guard deviceResponseSeconds + opAmpSettlingSeconds + readPulseSeconds > 0 else {

@@ -73,9 +73,13 @@ extension Evaluation {
 
     /// Calibration maxima from the first `images` training images (not the test set).
     public static func calibrate(_ inputs: EvaluationInputs, images: Int, threads: Int) throws -> Calibration {
+        let source = inputs.isDatasetFile ? "\(inputs.dataDirectory) /train_images" : "\(inputs.dataDirectory)/\(CIFAR10.trainFiles[0])"
         let train = inputs.isDatasetFile
             ? try LabelledImageFile.load(inputs.dataDirectory, split: .train, limit: images)
             : try CIFAR10.load(files: [inputs.dataDirectory + "/" + CIFAR10.trainFiles[0]], limit: images)
+        guard train.count == images else {
+            throw DatasetError("--calibration-images \(images): \(source) holds only \(train.count) images; give at most \(train.count)")
+        }
         let meta = inputs.model.metadata
         let batch = Tensor(shape: train.imageShape + [train.count]) { out in
             train.normalizedBatch(0..<train.count, mean: meta.normalizationMean, std: meta.normalizationStd, into: out)

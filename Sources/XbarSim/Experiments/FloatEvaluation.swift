@@ -1,5 +1,6 @@
 import Foundation
 import XbarSimDevice
+import XbarSimSupport
 import XbarSimGraph
 import XbarSimIO
 import XbarSimTensor
@@ -29,6 +30,15 @@ public struct EvaluationSettings: Sendable, Equatable, Codable {
         if let limit, limit <= 0 { throw SettingsError(parameter: "--limit", message: "must be positive, got \(limit)") }
         guard batchSize > 0 else { throw SettingsError(parameter: "--batch", message: "must be positive, got \(batchSize)") }
         guard threads > 0 else { throw SettingsError(parameter: "--threads", message: "must be positive, got \(threads)") }
+        if let limit, limit > CommandLimits.images.upperBound {
+            throw SettingsError(parameter: "--limit", message: "must be at most \(CommandLimits.images.upperBound), got \(limit)")
+        }
+        guard batchSize <= CommandLimits.batch.upperBound else {
+            throw SettingsError(parameter: "--batch", message: "must be at most \(CommandLimits.batch.upperBound), got \(batchSize)")
+        }
+        // Starts the threads once, so that a --threads the system cannot provide is an error here
+        // rather than a worker pool waiting for threads that never start.
+        try CommandLimits.checkThreads(threads)
     }
 }
 

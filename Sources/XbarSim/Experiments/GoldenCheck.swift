@@ -1,3 +1,4 @@
+import Foundation
 import XbarSimGraph
 import XbarSimIO
 import XbarSimTensor
@@ -21,19 +22,91 @@ public struct GoldenComparison: Sendable, Equatable, Codable {
     /// Images whose predicted class differs from PyTorch's.
     public var predictionMismatches: Int
 
+    public init(logitsRelativeError: Double, ops: [OpError], images: Int, predictionMismatches: Int) {
+        self.logitsRelativeError = logitsRelativeError
+        self.ops = ops
+        self.images = images
+        self.predictionMismatches = predictionMismatches
+    }
+
     public var maxOpRelativeError: Double { ops.map(\.relativeError).max() ?? 0 }
+
+    /// The largest error anywhere: the logits' and every op's (NaN if any is NaN).
+    public var maxRelativeError: Double {
+        let all = [logitsRelativeError] + ops.map(\.relativeError)
+        if all.contains(where: \.isNaN) { return .nan }
+        return all.max() ?? 0
+    }
+
+    /// What exceeds `tolerance` (logits, then each op), one line each; empty when the check passes.
+    /// A NaN error always fails.
+    public func failures(tolerance: Double) -> [String] {
+        func fmt(_ x: Double) -> String { x.isNaN ? "nan" : String(format: "%.2e", x) }
+        var lines: [String] = []
+        if !(logitsRelativeError <= tolerance) {
+            lines.append("logits: relative error \(fmt(logitsRelativeError)) > tolerance \(fmt(tolerance))")
+        }
+        for op in ops where !(op.relativeError <= tolerance) {
+            lines.append("op \(op.index) \(op.name) (\(op.type)): relative error \(fmt(op.relativeError)) > tolerance \(fmt(tolerance))")
+        }
+        return lines
+    }
+}
+
+/// `xbarsim golden` found the engine further from the stored PyTorch outputs than the tolerance.
+public struct GoldenMismatch: Error, CustomStringConvertible, Sendable {
+    public var model: String
+    public var tolerance: Double
+    public var failures: [String]
+
+    public init(model: String, tolerance: Double, failures: [String]) {
+        self.model = model
+        self.tolerance = tolerance
+        self.failures = failures
+    }
+
+    public var description: String {
+        let first = failures.first ?? ""
+        let more = failures.count > 1 ? " (and \(failures.count - 1) more)" : ""
+        return "\(model): golden check failed: \(first)\(more)"
+    }
 }
 
 public enum GoldenCheck {
-    /// `max |a - b| / max |b|`, in double precision.
+    /// Default `--tolerance`: relative error (`max |engine - golden| / max |golden|`).
+    public static let defaultTolerance = 1e-4
+
+    /// Checks a `--tolerance` value: finite, >= 0.
+    public static func validate(tolerance: Double) throws {
+        guard tolerance.isFinite, tolerance >= 0, tolerance.sign == .plus else {
+            throw SettingsError(parameter: "--tolerance", message: "must be a finite relative error >= 0, got \(tolerance)")
+        }
+    }
+
+    /// `max |a - b| / max |b|`, in double precision. Arrays of different lengths (a model
+    /// file whose stored outputs do not match its graph) and NaN anywhere give NaN, which
+    /// fails every tolerance.
     public static func relativeError(_ a: [Float], _ b: [Float]) -> Double {
-        precondition(a.count == b.count)
+        guard a.count == b.count else { return .nan }
         var diff = 0.0, scale = 0.0
         for (x, y) in zip(a, b) {
-            diff = max(diff, abs(Double(x) - Double(y)))
+            let d = abs(Double(x) - Double(y))
+            if d.isNaN { return .nan }
+            diff = max(diff, d)
             scale = max(scale, abs(Double(y)))
         }
         return scale > 0 ? diff / scale : diff
+    }
+
+    /// `float(model:dataset:threads:)`, throwing `GoldenMismatch` when any error exceeds `tolerance`.
+    public static func check(model: Model, dataset: CIFAR10, threads: Int = 1, tolerance: Double = defaultTolerance)
+        throws -> GoldenComparison
+    {
+        try validate(tolerance: tolerance)
+        let result = try float(model: model, dataset: dataset, threads: threads)
+        let failures = result.failures(tolerance: tolerance)
+        guard failures.isEmpty else { throw GoldenMismatch(model: model.path, tolerance: tolerance, failures: failures) }
+        return result
     }
 
     /// Runs the float engine on the golden images and compares logits and per-op outputs.

@@ -1,5 +1,6 @@
 // The XbarSim library: one import for the whole public API.
 @_exported import XbarSimDevice
+@_exported import XbarSimSupport
 @_exported import XbarSimAnalog
 @_exported import XbarSimCircuit
 @_exported import XbarSimCrossbar

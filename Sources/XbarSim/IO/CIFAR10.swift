@@ -80,6 +80,11 @@ public struct CIFAR10: Sendable {
                               workingDirectory: String = FileManager.default.currentDirectoryPath) throws -> String {
         let candidates = candidateDirectories(explicit: explicit, environment: environment, workingDirectory: workingDirectory)
         var isDirectory: ObjCBool = false
+        // A folder named on purpose (--data, $XBARSIM_DATA) must exist: no silent fallback to another one.
+        if explicit == nil, let (source, path) = candidates.first, source == "$XBARSIM_DATA",
+           !(FileManager.default.fileExists(atPath: path, isDirectory: &isDirectory) && isDirectory.boolValue) {
+            throw DatasetError("$XBARSIM_DATA=\(path): no such directory (unset XBARSIM_DATA to use the default folders)")
+        }
         for (_, path) in candidates where FileManager.default.fileExists(atPath: path, isDirectory: &isDirectory) {
             if isDirectory.boolValue { return path }
         }

@@ -1,4 +1,5 @@
 import CHDF5
+import XbarSimSupport
 #if canImport(Glibc)
 import Glibc
 #endif
@@ -128,8 +129,6 @@ public final class HDF5Group {
         return try extent(sid, object: object)
     }
 
-    /// Largest dataset XbarSim reads (2^31 values): a corrupted extent is an error, not an allocation.
-    public static let maxDatasetValues = 1 << 31
 
     private func readDataset<T>(
         _ name: String, memoryType: hid_t, expected: H5T_class_t, zero: T
@@ -147,14 +146,7 @@ public final class HDF5Group {
         let sid = try h5check(H5Dget_space(did), "H5Dget_space", file: file.path, object: object)
         defer { H5Sclose(sid) }
         let shape = try extent(sid, object: object)
-        var count = 1
-        for d in shape {
-            let (product, overflow) = count.multipliedReportingOverflow(by: d)
-            guard !overflow, d >= 0, product <= Self.maxDatasetValues else {
-                throw error(object, "declares shape \(shape), more than 2^31 values: corrupted, or not an XbarSim file")
-            }
-            count = product
-        }
+        let count = try checkedCount(shape, elementBytes: MemoryLayout<T>.stride, object: object)
         var values = [T](repeating: zero, count: count)
         if count > 0 {
             try values.withUnsafeMutableBytes { buffer in
@@ -222,7 +214,7 @@ public final class HDF5Group {
             }
             let sid = try h5check(H5Aget_space(aid), "H5Aget_space", file: file.path, object: object)
             defer { H5Sclose(sid) }
-            let count = Int(H5Sget_simple_extent_npoints(sid))
+            let count = try attributeCount(sid, object: object)
             let memoryType = H5Tcopy(xbar_H5T_C_S1())
             defer { H5Tclose(memoryType) }
             H5Tset_cset(memoryType, H5T_CSET_UTF8)
@@ -235,8 +227,14 @@ public final class HDF5Group {
                 return result
             }
             let width = H5Tget_size(tid)
+            // A corrupt datatype can declare any width: the strings must fit the attribute's storage.
+            let total = try checkedCount([count, width], elementBytes: 1, object: object)
+            guard width > 0, width <= 1 << 20, UInt64(H5Aget_storage_size(aid)) >= UInt64(total) else {
+                throw error(object, "corrupt string attribute (\(count) strings of \(width) bytes, "
+                            + "\(H5Aget_storage_size(aid)) bytes stored)")
+            }
             H5Tset_size(memoryType, width)
-            var bytes = [UInt8](repeating: 0, count: count * width)
+            var bytes = [UInt8](repeating: 0, count: total)
             try h5check(H5Aread(aid, memoryType, &bytes), "H5Aread", file: file.path, object: object)
             return (0..<count).map { i in
                 let slice = bytes[(i * width)..<((i + 1) * width)]
@@ -277,6 +275,7 @@ public final class HDF5Group {
         try withAttribute(name) { aid, object in
             let tid = try h5check(H5Aget_type(aid), "H5Aget_type", file: file.path, object: object)
             let typeClass = H5Tget_class(tid)
+            let typeSize = H5Tget_size(tid)
             H5Tclose(tid)
             let accepted = expected.map { typeClass == $0 } ?? (typeClass == H5T_INTEGER || typeClass == H5T_FLOAT)
             guard accepted else {
@@ -284,7 +283,13 @@ public final class HDF5Group {
             }
             let sid = try h5check(H5Aget_space(aid), "H5Aget_space", file: file.path, object: object)
             defer { H5Sclose(sid) }
-            var values = [T](repeating: zero, count: Int(H5Sget_simple_extent_npoints(sid)))
+            let count = try attributeCount(sid, object: object)
+            let stored = try checkedCount([count, typeSize], elementBytes: 1, object: object)
+            guard typeSize > 0, typeSize <= 16, UInt64(H5Aget_storage_size(aid)) >= UInt64(stored) else {
+                throw error(object, "corrupt numeric attribute (\(count) values of \(typeSize) bytes, "
+                            + "\(H5Aget_storage_size(aid)) bytes stored)")
+            }
+            var values = [T](repeating: zero, count: count)
             try values.withUnsafeMutableBytes { buffer in
                 _ = try h5check(H5Aread(aid, memoryType, buffer.baseAddress), "H5Aread", file: file.path, object: object)
             }
@@ -354,12 +359,34 @@ public final class HDF5Group {
     private func extent(_ space: hid_t, object: String) throws -> [Int] {
         let rank = Int(try h5check(H5Sget_simple_extent_ndims(space), "H5Sget_simple_extent_ndims",
                                    file: file.path, object: object))
+        guard rank <= 32 else { throw error(object, "corrupt dataspace (rank \(rank))") }
         var dims = [hsize_t](repeating: 0, count: rank)
         if rank > 0 {
             try h5check(H5Sget_simple_extent_dims(space, &dims, nil), "H5Sget_simple_extent_dims",
                         file: file.path, object: object)
         }
+        guard dims.allSatisfy({ $0 <= hsize_t(Int.max) }) else {
+            throw error(object, "corrupt dataspace (dimensions \(dims))")
+        }
         return dims.map { Int($0) }
+    }
+
+    /// Elements of an attribute's dataspace, checked (a corrupt one can report any number).
+    private func attributeCount(_ space: hid_t, object: String) throws -> Int {
+        let n = H5Sget_simple_extent_npoints(space)
+        guard n >= 0, n <= 1 << 24 else { throw error(object, "corrupt attribute dataspace (\(n) elements)") }
+        return Int(n)
+    }
+
+    /// The product of `shape`, checked for overflow and against the memory budget before allocating.
+    private func checkedCount(_ shape: [Int], elementBytes: Int, object: String) throws -> Int {
+        do {
+            let count = try CheckedSize.product(shape, parameter: object)
+            try MemoryBudget.check(elements: [count], elementBytes: elementBytes, what: "\(shape)", parameter: object)
+            return count
+        } catch let e as InputError {
+            throw error(object, "declares \(shape) elements: \(e.message)")
+        }
     }
 }
 

@@ -203,7 +203,8 @@ public struct ChipParameter: Sendable {
             throw DeviceParameterError(parameter: "--" + name, message: "expected a number, got '\(text)'")
         }
         guard v.isFinite else { throw DeviceParameterError(parameter: "--" + name, message: "must be finite, got \(text)") }
-        return v
+        return v + 0  // -0 is 0
+
     }
 
     static func integer(_ text: String, _ name: String) throws -> Int {

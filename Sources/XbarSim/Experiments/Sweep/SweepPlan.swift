@@ -1,6 +1,7 @@
 import Foundation
 import XbarSimAnalog
 import XbarSimDevice
+import XbarSimSupport
 
 /// One varied parameter and its values, as the command line wrote them (`--vary NAME=VALUES`).
 public struct SweepAxis: Sendable, Hashable, Codable {
@@ -57,10 +58,13 @@ public struct SweepAxis: Sendable, Hashable, Codable {
             guard steps >= -1e-9 else {
                 throw fail("range '\(spec)' for '\(name)' is empty (step \(parts[2]) moves away from stop \(parts[1]))")
             }
-            let count = Int((steps + 1e-9).rounded(.down)) + 1
-            guard count <= maximumValues else {
-                throw fail("range '\(spec)' for '\(name)' has \(count) values (at most \(maximumValues))")
+            // Checked as a Double first: a tiny step gives more values than an Int holds.
+            guard steps.isFinite, steps + 1e-9 < Double(maximumValues) else {
+                let shown = !steps.isFinite ? "too many" : steps < 1e15 ? "\(Int((steps + 1e-9).rounded(.down)) + 1)"
+                    : String(format: "%.3g", steps + 1)
+                throw fail("range '\(spec)' for '\(name)' has \(shown) values (at most \(maximumValues))")
             }
+            let count = Int((steps + 1e-9).rounded(.down)) + 1
             values = (0..<count).map { i in formatNumber(Double(String(format: "%.12g", start + Double(i) * step)) ?? 0) }
         } else {
             let items = spec.split(separator: ",", omittingEmptySubsequences: false).map {
@@ -236,7 +240,7 @@ public struct SweepPlan: Sendable, Hashable, Codable {
         encoder.outputFormatting = [.sortedKeys]
         let data = try encoder.encode(
             Identity(config: config, chips: chips, seed: seed, images: images, model: model, modelBytes: modelBytes))
-        return String(SHA256.hex([UInt8](data)).prefix(32))
+        return String(Checksum.sha256Hex(data).prefix(32))
     }
 }
 

@@ -52,6 +52,8 @@ public enum Sweep {
             throw SettingsError(parameter: "--images", message: "the plan asks for \(plan.images) images, the data set has \(inputs.dataset.count)")
         }
         let points = try plan.points()
+        let lock = try SweepLock(directory: directory)
+        defer { lock.release() }
         let store = SweepStore(directory: directory)
         try store.open(SweepManifest(plan: plan, shard: shard, points: points.count))
         let finished = try store.load()
@@ -163,6 +165,8 @@ public enum SweepMerge {
         guard let plan else { throw SettingsError(parameter: "merge", message: "no sweep folders") }
         let records = byKey.values.map(\.0).sorted { $0.index < $1.index }
         let store = SweepStore(directory: output)
+        let lock = try SweepLock(directory: output)
+        defer { lock.release() }
         if FileManager.default.fileExists(atPath: store.manifestPath), try store.manifest()?.plan != plan {
             throw SweepStoreError(file: store.manifestPath, message: "holds a different sweep; choose another --out")
         }
