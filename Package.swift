@@ -83,7 +83,7 @@ let package = Package(
         .target(name: "XbarSimIO", dependencies: ["CHDF5", "XbarSimSupport"], path: "Sources/XbarSim/IO"),
         .target(name: "XbarSimDevice", path: "Sources/XbarSim/Device", swiftSettings: vectorFlags),
         .target(
-            name: "XbarSimGraph", dependencies: ["XbarSimTensor", "XbarSimIO"],
+            name: "XbarSimGraph", dependencies: ["XbarSimSupport", "XbarSimTensor", "XbarSimIO"],
             path: "Sources/XbarSim/Graph"),
         .target(
             name: "XbarSimCircuit", dependencies: ["XbarSimTensor", "XbarSimDevice"],

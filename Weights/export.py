@@ -851,6 +851,9 @@ def export_module(module: nn.Module, path: str, *, example_input_shape, class_na
             go.attrs["image_index"] = np.int64(0)
             for i, arr in enumerate(per_op):
                 go.create_dataset(f"{i:04d}", data=arr, **ds_opts)
+        with h5py.File(tmp, "r+") as f:
+            from h5model import canonical_checksum
+            f.attrs["checksum"] = canonical_checksum(f)
         # The file as written, read back by the format's reader, must reproduce the module.
         verified = verify_written(tmp, module, {"op_node": op_node}, images, verify_tolerance)
         os.replace(tmp, path)

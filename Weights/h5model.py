@@ -343,7 +343,7 @@ def _attr_strs(obj, key: str, where: str) -> list[str]:
     return [s.decode("utf-8") if isinstance(s, bytes) else str(s) for s in v]
 
 
-def read_model(path: str) -> tuple[list[Op], dict]:
+def read_model(path: str, verify: bool = True) -> tuple[list[Op], dict]:
     """Reads and validates an XbarSim model file; returns (ops, root attributes)."""
     import h5py
 
@@ -359,6 +359,13 @@ def read_model(path: str) -> tuple[list[Op], dict]:
         if ver not in READABLE_VERSIONS:
             raise GraphError(f"{path}: format_version {ver} is not supported (this reader knows {READABLE_VERSIONS})")
         root = {k: f.attrs[k] for k in f.attrs}
+        if "checksum" in f.attrs:
+            stored = f.attrs["checksum"]
+            stored = stored.decode() if isinstance(stored, bytes) else str(stored)
+            computed = canonical_checksum(f)
+            if stored != computed and verify:
+                raise GraphError(f"{path}: attribute checksum is {stored[:23]}... but the contents hash to {computed[:23]}...: "
+                                 "the file was changed or corrupted after export")
         if "ops" not in f:
             raise GraphError(f"{path}: missing group /ops")
         n = int(f.attrs["num_ops"])
@@ -408,3 +415,94 @@ def load_hdf5_as_torch(path: str) -> GraphModule:
     except GraphError as e:
         raise GraphError(f"{path}: {e}") from None
     return m.eval()
+
+
+# ----------------------------------------------------------------------------- checksum (FORMAT.md, "Checksum")
+
+_ROOT_ORDER = ["format", "format_version", "architecture", "input_shape", "normalization_mean", "normalization_std",
+               "class_names", "output", "num_ops", "training_command", "training_epochs", "training_seed",
+               "training_wall_seconds", "training_hardware", "float_test_accuracy", "exporter"]
+_ROOT_INTS = {"format_version", "input_shape", "num_ops", "training_epochs", "training_seed"}
+_ROOT_REALS = {"normalization_mean", "normalization_std", "training_wall_seconds", "float_test_accuracy"}
+_OP_ATTRS = [("alpha", "f"), ("approximate", "s"), ("axis", "i"), ("beta", "f"), ("ceil_mode", "i"),
+             ("count_include_pad", "i"), ("dilation", "i"), ("eps", "f"), ("groups", "i"), ("kernel", "i"), ("max", "f"),
+             ("min", "f"), ("negative_slope", "f"), ("padding", "i"), ("start", "i"), ("stop", "i"), ("stride", "i"),
+             ("threshold", "f")]
+_OP_DATASETS = ["beta", "bias", "gamma", "running_mean", "running_var", "weight"]
+
+
+def canonical_checksum(f) -> str:
+    """SHA-256 over every attribute and dataset the readers use, in FORMAT.md's canonical order and encoding
+    (the Swift reader computes the same: ModelFile.canonicalChecksum). ``f`` is an open h5py.File."""
+    import hashlib
+    import struct
+    h = hashlib.sha256()
+
+    def u64(v: int) -> None:
+        h.update(struct.pack("<Q", int(v)))
+
+    def key(k: str) -> None:
+        b = k.encode("utf-8")
+        u64(len(b))
+        h.update(b)
+
+    def attr(obj, path: str, name: str, kind: str) -> None:
+        if name not in obj.attrs:
+            return
+        key(f"{path}@{name}")
+        v = obj.attrs[name]
+        if kind == "i":
+            a = np.asarray(v).reshape(-1).astype("<i8")
+            h.update(b"i")
+            u64(a.size)
+            h.update(a.tobytes())
+        elif kind == "f":
+            a = np.asarray(v).reshape(-1).astype("<f8")
+            h.update(b"f")
+            u64(a.size)
+            h.update(a.tobytes())
+        else:
+            items = [v] if isinstance(v, (str, bytes)) else list(np.asarray(v).reshape(-1))
+            h.update(b"s")
+            u64(len(items))
+            for s in items:
+                b = s if isinstance(s, bytes) else str(s).encode("utf-8")
+                u64(len(b))
+                h.update(b)
+
+    def data(obj, path: str, name: str, kind: str) -> None:
+        if name not in obj:
+            return
+        a = np.asarray(obj[name][()])
+        key(f"{path}/{name}")
+        h.update(kind.encode())
+        u64(a.ndim)
+        for d in a.shape:
+            u64(d)
+        h.update(np.ascontiguousarray(a, dtype="<f4" if kind == "F" else "<i8").tobytes())
+
+    for name in _ROOT_ORDER:
+        attr(f, "", name, "i" if name in _ROOT_INTS else "f" if name in _ROOT_REALS else "s")
+    n = int(f.attrs.get("num_ops", 0))
+    for i in range(n):
+        path = f"/ops/{i:04d}"
+        if path not in f:
+            continue
+        g = f[path]
+        for name in ("name", "type", "inputs"):
+            attr(g, path, name, "s")
+        for name, kind in _OP_ATTRS:
+            attr(g, path, name, kind)
+        for name in _OP_DATASETS:
+            data(g, path, name, "F")
+    if "golden" in f:
+        g = f["golden"]
+        data(g, "/golden", "test_indices", "I")
+        data(g, "/golden", "labels", "I")
+        data(g, "/golden", "logits", "F")
+        if "ops" in g:
+            o = g["ops"]
+            attr(o, "/golden/ops", "image_index", "i")
+            for i in range(n):
+                data(o, "/golden/ops", f"{i:04d}", "F")
+    return "sha256:" + h.hexdigest()

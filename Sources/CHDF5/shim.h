@@ -7,6 +7,7 @@
 
 static inline unsigned xbar_H5F_ACC_RDONLY(void) { return H5F_ACC_RDONLY; }
 static inline unsigned xbar_H5F_ACC_TRUNC(void) { return H5F_ACC_TRUNC; }
+static inline unsigned xbar_H5F_ACC_RDWR(void) { return H5F_ACC_RDWR; }
 static inline hid_t xbar_H5P_DEFAULT(void) { return H5P_DEFAULT; }
 static inline hid_t xbar_H5S_ALL(void) { return H5S_ALL; }
 static inline hid_t xbar_H5E_DEFAULT(void) { return H5E_DEFAULT; }

@@ -10,8 +10,12 @@ extension XbarSimCommand {
         @Option(help: ArgumentHelp("HDF5 model file.", valueName: "path"))
         var model: String = EvaluationSettings.defaultModelPath
 
+        @Flag(name: .customLong("no-verify"), help: "Load the model file even if it does not match its checksum (warned).")
+        var noVerify = false
+
         func run() throws {
-            let m = try ModelFile.load(model)
+            let m = try ModelFile.load(model, verify: !noVerify)
+            if let warning = m.integrity.warning(file: model) { FileHandle.standardError.write(Data((warning + "\n").utf8)) }
             let meta = m.metadata
             let p = meta.provenance
             print("model          \(m.path)")
@@ -55,8 +59,8 @@ extension XbarSimCommand {
 
         func run() throws {
             BLAS.setThreads(common.threads)
-            let m = try ModelFile.load(common.model)
-            let dataset = try CIFAR10.test(in: try CIFAR10.locate(explicit: common.data))
+            let m = try common.loadModel()
+            let (dataset, _) = try EvaluationInputs.testImages(data: common.data)
             let result = try GoldenCheck.float(model: m, dataset: dataset, threads: common.threads)
             let failures = result.failures(tolerance: tolerance)
             defer {

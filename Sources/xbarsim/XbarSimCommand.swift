@@ -39,8 +39,19 @@ struct ModelOptions: ParsableArguments {
     @Option(parsing: .unconditional, help: ArgumentHelp("Threads for BLAS and XbarSim's loops.", valueName: "n"))
     var threads: Int = EvaluationSettings().threads
 
+    @Flag(name: .customLong("no-verify"),
+          help: "Load a model file even if its contents do not match its checksum (loudly warned; results may be wrong).")
+    var noVerify = false
+
     func validate() throws {
         try usage { try CommandLimits.checkThreads(threads) }
+    }
+
+    /// Loads the model file (`--model`), verifying its checksum unless `--no-verify`; warnings go to stderr.
+    func loadModel() throws -> Model {
+        let m = try ModelFile.load(model, verify: !noVerify)
+        if let warning = m.integrity.warning(file: model) { FileHandle.standardError.write(Data((warning + "\n").utf8)) }
+        return m
     }
 
     /// Evaluation settings for these options, `limit` test images and `batch` per batch.
@@ -51,6 +62,7 @@ struct ModelOptions: ParsableArguments {
         s.limit = limit
         s.batchSize = batch
         s.threads = threads
+        s.verifyChecksum = !noVerify
         return s
     }
 }

@@ -20,6 +20,8 @@ public struct EvaluationSettings: Sendable, Equatable, Codable {
     public var batchSize: Int = 64
     /// Threads for BLAS and XbarSim's own loops.
     public var threads: Int = ProcessInfo.processInfo.activeProcessorCount
+    /// Refuse a model file whose contents do not match its checksum (`--no-verify` turns this off).
+    public var verifyChecksum = true
 
     public static let defaultModelPath = "Weights/mobilenetv3_cifar10.h5"
 
@@ -90,14 +92,11 @@ public struct EvaluationInputs: Sendable {
                 "\(settings.modelPath): model file not found (pass --model PATH; the default model is "
                     + "\(EvaluationSettings.defaultModelPath), run from the repository root)")
         }
-        model = try ModelFile.load(settings.modelPath)
-        if let explicit = settings.dataDirectory, LabelledImageFile.isFile(explicit) {
-            dataDirectory = explicit
-            dataset = try LabelledImageFile.load(explicit, split: .test, limit: settings.limit)
-        } else {
-            dataDirectory = try CIFAR10.locate(explicit: settings.dataDirectory)
-            dataset = try CIFAR10.test(in: dataDirectory, limit: settings.limit)
+        model = try ModelFile.load(settings.modelPath, verify: settings.verifyChecksum)
+        if let warning = model.integrity.warning(file: settings.modelPath) {
+            FileHandle.standardError.write(Data((warning + "\n").utf8))
         }
+        (dataset, dataDirectory) = try Self.testImages(data: settings.dataDirectory, limit: settings.limit)
         let what = isDatasetFile ? dataDirectory : "CIFAR-10"
         guard model.metadata.inputShape == dataset.imageShape else {
             throw ModelError(file: settings.modelPath, object: "/@input_shape",
@@ -111,6 +110,16 @@ public struct EvaluationInputs: Sendable {
         if let bad = dataset.labels.firstIndex(where: { $0 >= classes }) {
             throw DatasetError("\(dataDirectory): image \(bad) has label \(dataset.labels[bad]), but the model has \(classes) classes")
         }
+    }
+
+    /// The test images of `--data`: a dataset file (`Datasets/FORMAT.md`), a CIFAR-10 folder,
+    /// or (nil) CIFAR-10 in the default places. Returns them and the file or folder they came from.
+    public static func testImages(data: String?, limit: Int? = nil) throws -> (CIFAR10, String) {
+        if let data, LabelledImageFile.isFile(data) {
+            return (try LabelledImageFile.load(data, split: .test, limit: limit), data)
+        }
+        let directory = try CIFAR10.locate(explicit: data)
+        return (try CIFAR10.test(in: directory, limit: limit), directory)
     }
 
     /// True when the images come from an XbarSim dataset file rather than a CIFAR-10 folder.

@@ -76,6 +76,8 @@ public struct Model: Sendable, Equatable {
     public var metadata: ModelMetadata
     public var graph: Graph
     public var golden: GoldenData?
+    /// Whether the file's checksum was verified when it was loaded.
+    public var integrity: ModelIntegrity = .unchecked
 
     public init(path: String, metadata: ModelMetadata, graph: Graph, golden: GoldenData? = nil) {
         self.path = path

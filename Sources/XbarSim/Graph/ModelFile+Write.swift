@@ -4,7 +4,14 @@ import XbarSimTensor
 extension ModelFile {
     /// Writes a model in the format `load` reads (used to generate test files and
     /// to re-save models; PyTorch models are exported by `Weights/export.py`).
-    public static func write(_ model: Model, to path: String) throws {
+    public static func write(_ model: Model, to path: String, checksum: Bool = true) throws {
+        try writeContents(model, to: path)
+        guard checksum else { return }
+        let file = try HDF5File(openingForWriting: path)
+        try file.root().setAttribute("checksum", string: try canonicalChecksum(file, numOps: model.graph.ops.count))
+    }
+
+    static func writeContents(_ model: Model, to path: String) throws {
         let file = try HDF5File(creating: path)
         let root = try file.root()
         let m = model.metadata

@@ -16,7 +16,10 @@ public enum ModelFile {
 
     /// Loads and validates a model: every op type known, every input defined earlier,
     /// every tensor present with the shape its op needs, no NaN or Inf anywhere.
-    public static func load(_ path: String) throws -> Model {
+    ///
+    /// - Parameter verify: check the stored SHA-256 (`checksum` attribute); a mismatch is an
+    ///   error. With `false` a mismatch is reported in `Model.integrity` instead (`--no-verify`).
+    public static func load(_ path: String, verify: Bool = true) throws -> Model {
         let file = try HDF5File(readingFrom: path)
         let root = try file.root()
         func fail(_ object: String, _ message: String) -> ModelError {
@@ -29,6 +32,22 @@ public enum ModelFile {
         let version = try root.int("format_version")
         guard readableVersions.contains(version) else {
             throw fail("/@format_version", "version \(version) is not supported (this XbarSim reads versions \(readableVersions.lowerBound)-\(readableVersions.upperBound))")
+        }
+        // Integrity first: a changed or corrupted field is reported as that, before it can
+        // cause a confusing error (or a silently wrong model) further down.
+        var integrity = ModelIntegrity.unchecked
+        if root.hasAttribute("checksum") {
+            let stored = try root.string("checksum")
+            let numOps = min(max(0, (try? root.int("num_ops")) ?? 0), 1 << 20)
+            let computed = try canonicalChecksum(file, numOps: numOps)
+            if stored == computed {
+                integrity = .verified
+            } else if verify {
+                throw fail("/@checksum", "is \(stored.prefix(23))... but the contents hash to \(computed.prefix(23))...: the file was "
+                           + "changed or corrupted after export (--no-verify loads it anyway)")
+            } else {
+                integrity = .mismatchIgnored(stored: stored, computed: computed)
+            }
         }
         let inputShape = try root.ints("input_shape")
         guard inputShape.count == 3, inputShape.allSatisfy({ $0 > 0 && $0 <= 1 << 16 }),
@@ -84,7 +103,9 @@ public enum ModelFile {
             throw fail("/@class_names", "\(metadata.classNames.count) names for \(graph.outputFeatures) outputs")
         }
         let golden = root.contains("golden") ? try loadGolden(file: file, graph: graph) : nil
-        return Model(path: path, metadata: metadata, graph: graph, golden: golden)
+        var model = Model(path: path, metadata: metadata, graph: graph, golden: golden)
+        model.integrity = integrity
+        return model
     }
 
     /// The group name of op `index`, e.g. `0003`.

@@ -38,6 +38,13 @@ public final class HDF5File {
             "H5Fcreate", file: path, object: "/")
     }
 
+    /// Opens an existing file for reading and writing (adding attributes after the fact).
+    public init(openingForWriting path: String) throws {
+        HDF5Library.prepareThread()
+        self.path = path
+        id = try h5check(H5Fopen(path, xbar_H5F_ACC_RDWR(), xbar_H5P_DEFAULT()), "H5Fopen", file: path, object: "/")
+    }
+
     deinit { H5Fclose(id) }
 
     /// The root group `/`.
@@ -321,6 +328,7 @@ public final class HDF5Group {
         let sid = scalar ? H5Screate(H5S_SCALAR) : H5Screate_simple(1, dims, nil)
         try h5check(sid, "H5Screate", file: file.path, object: object)
         defer { H5Sclose(sid) }
+        if hasAttribute(name) { H5Adelete(id, name) }   // replacing an attribute (files opened for writing)
         let aid = try h5check(H5Acreate2(id, name, memoryType, sid, xbar_H5P_DEFAULT(), xbar_H5P_DEFAULT()),
                               "H5Acreate2", file: file.path, object: object)
         defer { H5Aclose(aid) }
@@ -348,6 +356,7 @@ public final class HDF5Group {
         let sid = scalar ? H5Screate(H5S_SCALAR) : H5Screate_simple(1, dims, nil)
         try h5check(sid, "H5Screate", file: file.path, object: object)
         defer { H5Sclose(sid) }
+        if hasAttribute(name) { H5Adelete(id, name) }   // replacing an attribute (files opened for writing)
         let aid = try h5check(H5Acreate2(id, name, fileType, sid, xbar_H5P_DEFAULT(), xbar_H5P_DEFAULT()),
                               "H5Acreate2", file: file.path, object: object)
         defer { H5Aclose(aid) }
