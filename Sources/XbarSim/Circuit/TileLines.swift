@@ -269,6 +269,121 @@ struct TileLines: Sendable {
         }
     }
 
+    /// `q = A_b·p` and, with `scatter`, `u = G ∘ expand(p)` (`scatterToDevices`), in one pass
+    /// over `p` where the bit lines are chains (the fast solver's iteration).
+    func multiplyBitLines(_ p: UnsafePointer<Double>, into q: UnsafeMutablePointer<Double>,
+                          scatter u: UnsafeMutablePointer<Double>?, batch n: Int) {
+        guard bitKind == .chain else {
+            multiplyBitLines(p, into: q, batch: n)
+            if let u { scatterToDevices(p, into: u, batch: n) }
+            return
+        }
+        let width = columns * n
+        let gs = columnSegment
+        bitDiagonal.withUnsafeBufferPointer { d in
+            g.withUnsafeBufferPointer { g in
+                for r in 0..<rows {
+                    let (up, down) = (r > 0, r < rows - 1)
+                    for c in 0..<columns {
+                        let i = r * columns + c
+                        let (x, y, di) = (p + i * n, q + i * n, d[i])
+                        if up && down {
+                            for k in 0..<n { y[k] = di * x[k] - gs * x[k - width] - gs * x[k + width] }
+                        } else if up {
+                            for k in 0..<n { y[k] = di * x[k] - gs * x[k - width] }
+                        } else if down {
+                            for k in 0..<n { y[k] = di * x[k] - gs * x[k + width] }
+                        } else {
+                            for k in 0..<n { y[k] = di * x[k] }
+                        }
+                        if let u {
+                            let (dst, gi) = (u + i * n, g[i])
+                            for k in 0..<n { dst[k] = gi * x[k] }
+                        }
+                    }
+                }
+            }
+        }
+    }
+
+    /// `gatherFromDevices`, then `pq[k] = Σ p·y` over the bit-line unknowns (fused where the
+    /// bit lines are chains: each unknown is updated once).
+    func gatherFromDevices(_ u: UnsafePointer<Double>, subtractingFrom y: UnsafeMutablePointer<Double>,
+                           dotWith p: UnsafePointer<Double>, into pq: UnsafeMutablePointer<Double>, batch n: Int) {
+        for k in 0..<n { pq[k] = 0 }
+        guard bitKind == .chain else {
+            gatherFromDevices(u, subtractingFrom: y, batch: n)
+            for i in 0..<bitUnknowns {
+                for k in 0..<n { pq[k] += p[i * n + k] * y[i * n + k] }
+            }
+            return
+        }
+        g.withUnsafeBufferPointer { g in
+            for i in 0..<(rows * columns) {
+                let (f, src, dst, pi) = (g[i], u + i * n, y + i * n, p + i * n)
+                for k in 0..<n {
+                    dst[k] -= f * src[k]
+                    pq[k] += pi[k] * dst[k]
+                }
+            }
+        }
+    }
+
+    /// `z = A_b⁻¹·r` (`r` unchanged) and `rz[k] = Σ r·z` over the bit-line unknowns: the fast
+    /// solver's preconditioner, the same sweeps as `solveBitLines` without the copy.
+    func solveBitLines(from r: UnsafePointer<Double>, into z: UnsafeMutablePointer<Double>,
+                       dot rz: UnsafeMutablePointer<Double>, batch n: Int) {
+        for k in 0..<n { rz[k] = 0 }
+        switch bitKind {
+        case .pinned: return
+        case .merged:
+            for c in 0..<columns {
+                let f = bitInversePivot[c]
+                let (src, dst) = (r + c * n, z + c * n)
+                for k in 0..<n {
+                    dst[k] = src[k] * f
+                    rz[k] += src[k] * dst[k]
+                }
+            }
+        case .chain:
+            let width = columns * n
+            let gs = columnSegment
+            bitMultiplier.withUnsafeBufferPointer { m in
+                bitInversePivot.withUnsafeBufferPointer { il in
+                    // Forward sweep from the grounded bottom (row rows−1) up to the open top.
+                    (z + (rows - 1) * width).update(from: r + (rows - 1) * width, count: width)
+                    for row in stride(from: rows - 2, through: 0, by: -1) {
+                        let (src, dst, below) = (r + row * width, z + row * width, z + (row + 1) * width)
+                        for c in 0..<columns {
+                            let f = m[row * columns + c]
+                            let (a, p, q) = (src + c * n, dst + c * n, below + c * n)
+                            for k in 0..<n { p[k] = a[k] + f * q[k] }
+                        }
+                    }
+                    for c in 0..<columns {
+                        let f = il[c]
+                        let (a, p) = (r + c * n, z + c * n)
+                        for k in 0..<n {
+                            p[k] *= f
+                            rz[k] += a[k] * p[k]
+                        }
+                    }
+                    for row in 1..<max(1, rows) {
+                        let (src, dst, above) = (r + row * width, z + row * width, z + (row - 1) * width)
+                        for c in 0..<columns {
+                            let f = il[row * columns + c]
+                            let (a, p, q) = (src + c * n, dst + c * n, above + c * n)
+                            for k in 0..<n {
+                                p[k] = (p[k] + gs * q[k]) * f
+                                rz[k] += a[k] * p[k]
+                            }
+                        }
+                    }
+                }
+            }
+        }
+    }
+
     /// `u = G ∘ expand(x)`: bit-line unknowns to per-device currents' driving voltages times G
     /// (`[rows, columns, batch]`).
     func scatterToDevices(_ x: UnsafePointer<Double>, into u: UnsafeMutablePointer<Double>, batch n: Int) {
