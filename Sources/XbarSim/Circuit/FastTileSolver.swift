@@ -83,7 +83,9 @@ public struct FastTileSolver: TileSolver {
                 while iterations < maxIterations {
                     iterations += 1
                     // q = S·p = A_b·p − expandᵀ(G ∘ A_w⁻¹(G ∘ expand(p))), and pq = p·q.
-                    if lines.wordKind == .pinned {
+                    if lines.wordKind == .chain && lines.bitKind == .chain {
+                        lines.applySchurChains(p, into: q, scratch: scratch, dot: pq, batch: n)
+                    } else if lines.wordKind == .pinned {
                         lines.multiplyBitLines(p, into: q, scatter: nil, batch: n)
                         dot(p, q, into: pq, size: size, batch: n)
                     } else {

@@ -262,8 +262,14 @@ struct TileLines: Sendable {
                     let d = bitDiagonal[r * columns + c]
                     let (x, y) = (p + r * width + c * n, q + r * width + c * n)
                     for k in 0..<n { y[k] = d * x[k] }
-                    if r > 0 { for k in 0..<n { y[k] -= gs * x[k - width] } }
-                    if r < rows - 1 { for k in 0..<n { y[k] -= gs * x[k + width] } }
+                    if r > 0 {
+                        let above = x - width
+                        for k in 0..<n { y[k] -= gs * above[k] }
+                    }
+                    if r < rows - 1 {
+                        let below = x + width
+                        for k in 0..<n { y[k] -= gs * below[k] }
+                    }
                 }
             }
         }
@@ -288,11 +294,14 @@ struct TileLines: Sendable {
                         let i = r * columns + c
                         let (x, y, di) = (p + i * n, q + i * n, d[i])
                         if up && down {
-                            for k in 0..<n { y[k] = di * x[k] - gs * x[k - width] - gs * x[k + width] }
+                            let (above, below) = (x - width, x + width)   // pointers: no index arithmetic to trap in the loop
+                            for k in 0..<n { y[k] = di * x[k] - gs * above[k] - gs * below[k] }
                         } else if up {
-                            for k in 0..<n { y[k] = di * x[k] - gs * x[k - width] }
+                            let above = x - width
+                            for k in 0..<n { y[k] = di * x[k] - gs * above[k] }
                         } else if down {
-                            for k in 0..<n { y[k] = di * x[k] - gs * x[k + width] }
+                            let below = x + width
+                            for k in 0..<n { y[k] = di * x[k] - gs * below[k] }
                         } else {
                             for k in 0..<n { y[k] = di * x[k] }
                         }
@@ -303,6 +312,72 @@ struct TileLines: Sendable {
                     }
                 }
             }
+        }
+    }
+
+    /// `q = S·p = A_b·p − expandᵀ(G∘A_w⁻¹(G∘expand(p)))` and `pq[k] = Σ p·q` where word and bit
+    /// lines are both chains: word line by word line, so that the line's scatter, Thomas sweeps
+    /// and gather stay in `s` (`columns·batch` doubles) and in cache. The same operations as
+    /// `multiplyBitLines`, `scatterToDevices`, `solveWordLines` and `gatherFromDevices` in turn.
+    func applySchurChains(_ p: UnsafePointer<Double>, into q: UnsafeMutablePointer<Double>,
+                          scratch s: UnsafeMutablePointer<Double>, dot pq: UnsafeMutablePointer<Double>, batch n: Int) {
+        precondition(wordKind == .chain && bitKind == .chain)
+        for k in 0..<n { pq[k] = 0 }
+        let width = columns * n
+        let (gs, segment) = (columnSegment, rowSegment)
+        g.withUnsafeBufferPointer { g in
+        bitDiagonal.withUnsafeBufferPointer { d in
+        wordMultiplier.withUnsafeBufferPointer { m in
+        wordInversePivot.withUnsafeBufferPointer { il in
+            for r in 0..<rows {
+                let (pr, qr) = (p + r * width, q + r * width)
+                let (up, down) = (r > 0, r < rows - 1)
+                // A_b·p on the row, and the word line's forward sweep of G∘p.
+                for c in 0..<columns {
+                    let i = r * columns + c
+                    let (x, y, sc, di, gi) = (pr + c * n, qr + c * n, s + c * n, d[i], g[i])
+                    if up && down {
+                        let (above, below) = (x - width, x + width)   // pointers: no index arithmetic to trap in the loop
+                            for k in 0..<n { y[k] = di * x[k] - gs * above[k] - gs * below[k] }
+                    } else if up {
+                        let above = x - width
+                            for k in 0..<n { y[k] = di * x[k] - gs * above[k] }
+                    } else if down {
+                        let below = x + width
+                            for k in 0..<n { y[k] = di * x[k] - gs * below[k] }
+                    } else {
+                        for k in 0..<n { y[k] = di * x[k] }
+                    }
+                    if c == 0 {
+                        for k in 0..<n { sc[k] = gi * x[k] }
+                    } else {
+                        let (f, previous) = (m[i], sc - n)
+                        for k in 0..<n { sc[k] = gi * x[k] + f * previous[k] }
+                    }
+                }
+                // Back substitution, the gather into q and p·q.
+                for c in stride(from: columns - 1, through: 0, by: -1) {
+                    let i = r * columns + c
+                    let (x, y, sc, f, gi) = (pr + c * n, qr + c * n, s + c * n, il[i], g[i])
+                    if c == columns - 1 {
+                        for k in 0..<n {
+                            sc[k] *= f
+                            y[k] -= gi * sc[k]
+                            pq[k] += x[k] * y[k]
+                        }
+                    } else {
+                        let next = sc + n
+                        for k in 0..<n {
+                            sc[k] = (sc[k] + segment * next[k]) * f
+                            y[k] -= gi * sc[k]
+                            pq[k] += x[k] * y[k]
+                        }
+                    }
+                }
+            }
+        }
+        }
+        }
         }
     }
 
