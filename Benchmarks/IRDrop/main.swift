@@ -44,11 +44,10 @@ for ohms in [0.1, 1.0, 10.0] {
     var te: [Double] = []
     let transfer = seconds { te = exact.transferMatrix() }
     let fast = FastTileSolver(t, relativeTolerance: 1e-6)
-    var identity = [Double](repeating: 0, count: size * size)
-    for r in 0..<size { identity[r * size + r] = 1 }
-    var sol: TileSolution?
-    let fastSeconds = seconds { sol = fast.solve(inputVolts: identity, batch: size) }
-    let tf = sol?.columnCurrentsAmps ?? []
+    var sol: (matrix: [Double], iterations: Int, relativeResidual: Double)?
+    let chunk = Int(ProcessInfo.processInfo.environment["CHUNK"] ?? "") ?? FastTileSolver.transferChunk
+    let fastSeconds = seconds { sol = fast.transfer(chunk: chunk) }
+    let tf = sol?.matrix ?? []
     let scale = te.map(abs).max() ?? 1
     let error = zip(tf, te).map { abs($0 - $1) }.max().map { $0 / scale } ?? 0
     // How large IR drop is: the exact transfer matrix against the ideal-wire one.

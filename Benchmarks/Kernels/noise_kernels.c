@@ -13,9 +13,13 @@ static double now(void) {
     return t.tv_sec + t.tv_nsec * 1e-9;
 }
 
+static uint32_t tail_positions[64];
+
 static float *pool_values(void) {
     float *pool = malloc(sizeof(float) << 20);
-    for (int i = 0; i < 1 << 20; i++) pool[i] = (float)((i * 2654435761u) % 1000) / 500.0f - 1;
+    // Magnitudes in [0, 4), and 4 tail markers per lane class as in NormalPool.
+    for (int i = 0; i < 1 << 20; i++) pool[i] = (float)((i * 2654435761u) % 1000) / 250.0f;
+    for (int i = 0; i < 64; i++) pool[tail_positions[i] = (i * 16411u * 16u + (i % 16)) & ((1u << 20) - 1)] = -1;
     return pool;
 }
 
@@ -26,7 +30,7 @@ static xbar_noise_windows windows(const float *pool, int rows) {
     uint32_t *offsets = malloc(sizeof(uint32_t) * blocks * segments);
     for (int i = 0; i < 4 * blocks * segments; i++) states[i] = 0x9E3779B97F4A7C15ull * (i + 1);
     for (int i = 0; i < blocks * segments; i++) offsets[i] = 16u * ((i * 977u) % 60000u);
-    xbar_noise_windows w = {states, offsets, segments, pool, (1u << 20) - 1};
+    xbar_noise_windows w = {states, offsets, segments, pool, (1u << 20) - 1, 4.0075, tail_positions, 64};
     return w;
 }
 

@@ -27,6 +27,73 @@ static inline uint64_t next_word(uint64_t *s) {
     return result;
 }
 
+static inline uint64_t splitmix_mix(uint64_t z) {
+    z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9ull;
+    z = (z ^ (z >> 27)) * 0x94D049BB133111EBull;
+    return z ^ (z >> 31);
+}
+
+#define SPLITMIX_GAMMA 0x9E3779B97F4A7C15ull
+
+/// NormalPool.tailNormal: a sign from the first SplitMix64 word, then Marsaglia's tail
+/// method beyond t with SplitMix64 uniforms, seeded from the window state, the output and the
+/// lane; the same double operations in the same order as the Swift definition (no a·b + c,
+/// so nothing to contract).
+__attribute__((cold)) float xbar_tail_normal(const uint64_t *state, int output, int lane, double t) {
+    uint64_t g = splitmix_mix(state[0] ^ splitmix_mix((uint64_t)(16 * output + lane) + SPLITMIX_GAMMA));
+    g += SPLITMIX_GAMMA;
+    int negative = (int)(splitmix_mix(g) >> 63);
+    for (;;) {
+        g += SPLITMIX_GAMMA;
+        double u1 = ((double)(splitmix_mix(g) >> 11) + 0.5) * 0x1p-53;
+        g += SPLITMIX_GAMMA;
+        double u2 = ((double)(splitmix_mix(g) >> 11) + 0.5) * 0x1p-53;
+        double x = -log(u1) / t, y = -log(u2);
+        if (y + y > x * x) return negative ? -(float)(t + x) : (float)(t + x);
+    }
+}
+
+/// The stream state of block `block`'s window at output j (for tail draws).
+static inline const uint64_t *window_state(const xbar_noise_windows *noise, int block, int j) {
+    return noise->states + 4L * (block * noise->segments + j / XBAR_SEGMENT_OUTPUTS);
+}
+
+/// Replaces the tail markers (negative entries) among the `n` pool magnitudes `m` of block
+/// `block` at output j, lanes l0 ..< l0 + n, by their tail draws, negated where bit i of
+/// `signs` is set, so that the sign flip that follows leaves the draw's own sign. Rare: about
+/// one read in 16,384.
+static __attribute__((noinline, cold)) void fix_tails(float *m, int n, const xbar_noise_windows *noise, int block,
+                                                      int j, int l0, uint32_t signs) {
+    const uint64_t *state = window_state(noise, block, j);
+    for (int i = 0; i < n; i++)
+        if (m[i] < 0) {
+            float z = xbar_tail_normal(state, j % XBAR_SEGMENT_OUTPUTS, l0 + i, noise->tail_threshold);
+            m[i] = (signs >> i) & 1 ? -z : z;
+        }
+}
+
+/// The outputs of one segment at which some block of a chunk reads a tail marker (bit jl of
+/// `bits`): the full-block loops test one bit per output and look for markers only there.
+typedef struct {
+    uint64_t bits[XBAR_SEGMENT_OUTPUTS / 64];
+} tail_rows;
+
+/// `t` for segment `segment` of the chunk's `blocks` blocks: from each window's offset and
+/// the pool's marker positions (every marker whose window position d = position − offset
+/// is below 16·4096 is read at output d/16, lane d mod 16).
+static void tail_rows_of(tail_rows *t, const xbar_noise_windows *noise, int blocks, int segment) {
+    memset(t->bits, 0, sizeof t->bits);
+    for (int k = 0; k < blocks; k++) {
+        uint32_t offset = noise->offsets[k * noise->segments + segment];
+        for (int i = 0; i < noise->tail_count; i++) {
+            uint32_t d = (noise->tail_positions[i] - offset) & noise->pool_mask;
+            if (d < 16u * XBAR_SEGMENT_OUTPUTS) t->bits[d >> 10] |= 1ull << ((d >> 4) & 63);
+        }
+    }
+}
+
+static inline int tail_row(const tail_rows *t, int jl) { return (int)(t->bits[jl >> 6] >> (jl & 63)) & 1; }
+
 /// Where one 16-image block's normals come from (see CKernels.h): the window's stream,
 /// pool offset and current sign word, and the block's columns in the chunk: `n` columns
 /// from `i0`, the first of which is lane `l0`. Walk outputs j = 0, 1, 2, ... in order.
@@ -69,11 +136,13 @@ static inline const float *block_pool(const block_cursor *c, int j, uint32_t *si
     return c->source->pool + ((c->offset + 16u * (uint32_t)jl) & c->source->pool_mask);
 }
 
-/// Lane l's normal: pool value `p[l]` with sign bit l of `signs`.
-static inline float lane_normal(const float *p, uint32_t signs, int l) {
+/// Lane i's value: pool entry `p[i]` with sign bit i of `signs`, a tail marker read as it
+/// is (kernels that use it fix those outputs with tail_fixes).
+static inline float lane_normal(const float *p, uint32_t signs, int i) {
+    float m = p[i];
     uint32_t bits;
-    memcpy(&bits, p + l, 4);
-    bits ^= ((signs >> l) & 1u) << 31;
+    memcpy(&bits, &m, 4);
+    bits ^= ((signs >> i) & 1u) << 31;
     float z;
     memcpy(&z, &bits, 4);
     return z;
@@ -94,6 +163,93 @@ static inline float noisy_read(float mean, float variance, float z, float rail) 
     float o = mean + sqrtf(variance > 0 ? variance : 0) * z;
     o = o < -rail ? -rail : o;
     return o > rail ? rail : o;
+}
+
+/// The normal of lane l0 + i of block `block` at output j: lane_normal with a tail marker
+/// replaced by its draw.
+static inline float lane_normal_tails(const float *p, uint32_t signs, int i, const xbar_noise_windows *noise,
+                                      int block, int j, int l0) {
+    float m = p[i];
+    if (__builtin_expect(m < 0, 0)) fix_tails(&m, 1, noise, block, j, l0 + i, signs >> i);
+    return lane_normal(&m, signs >> i, 0);
+}
+
+/// Outputs whose normal (of one or two windows) is a tail draw, for the kernels whose hot
+/// loops read markers as they are: each site's correct output is computed before the loop
+/// (`value`, from the inputs the loop may overwrite) and written after it.
+typedef struct {
+    int j, column;
+    float z1, z2, value;
+} tail_site;
+typedef struct {
+    tail_site *sites;
+    long count;
+} tail_fixes;
+
+/// The exact normal (NormalPool.normal) of lane `lane` of chunk block `block` at output j,
+/// by random access: a tail draw, or the window's sign word ⌊jl/4⌋ from its stream.
+static float site_normal(const xbar_noise_windows *noise, int block, int j, int lane) {
+    int jl = j % XBAR_SEGMENT_OUTPUTS;
+    const uint64_t *state = window_state(noise, block, j);
+    uint32_t at = noise->offsets[block * noise->segments + j / XBAR_SEGMENT_OUTPUTS] + 16u * (uint32_t)jl + (uint32_t)lane;
+    float m = noise->pool[at & noise->pool_mask];
+    if (m < 0) return xbar_tail_normal(state, jl, lane, noise->tail_threshold);
+    uint64_t s[4] = {state[0], state[1], state[2], state[3]}, word = 0;
+    for (int q = 0; q <= jl / 4; q++) word = next_word(s);
+    return (word >> (16 * (jl & 3) + lane)) & 1 ? -m : m;
+}
+
+/// Visits the sites where a window of `noise` reads a marker for a chunk's images (`rows`
+/// outputs); with `out`, records them (z1, z2 left for the caller). Returns their count.
+static long tail_sites_of(tail_site *out, const xbar_noise_windows *noise, const block_cursor *cur, int blocks,
+                          int rows) {
+    long n = 0;
+    for (int k = 0; k < blocks; k++)
+        for (int segment = 0; segment < noise->segments; segment++) {
+            uint32_t offset = noise->offsets[k * noise->segments + segment];
+            for (int i = 0; i < noise->tail_count; i++) {
+                uint32_t d = (noise->tail_positions[i] - offset) & noise->pool_mask;
+                int j = segment * XBAR_SEGMENT_OUTPUTS + (int)(d >> 4), lane = (int)(d & 15);
+                if (d >= 16u * XBAR_SEGMENT_OUTPUTS || j >= rows || lane < cur[k].l0 || lane >= cur[k].l0 + cur[k].n)
+                    continue;
+                if (out) out[n] = (tail_site){j, cur[k].i0 + lane - cur[k].l0, 0, 0, 0};
+                n++;
+            }
+        }
+    return n;
+}
+
+/// The tail sites of one window set, or two (the BN pair: a site of either), each with its
+/// exact normals z1 (noise1) and z2 (noise2). On allocation failure, NaN outputs are
+/// better than silently wrong ones: count -1, and tail_fixes_apply fills NaN.
+static tail_fixes tail_fixes_of(const xbar_noise_windows *noise1, const xbar_noise_windows *noise2,
+                                const block_cursor *cur, int blocks, int rows) {
+    long n1 = tail_sites_of(NULL, noise1, cur, blocks, rows), n2 = noise2 ? tail_sites_of(NULL, noise2, cur, blocks, rows) : 0;
+    tail_fixes f = {NULL, n1 + n2};
+    if (f.count == 0) return f;
+    f.sites = malloc(sizeof(tail_site) * (size_t)f.count);
+    if (!f.sites) {
+        f.count = -1;
+        return f;
+    }
+    tail_sites_of(f.sites, noise1, cur, blocks, rows);
+    if (noise2) tail_sites_of(f.sites + n1, noise2, cur, blocks, rows);
+    for (long i = 0; i < f.count; i++) {
+        tail_site *t = &f.sites[i];
+        // The chunk block and lane of the site's column.
+        int k = 0;
+        while (k + 1 < blocks && cur[k + 1].i0 <= t->column) k++;
+        int lane = t->column - cur[k].i0 + cur[k].l0;
+        t->z1 = site_normal(noise1, k, t->j, lane);
+        t->z2 = noise2 ? site_normal(noise2, k, t->j, lane) : 0;
+    }
+    return f;
+}
+
+static void tail_fixes_apply(tail_fixes *f, float *y, int stride) {
+    if (f->count < 0) y[0] = NAN;
+    for (long i = 0; i < f->count; i++) y[(long)f->sites[i].j * stride + f->sites[i].column] = f->sites[i].value;
+    free(f->sites);
 }
 
 /// One per-channel stage, `noisy_read(w·x + b, v·x·x + bv, z, rail)`, on n lanes whose
@@ -129,6 +285,8 @@ static inline vec16 clamp16(vec16 o, float rail) {
 static inline vec16 flip16(vec16 z, uint32_t signs) {
     return _mm512_mask_xor_ps(z, (__mmask16)signs, z, _mm512_set1_ps(-0.0f));
 }
+/// Whether any lane is negative (a tail marker), by its sign bit.
+static inline int any_negative16(vec16 m) { return _mm512_movepi32_mask(_mm512_castps_si512(m)) != 0; }
 #else
 // Every vec16 function is static and inlined: no vec16 crosses a call boundary, so the
 // ABI that 64-byte vectors would have without AVX-512 never applies.
@@ -164,12 +322,26 @@ static inline vec16 clamp16(vec16 o, float rail) {
     o = select16(o < lo, lo, o);
     return select16(o > hi, hi, o);
 }
+static inline int any_negative16(vec16 m) { return (__builtin_reduce_or((bits16)m) >> 31) != 0; }
 static inline vec16 flip16(vec16 z, uint32_t signs) {
     const bits16 lane = {0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15};
     return (vec16)((bits16)z ^ ((((bits16)signs >> lane) & 1u) << 31));
 }
 #endif
 
+/// A full block's 16 pool magnitudes `m` at output j with the tail markers replaced by their draws.
+static inline vec16 magnitudes16(vec16 m, const xbar_noise_windows *noise, int block, int j, uint32_t signs) {
+    if (__builtin_expect(any_negative16(m), 0)) {
+        float a[16];
+        store16(a, m);
+        fix_tails(a, 16, noise, block, j, 0, signs);
+        m = load16(a);
+    }
+    return m;
+}
+
+/// A full block's 16 normals at output j, tail markers read as they are (the kernels that
+/// use it fix those outputs with tail_fixes).
 static inline vec16 block_normals16(const block_cursor *c, int j) {
     uint32_t signs;
     vec16 z = load16(block_pool(c, j, &signs));
@@ -191,6 +363,9 @@ static inline vec16 stage16(vec16 x, float w, float b, float v, float bv, vec16 
 /// block's sign words made up front (`words`: XBAR_SEGMENT_OUTPUTS/4 per block) and pool
 /// offsets, so that a loop over the segment's outputs keeps no cursor state.
 typedef struct {
+    const xbar_noise_windows *noise;
+    int j0;
+    tail_rows tails;
     const float *pool;
     uint32_t pool_mask;
     const uint64_t *words;
@@ -203,7 +378,8 @@ enum { SEGMENT_WORDS = XBAR_SEGMENT_OUTPUTS / 4 };
 /// sign words written to `words`.
 static segment_normals segment_normals_of(const xbar_noise_windows *noise, uint64_t *words, int blocks, int j0,
                                           int j1) {
-    segment_normals s = {noise->pool, noise->pool_mask, words, {0}};
+    segment_normals s = {noise, j0, {{0}}, noise->pool, noise->pool_mask, words, {0}};
+    tail_rows_of(&s.tails, noise, blocks, j0 / XBAR_SEGMENT_OUTPUTS);
     for (int k = 0; k < blocks; k++) {
         block_sign_words(words + (long)k * SEGMENT_WORDS, noise, k, j0, j1);
         s.offset[k] = noise->offsets[k * noise->segments + j0 / XBAR_SEGMENT_OUTPUTS];
@@ -211,10 +387,20 @@ static segment_normals segment_normals_of(const xbar_noise_windows *noise, uint6
     return s;
 }
 
-/// Block k's 16 normals at output j0 + jl: as block_normals16.
-static inline vec16 segment_normals16(const segment_normals *s, int k, int jl) {
+/// Block k's 16 normals at output j0 + jl: as block_normals16, with the tail markers
+/// replaced where `tails` (else left to the caller).
+static inline vec16 segment_normals16(const segment_normals *s, int k, int jl, int tails) {
     vec16 z = load16(s->pool + ((s->offset[k] + 16u * (uint32_t)jl) & s->pool_mask));
-    return flip16(z, (uint32_t)(s->words[(long)k * SEGMENT_WORDS + jl / 4] >> (16 * (jl & 3))));
+    uint32_t signs = (uint32_t)(s->words[(long)k * SEGMENT_WORDS + jl / 4] >> (16 * (jl & 3)));
+    if (tails && tail_row(&s->tails, jl)) z = magnitudes16(z, s->noise, k, s->j0 + jl, signs & 0xffffu);
+    return flip16(z, signs);
+}
+
+/// Block k's exact normal at output j0 + jl, lane `lane`, from the segment's sign words.
+static float segment_normal(const segment_normals *s, int k, int jl, int lane) {
+    float m = s->pool[(s->offset[k] + 16u * (uint32_t)jl + (uint32_t)lane) & s->pool_mask];
+    if (m < 0) return xbar_tail_normal(window_state(s->noise, k, s->j0 + jl), jl, lane, s->noise->tail_threshold);
+    return (s->words[(long)k * SEGMENT_WORDS + jl / 4] >> (16 * (jl & 3) + lane)) & 1 ? -m : m;
 }
 
 /// The kernels walk outputs j in memory order and, for each, the blocks of the chunk: full
@@ -225,6 +411,14 @@ void xbar_read_noise_add(float *restrict y, const float *restrict variance, cons
                          int count, int lane0, const xbar_noise_windows *noise) {
     block_cursor cur[XBAR_MAX_BLOCKS];
     int blocks = block_cursors(cur, noise, lane0, count);
+    tail_fixes fixes = tail_fixes_of(noise, NULL, cur, blocks, outputs);
+    for (long f = 0; f < fixes.count; f++) {
+        tail_site *t = &fixes.sites[f];
+        int c = t->j / spatial;
+        long at = (long)t->j * stride + t->column;
+        t->value = noisy_read(y[at] + (bias ? bias[c] : 0), variance[at] + (bias_variance ? bias_variance[c] : 0),
+                              t->z1, rail);
+    }
     for (int j = 0, c = 0; c < outputs / spatial; c++) {
         float bc = bias ? bias[c] : 0, bvc = bias_variance ? bias_variance[c] : 0;
         for (int s = 0; s < spatial; s++, j++) {
@@ -247,6 +441,7 @@ void xbar_read_noise_add(float *restrict y, const float *restrict variance, cons
             }
         }
     }
+    tail_fixes_apply(&fixes, y, stride);
 }
 
 void xbar_read_noise_per_channel(float *restrict y, const float *restrict x, const float *restrict w,
@@ -255,6 +450,13 @@ void xbar_read_noise_per_channel(float *restrict y, const float *restrict x, con
                                  const xbar_noise_windows *noise) {
     block_cursor cur[XBAR_MAX_BLOCKS];
     int blocks = block_cursors(cur, noise, lane0, count);
+    tail_fixes fixes = tail_fixes_of(noise, NULL, cur, blocks, outputs);
+    for (long f = 0; f < fixes.count; f++) {
+        tail_site *t = &fixes.sites[f];
+        int c = t->j / spatial;
+        float xi = x[(long)t->j * stride + t->column];
+        t->value = noisy_read(w[c] * xi + b[c], v[c] * xi * xi + bv[c], t->z1, rail);
+    }
     for (int j = 0, c = 0; c < outputs / spatial; c++) {
         for (int s = 0; s < spatial; s++, j++) {
             for (int k = 0; k < blocks; k++) {
@@ -273,6 +475,7 @@ void xbar_read_noise_per_channel(float *restrict y, const float *restrict x, con
             }
         }
     }
+    tail_fixes_apply(&fixes, y, stride);
 }
 
 /// xbar_read_noise_per_channel_pair on full blocks, a segment at a time (segment_normals):
@@ -291,10 +494,25 @@ static void per_channel_pair_full(float *restrict y, const float *restrict x, co
             int c = j / spatial;
             for (int k = 0; k < blocks; k++) {
                 vec16 u = stage16(load16(x + (long)j * stride + 16 * k), w1[c], b1[c], v1[c], bv1[c],
-                                   segment_normals16(&first, k, j - j0), rail);
+                                   segment_normals16(&first, k, j - j0, 0), rail);
                 store16(y + (long)j * stride + 16 * k,
-                                 stage16(u, w2[c], b2[c], v2[c], bv2[c], segment_normals16(&second, k, j - j0), rail));
+                                 stage16(u, w2[c], b2[c], v2[c], bv2[c], segment_normals16(&second, k, j - j0, 0), rail));
             }
+        }
+        // The outputs where either window read a tail marker, again with the exact normals.
+        for (int which = 0; which < 2; which++) {
+            const segment_normals *sn = which ? &second : &first;
+            for (int k = 0; k < blocks; k++)
+                for (int i = 0; i < sn->noise->tail_count; i++) {
+                    uint32_t d = (sn->noise->tail_positions[i] - sn->offset[k]) & sn->pool_mask;
+                    int jl = (int)(d >> 4), lane = (int)(d & 15), j = j0 + jl, c = j / spatial;
+                    if (d >= 16u * XBAR_SEGMENT_OUTPUTS || j >= j1) continue;
+                    long at = (long)j * stride + 16 * k + lane;
+                    float u = noisy_read(w1[c] * x[at] + b1[c], v1[c] * x[at] * x[at] + bv1[c],
+                                         segment_normal(&first, k, jl, lane), rail);
+                    y[at] = noisy_read(w2[c] * u + b2[c], v2[c] * u * u + bv2[c], segment_normal(&second, k, jl, lane),
+                                       rail);
+                }
         }
     }
 }
@@ -314,6 +532,14 @@ void xbar_read_noise_per_channel_pair(float *restrict y, const float *restrict x
                               noise2, words);
         free(words);
         return;
+    }
+    tail_fixes fixes = tail_fixes_of(noise1, noise2, first, blocks, outputs);
+    for (long f = 0; f < fixes.count; f++) {
+        tail_site *t = &fixes.sites[f];
+        int c = t->j / spatial;
+        float xi = x[(long)t->j * stride + t->column];
+        float ui = noisy_read(w1[c] * xi + b1[c], v1[c] * xi * xi + bv1[c], t->z1, rail);
+        t->value = noisy_read(w2[c] * ui + b2[c], v2[c] * ui * ui + bv2[c], t->z2, rail);
     }
     float u[16];
     for (int j = 0, c = 0; c < outputs / spatial; c++) {
@@ -339,6 +565,7 @@ void xbar_read_noise_per_channel_pair(float *restrict y, const float *restrict x
             }
         }
     }
+    tail_fixes_apply(&fixes, y, stride);
 }
 
 /// Marks every output of the chunk non-finite (reported downstream) when scratch memory is short.
@@ -366,7 +593,7 @@ static inline __attribute__((always_inline)) void depthwise_blocks(
     for (int i = 0; i < count; i++) {
         vec16 mean = add16(sum[i], splat16(bc));
         vec16 variance = add16(square[i], splat16(bvc));
-        store16(out + 16 * (k0 + i), noisy_read16(mean, variance, segment_normals16(segment, k0 + i, jl), rail));
+        store16(out + 16 * (k0 + i), noisy_read16(mean, variance, segment_normals16(segment, k0 + i, jl, 1), rail));
     }
 }
 
@@ -446,7 +673,7 @@ void xbar_depthwise_read_noise(float *restrict y, const float *restrict x, const
                 const float *p = block_pool(&cur[k], j, &signs) + l0;
                 float *out = y + (long)j * stride + i0;
                 for (int i = 0; i < n; i++)
-                    out[i] = noisy_read(s[i] + bc, q[i] + bvc, lane_normal(p, signs >> l0, i), rail);
+                    out[i] = noisy_read(s[i] + bc, q[i] + bvc, lane_normal_tails(p, signs >> l0, i, noise, k, j, l0), rail);
             }
         }
     }
@@ -633,6 +860,12 @@ void xbar_pointwise_crossbar(float *restrict y, const float *restrict x, const f
                         uint32_t signs;
                         const float *pool = window_pool(noise, b, words + k * block_words, j, &signs);
                         __m512 z = _mm512_maskz_loadu_ps(lanes, pool);
+                        if (__builtin_expect(any_negative16(z), 0)) {
+                            float m[16];
+                            _mm512_storeu_ps(m, z);
+                            fix_tails(m, b->n, noise, b->block, j, b->l0, signs);
+                            z = _mm512_loadu_ps(m);
+                        }
                         z = _mm512_mask_xor_ps(z, (__mmask16)signs, z, _mm512_set1_ps(-0.0f));
                         float *row = y + (long)j * stride + b->i0;
                         _mm_prefetch((const char *)(row + PREFETCH_PIXELS * stride), _MM_HINT_T0);
@@ -680,7 +913,8 @@ void xbar_pointwise_crossbar(float *restrict y, const float *restrict x, const f
                 }
                 mean += bias ? bias[o] : 0;
                 sum += bias_variance ? bias_variance[o] : 0;
-                y[(long)j * stride + b->i0 + i] = noisy_read(mean, sum, lane_normal(pool, signs, i), rail);
+                y[(long)j * stride + b->i0 + i] =
+                    noisy_read(mean, sum, lane_normal_tails(pool, signs, i, noise, b->block, j, b->l0), rail);
             }
         }
     }

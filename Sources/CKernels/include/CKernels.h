@@ -18,15 +18,21 @@
 /// (k < (lane0 + count + 15)/16 <= XBAR_MAX_BLOCKS) and segment s (outputs
 /// 4096·s ..< 4096·(s+1)), window `k*segments + s` has a xoshiro256** state (4 words at
 /// `states + 4*(k*segments + s)`, already past the offset word) and a pool offset (a
-/// multiple of 16). Output j of lane l reads
-///     ±pool[(offset + 16·(j mod 4096) + l) & pool_mask], sign bit 16·(j mod 4) + l of the
-/// window's word ⌊(j mod 4096)/4⌋.
+/// multiple of 16). Output j of lane l reads the magnitude
+///     m = pool[(offset + 16·(j mod 4096) + l) & pool_mask]
+/// and is ±m, the sign bit 16·(j mod 4) + l of the window's word ⌊(j mod 4096)/4⌋, or, where
+/// m is a tail marker (negative), xbar_tail_normal(window state, j mod 4096, l, tail_threshold).
 typedef struct {
     const uint64_t *states;
     const uint32_t *offsets;
     int segments;
     const float *pool;
     uint32_t pool_mask;
+    double tail_threshold;
+    /// The pool positions of the tail markers (tail_count of them): kernels may skip the
+    /// marker test at outputs where no window of the chunk reads one.
+    const uint32_t *tail_positions;
+    int tail_count;
 } xbar_noise_windows;
 
 /// Read noise over `outputs` tensor rows of stride `stride` floats, `count` images (columns) each:
@@ -88,6 +94,10 @@ int xbar_pointwise_kernel(void);
 void xbar_pointwise_crossbar(float *y, const float *x, const float *weights, const void *variance,
                              const float *bias, const float *bias_variance, int outputs, int inputs, int spatial,
                              float rail, int stride, int count, int lane0, const xbar_noise_windows *noise);
+/// The exact tail draw for a marker read (NormalPool.tailNormal): a normal conditioned on
+/// |z| > t (its own random sign), from the window's stream state `state` (4 words), the
+/// output inside the segment and the lane.
+float xbar_tail_normal(const uint64_t *state, int output, int lane, double t);
 /// glibc: keep freed blocks up to 32 MiB in the heap (mmap threshold) and trim only
 /// above 256 MiB, so batch-sized buffers are reused instead of re-faulted. No-op elsewhere.
 void xbar_reuse_large_buffers(void);

@@ -24,7 +24,8 @@ public struct NoiseKey: Sendable {
 /// Adds read noise `sqrt(variance)·z` to crossbar outputs.
 ///
 /// Output `j` of test image `n` gets `NormalPool.normal(seed, [chip, op, part, readNoise], n, j)`:
-/// a pool value read through the window of the image's 16-image block, with a random sign.
+/// a pool magnitude read through the window of the image's 16-image block (or, for a tail
+/// marker, an exact tail draw), with a random sign.
 /// Results do not depend on batch size, batch order or thread count. Each thread owns a
 /// contiguous range of images and walks the `[C, H, W, N]` tensor in memory order; the
 /// loop itself is C (`CKernels`), where the pool reads, `sqrtf` and the clamps vectorise.
@@ -208,7 +209,8 @@ public enum ReadNoiseSampler {
     ) {
         let segments = max(1, (outputs + NormalPool.segmentOutputs - 1) / NormalPool.segmentOutputs)
         NormalPool.values.withUnsafeBufferPointer { pool in
-            let poolBox = UncheckedSendable(pool.baseAddress!)
+        NormalPool.tailPositions.withUnsafeBufferPointer { tails in
+            let poolBox = UncheckedSendable((pool.baseAddress!, tails.baseAddress!, Int32(tails.count)))
             let blocks = (n + 15) / 16
             Parallel.forEachChunk(blocks, threads: threads) { chunk in
                 var first = chunk.lowerBound * 16
@@ -239,7 +241,9 @@ public enum ReadNoiseSampler {
                                 xbar_noise_windows(
                                     states: s.baseAddress! + 4 * k * touched * segments,
                                     offsets: o.baseAddress! + k * touched * segments, segments: Int32(segments),
-                                    pool: poolBox.value, pool_mask: UInt32(NormalPool.size - 1))
+                                    pool: poolBox.value.0, pool_mask: UInt32(NormalPool.size - 1),
+                                    tail_threshold: NormalPool.tailThreshold, tail_positions: poolBox.value.1,
+                                    tail_count: poolBox.value.2)
                             }
                             windows.withUnsafeBufferPointer { body(first, count, Int32(lane0), $0.baseAddress!) }
                         }
@@ -247,6 +251,7 @@ public enum ReadNoiseSampler {
                     first += count
                 }
             }
+        }
         }
     }
 }

@@ -262,8 +262,198 @@ struct TileLines: Sendable {
                     let d = bitDiagonal[r * columns + c]
                     let (x, y) = (p + r * width + c * n, q + r * width + c * n)
                     for k in 0..<n { y[k] = d * x[k] }
-                    if r > 0 { for k in 0..<n { y[k] -= gs * x[k - width] } }
-                    if r < rows - 1 { for k in 0..<n { y[k] -= gs * x[k + width] } }
+                    if r > 0 {
+                        let above = x - width
+                        for k in 0..<n { y[k] -= gs * above[k] }
+                    }
+                    if r < rows - 1 {
+                        let below = x + width
+                        for k in 0..<n { y[k] -= gs * below[k] }
+                    }
+                }
+            }
+        }
+    }
+
+    /// `q = A_b·p` and, with `scatter`, `u = G ∘ expand(p)` (`scatterToDevices`), in one pass
+    /// over `p` where the bit lines are chains (the fast solver's iteration).
+    func multiplyBitLines(_ p: UnsafePointer<Double>, into q: UnsafeMutablePointer<Double>,
+                          scatter u: UnsafeMutablePointer<Double>?, batch n: Int) {
+        guard bitKind == .chain else {
+            multiplyBitLines(p, into: q, batch: n)
+            if let u { scatterToDevices(p, into: u, batch: n) }
+            return
+        }
+        let width = columns * n
+        let gs = columnSegment
+        bitDiagonal.withUnsafeBufferPointer { d in
+            g.withUnsafeBufferPointer { g in
+                for r in 0..<rows {
+                    let (up, down) = (r > 0, r < rows - 1)
+                    for c in 0..<columns {
+                        let i = r * columns + c
+                        let (x, y, di) = (p + i * n, q + i * n, d[i])
+                        if up && down {
+                            let (above, below) = (x - width, x + width)   // pointers: no index arithmetic to trap in the loop
+                            for k in 0..<n { y[k] = di * x[k] - gs * above[k] - gs * below[k] }
+                        } else if up {
+                            let above = x - width
+                            for k in 0..<n { y[k] = di * x[k] - gs * above[k] }
+                        } else if down {
+                            let below = x + width
+                            for k in 0..<n { y[k] = di * x[k] - gs * below[k] }
+                        } else {
+                            for k in 0..<n { y[k] = di * x[k] }
+                        }
+                        if let u {
+                            let (dst, gi) = (u + i * n, g[i])
+                            for k in 0..<n { dst[k] = gi * x[k] }
+                        }
+                    }
+                }
+            }
+        }
+    }
+
+    /// `q = S·p = A_b·p − expandᵀ(G∘A_w⁻¹(G∘expand(p)))` and `pq[k] = Σ p·q` where word and bit
+    /// lines are both chains: word line by word line, so that the line's scatter, Thomas sweeps
+    /// and gather stay in `s` (`columns·batch` doubles) and in cache. The same operations as
+    /// `multiplyBitLines`, `scatterToDevices`, `solveWordLines` and `gatherFromDevices` in turn.
+    func applySchurChains(_ p: UnsafePointer<Double>, into q: UnsafeMutablePointer<Double>,
+                          scratch s: UnsafeMutablePointer<Double>, dot pq: UnsafeMutablePointer<Double>, batch n: Int) {
+        precondition(wordKind == .chain && bitKind == .chain)
+        for k in 0..<n { pq[k] = 0 }
+        let width = columns * n
+        let (gs, segment) = (columnSegment, rowSegment)
+        g.withUnsafeBufferPointer { g in
+        bitDiagonal.withUnsafeBufferPointer { d in
+        wordMultiplier.withUnsafeBufferPointer { m in
+        wordInversePivot.withUnsafeBufferPointer { il in
+            for r in 0..<rows {
+                let (pr, qr) = (p + r * width, q + r * width)
+                let (up, down) = (r > 0, r < rows - 1)
+                // A_b·p on the row, and the word line's forward sweep of G∘p.
+                for c in 0..<columns {
+                    let i = r * columns + c
+                    let (x, y, sc, di, gi) = (pr + c * n, qr + c * n, s + c * n, d[i], g[i])
+                    if up && down {
+                        let (above, below) = (x - width, x + width)   // pointers: no index arithmetic to trap in the loop
+                            for k in 0..<n { y[k] = di * x[k] - gs * above[k] - gs * below[k] }
+                    } else if up {
+                        let above = x - width
+                            for k in 0..<n { y[k] = di * x[k] - gs * above[k] }
+                    } else if down {
+                        let below = x + width
+                            for k in 0..<n { y[k] = di * x[k] - gs * below[k] }
+                    } else {
+                        for k in 0..<n { y[k] = di * x[k] }
+                    }
+                    if c == 0 {
+                        for k in 0..<n { sc[k] = gi * x[k] }
+                    } else {
+                        let (f, previous) = (m[i], sc - n)
+                        for k in 0..<n { sc[k] = gi * x[k] + f * previous[k] }
+                    }
+                }
+                // Back substitution, the gather into q and p·q.
+                for c in stride(from: columns - 1, through: 0, by: -1) {
+                    let i = r * columns + c
+                    let (x, y, sc, f, gi) = (pr + c * n, qr + c * n, s + c * n, il[i], g[i])
+                    if c == columns - 1 {
+                        for k in 0..<n {
+                            sc[k] *= f
+                            y[k] -= gi * sc[k]
+                            pq[k] += x[k] * y[k]
+                        }
+                    } else {
+                        let next = sc + n
+                        for k in 0..<n {
+                            sc[k] = (sc[k] + segment * next[k]) * f
+                            y[k] -= gi * sc[k]
+                            pq[k] += x[k] * y[k]
+                        }
+                    }
+                }
+            }
+        }
+        }
+        }
+        }
+    }
+
+    /// `gatherFromDevices`, then `pq[k] = Σ p·y` over the bit-line unknowns (fused where the
+    /// bit lines are chains: each unknown is updated once).
+    func gatherFromDevices(_ u: UnsafePointer<Double>, subtractingFrom y: UnsafeMutablePointer<Double>,
+                           dotWith p: UnsafePointer<Double>, into pq: UnsafeMutablePointer<Double>, batch n: Int) {
+        for k in 0..<n { pq[k] = 0 }
+        guard bitKind == .chain else {
+            gatherFromDevices(u, subtractingFrom: y, batch: n)
+            for i in 0..<bitUnknowns {
+                for k in 0..<n { pq[k] += p[i * n + k] * y[i * n + k] }
+            }
+            return
+        }
+        g.withUnsafeBufferPointer { g in
+            for i in 0..<(rows * columns) {
+                let (f, src, dst, pi) = (g[i], u + i * n, y + i * n, p + i * n)
+                for k in 0..<n {
+                    dst[k] -= f * src[k]
+                    pq[k] += pi[k] * dst[k]
+                }
+            }
+        }
+    }
+
+    /// `z = A_b⁻¹·r` (`r` unchanged) and `rz[k] = Σ r·z` over the bit-line unknowns: the fast
+    /// solver's preconditioner, the same sweeps as `solveBitLines` without the copy.
+    func solveBitLines(from r: UnsafePointer<Double>, into z: UnsafeMutablePointer<Double>,
+                       dot rz: UnsafeMutablePointer<Double>, batch n: Int) {
+        for k in 0..<n { rz[k] = 0 }
+        switch bitKind {
+        case .pinned: return
+        case .merged:
+            for c in 0..<columns {
+                let f = bitInversePivot[c]
+                let (src, dst) = (r + c * n, z + c * n)
+                for k in 0..<n {
+                    dst[k] = src[k] * f
+                    rz[k] += src[k] * dst[k]
+                }
+            }
+        case .chain:
+            let width = columns * n
+            let gs = columnSegment
+            bitMultiplier.withUnsafeBufferPointer { m in
+                bitInversePivot.withUnsafeBufferPointer { il in
+                    // Forward sweep from the grounded bottom (row rows−1) up to the open top.
+                    (z + (rows - 1) * width).update(from: r + (rows - 1) * width, count: width)
+                    for row in stride(from: rows - 2, through: 0, by: -1) {
+                        let (src, dst, below) = (r + row * width, z + row * width, z + (row + 1) * width)
+                        for c in 0..<columns {
+                            let f = m[row * columns + c]
+                            let (a, p, q) = (src + c * n, dst + c * n, below + c * n)
+                            for k in 0..<n { p[k] = a[k] + f * q[k] }
+                        }
+                    }
+                    for c in 0..<columns {
+                        let f = il[c]
+                        let (a, p) = (r + c * n, z + c * n)
+                        for k in 0..<n {
+                            p[k] *= f
+                            rz[k] += a[k] * p[k]
+                        }
+                    }
+                    for row in 1..<max(1, rows) {
+                        let (src, dst, above) = (r + row * width, z + row * width, z + (row - 1) * width)
+                        for c in 0..<columns {
+                            let f = il[row * columns + c]
+                            let (a, p, q) = (src + c * n, dst + c * n, above + c * n)
+                            for k in 0..<n {
+                                p[k] = (p[k] + gs * q[k]) * f
+                                rz[k] += a[k] * p[k]
+                            }
+                        }
+                    }
                 }
             }
         }

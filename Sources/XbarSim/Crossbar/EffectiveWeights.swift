@@ -229,10 +229,8 @@ extension EffectiveWeights {
                     case .fast:
                         let solver = FastTileSolver(c, relativeTolerance: model.fastTolerance,
                                                     maxIterations: model.fastMaxIterations)
-                        var identity = [Double](repeating: 0, count: c.rows * c.rows)
-                        for r in 0..<c.rows { identity[r * c.rows + r] = 1 }
-                        let s = solver.solve(inputVolts: identity, batch: c.rows)
-                        box.value.0[i] = (s.columnCurrentsAmps, s.iterations)
+                        let s = solver.transfer()
+                        box.value.0[i] = (s.matrix, s.iterations)
                         if !(s.relativeResidual <= model.fastTolerance) {
                             box.value.1[i] = "the fast solver reached a relative residual of \(s.relativeResidual) after "
                                 + "\(s.iterations) iterations, above --ir-drop-tolerance \(model.fastTolerance); "

@@ -1,3 +1,5 @@
+import CKernels
+import Foundation
 import Testing
 @testable import XbarSim
 
@@ -221,5 +223,121 @@ struct ReadNoiseSamplerTests {
             }
         }
         #expect(railed > 0 && compared > outputs * plane)
+    }
+
+    /// The C tail draw equals the Swift definition bit for bit.
+    @Test func cTailDrawEqualsTheDefinition() {
+        var stream = RandomStream(seed: 8, key: [2])
+        for i in 0..<2000 {
+            let state = [stream.next(), stream.next(), stream.next(), stream.next()]
+            let (j, lane) = (Int(stream.next() % 4096), i % 16)
+            let c = xbar_tail_normal(state, Int32(j), Int32(lane), NormalPool.tailThreshold)
+            #expect(c == NormalPool.tailNormal(state: (state[0], state[1], state[2], state[3]), output: j, lane: lane))
+        }
+    }
+
+    /// Every kernel's normals, tail draws included, equal the scalar definition: each kernel
+    /// with zero weights and a unit (bias) variance outputs z itself. A batch starting
+    /// mid-block (partial blocks: scalar lanes) and one of whole blocks (vec16, segment at a
+    /// time), two 4,096-output segments.
+    @Test(arguments: [(13, 37), (32, 32)])
+    func everyKernelsNormalsIncludingTailsFollowTheDefinition(firstImage: Int, n: Int) {
+        let (c, h, w) = (2, 48, 48)   // 4,608 outputs
+        let outputs = c * h * w
+        var k = key
+        k.firstImage = firstImage
+        var k2 = k
+        k2.crossbar = [2, 5, 1]
+        func reference(_ key: NoiseKey) -> [Float] {
+            var z = [Float](repeating: 0, count: outputs * n)
+            let streamKey = key.crossbar + [StreamPurpose.readNoise.rawValue]
+            for i in 0..<n {
+                for segment in 0..<2 {
+                    let j0 = 4096 * segment, j1 = min(outputs, j0 + 4096)
+                    let normals = NormalPool.normals(seed: key.seed, key: streamKey, image: key.firstImage + i,
+                                                     segment: segment, outputs: 0..<(j1 - j0))
+                    for j in j0..<j1 { z[j * n + i] = normals[j - j0] }
+                }
+            }
+            return z
+        }
+        let (z, z2) = (reference(k), reference(k2))
+        let tails = z.filter { Double(abs($0)) > NormalPool.tailThreshold }.count
+        #expect(tails > 0)
+        let shape = [c, h, w, n]
+        let x = Tensor(shape: shape, scalars: (0..<(outputs * n)).map { Float($0 % 7) - 3 })
+        var added = Tensor(zeros: shape)
+        ReadNoiseSampler.addNoise(to: &added, variance: Tensor(shape: shape, scalars: [Float](repeating: 1, count: outputs * n)),
+                                  key: k, threads: 2)
+        #expect(added.scalars == z)
+        let perChannel = ReadNoiseSampler.perChannel(x, weight: [0, 0], bias: [0, 0], variance: [0, 0],
+                                                     biasVariance: [1, 1], railUnits: nil, key: k, threads: 2)
+        #expect(perChannel.scalars == z)
+        let unit = PerChannelStage(weight: [0, 0], bias: [0, 0], variance: [0, 0], biasVariance: [1, 1], key: k)
+        let identity = PerChannelStage(weight: [1, 1], bias: [0, 0], variance: [0, 0], biasVariance: [0, 0], key: k2)
+        let quiet = PerChannelStage(weight: [0, 0], bias: [0, 0], variance: [0, 0], biasVariance: [0, 0], key: k)
+        let unit2 = PerChannelStage(weight: [0, 0], bias: [0, 0], variance: [0, 0], biasVariance: [1, 1], key: k2)
+        #expect(ReadNoiseSampler.perChannelPair(x, first: unit, second: identity, railUnits: nil, threads: 2).scalars == z)
+        #expect(ReadNoiseSampler.perChannelPair(x, first: quiet, second: unit2, railUnits: nil, threads: 2).scalars == z2)
+        let g = Conv2DGeometry(inChannels: c, outChannels: c, kernel: (1, 1), groups: c, input: (h, w))
+        let depthwise = ReadNoiseSampler.depthwise(x, weight: [0, 0], variance: [0, 0], bias: nil, biasVariance: [1, 1],
+                                                   geometry: g, railUnits: nil, key: k, threads: 2)
+        #expect(depthwise.scalars == z)
+        let packed = PackedPointwise(weights: [0, 0, 0, 0], variance: [0, 0, 0, 0], outputs: c, inputs: c)
+        let pointwise = ReadNoiseSampler.pointwise(x, crossbar: packed, bias: nil, biasVariance: [1, 1], railUnits: nil,
+                                                   key: k, threads: 2)
+        #expect(pointwise.scalars == z)
+    }
+
+    /// Per lane (test image index mod 16): tail counts beyond 3, 4 and 5 sigma against the
+    /// Gaussian expectation (Poisson, 5 standard deviations), every lane's maximum beyond 4.5
+    /// (the old 16-aligned pool capped lane 12 at 3.87 and every lane at 4.63), the largest
+    /// beyond 5, and every lane's second moment 1 within 5 standard errors (√(2/N)).
+    /// 2²² normals per lane, from the C kernel (`addNoise` of unit variance onto zeros).
+    @Test func tailsAndVariancePerLaneAreGaussian() {
+        let perCall = 4096 * 16, calls = 64   // per lane: 2^22 normals
+        var beyond = [[Int]](repeating: [0, 0, 0], count: 16)
+        var second = [Double](repeating: 0, count: 16)
+        var largest = [Float](repeating: 0, count: 16)
+        let ones = Tensor(shape: [1, 1, perCall, 16], scalars: [Float](repeating: 1, count: perCall * 16))
+        for call in 0..<calls {
+            var y = Tensor(zeros: [1, 1, perCall, 16])
+            let k = NoiseKey(seed: 3, crossbar: [0, UInt64(call), 0], firstImage: 16 * (call % 5))
+            ReadNoiseSampler.addNoise(to: &y, variance: ones, key: k, threads: 2)
+            y.scalars.withUnsafeBufferPointer { z in
+                for lane in 0..<16 {
+                    var (s, m) = (0.0, Float(0))
+                    var (b3, b4, b5) = (0, 0, 0)
+                    for j in 0..<perCall {
+                        let v = abs(z[j * 16 + lane])
+                        s += Double(v) * Double(v)
+                        m = max(m, v)
+                        if v > 3 { b3 += 1 }
+                        if v > 4 { b4 += 1 }
+                        if v > 5 { b5 += 1 }
+                    }
+                    second[lane] += s
+                    largest[lane] = max(largest[lane], m)
+                    beyond[lane][0] += b3
+                    beyond[lane][1] += b4
+                    beyond[lane][2] += b5
+                }
+            }
+        }
+        let n = Double(perCall * calls)
+        let probabilities = [3.0, 4.0, 5.0].map { erfc($0 / 2.0.squareRoot()) }
+        for lane in 0..<16 {
+            for (i, p) in probabilities.enumerated() {
+                let expected = n * p
+                #expect(abs(Double(beyond[lane][i]) - expected) < 5 * expected.squareRoot() + 1,
+                        "lane \(lane): \(beyond[lane][i]) beyond \(i + 3) sigma, expected \(expected)")
+            }
+            #expect(largest[lane] > 4.5, "lane \(lane) max \(largest[lane])")
+            #expect(abs(second[lane] / n - 1) < 5 * (2 / n).squareRoot(), "lane \(lane) second moment \(second[lane] / n)")
+        }
+        let total5 = beyond.reduce(0) { $0 + $1[2] }
+        let expected5 = 16 * n * probabilities[2]
+        #expect(abs(Double(total5) - expected5) < 5 * expected5.squareRoot())
+        #expect(largest.max()! > 5)
     }
 }

@@ -177,4 +177,25 @@ struct IRDropSolverTests {
         let ideal = t.idealColumnCurrents(inputVolts: v, batch: 8)
         #expect(exact.columnCurrentsAmps.map(abs).reduce(0, +) < ideal.map(abs).reduce(0, +))
     }
+
+    /// The fast solver's chunked transfer matrix (what `--ir-drop fast` folds into the
+    /// weights) against the exact one, for chunks that divide the rows, leave a remainder,
+    /// are a single input or all of them; every wire kind (chains, merged word lines, pinned
+    /// bit lines, merged bit lines with a finite-gain TIA).
+    @Test(arguments: [
+        (1.0, 1.0, 0.0, 1e4), (2.0, 0.0, 0.0, 1e4), (0.0, 1.5, 3.0, 0), (1.0, 0.0, 0.0, 0), (10.0, 10.0, 1.0, 1e3),
+    ] as [(Double, Double, Double, Double)])
+    func chunkedFastTransferMatchesExact(rRow: Double, rCol: Double, rs: Double, gainOrZero: Double) throws {
+        let gain: Double? = gainOrZero == 0 ? nil : gainOrZero
+        let wires = WireParameters(rowWireResistanceOhms: rRow, columnWireResistanceOhms: rCol, sourceResistanceOhms: rs)
+        let t = Ref.randomTile(rows: 37, columns: 11, wires: wires, gain: gain, seed: 61, gMax: 1e-3)
+        let exact = try ExactTileSolver(t).transferMatrix()
+        let solver = FastTileSolver(t, relativeTolerance: 1e-12, maxIterations: 2000)
+        for chunk in [1, 5, 16, 37, 64] {
+            let fast = solver.transfer(chunk: chunk)
+            #expect(fast.matrix.count == exact.count)
+            #expect(Ref.fullScaleError(fast.matrix, exact) <= 1e-9, "chunk \(chunk)")
+            #expect(fast.relativeResidual <= 1e-12, "chunk \(chunk)")
+        }
+    }
 }
