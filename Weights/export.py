@@ -493,7 +493,7 @@ class _Converter:
             self.alias[node] = self.src(node, x, what)
         elif fn in REMOVED_FUNCTIONS:
             self.alias[node] = self.src(node, node.args[0] if node.args else node.kwargs.get("input"), what)
-        elif fn is F.max_pool2d or getattr(fn, "__name__", "") in ("max_pool2d", "_max_pool2d", "boolean_dispatch"):
+        elif fn in (F.max_pool2d, torch.max_pool2d):
             x, k, st, p, d, ceil, ri = self.args_with_defaults(
                 node, what, ["input", "kernel_size", "stride", "padding", "dilation", "ceil_mode", "return_indices"],
                 {"stride": None, "padding": 0, "dilation": 1, "ceil_mode": False, "return_indices": False})
