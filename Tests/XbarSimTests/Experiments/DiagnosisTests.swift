@@ -231,6 +231,12 @@ struct DiagnosisTests {
             #expect(rows[off]?.active == false && rows[off]?.logitsRelativeRMSError == idealRow.logitsRelativeRMSError)
         }
         #expect(rows["all"] == report.propagation)
+        // The same chips as `eval` (seed, chip k): the same accuracy per chip, at another batch size.
+        var evalSettings = settings
+        evalSettings.batchSize = 7
+        let eval = try Evaluation.analog(inputs, settings: evalSettings, config: rram, preset: .rram, seed: 3, chips: 2)
+        #expect(eval.chipAccuracies == report.propagation.chipAccuracies)
+        #expect(eval.floatAccuracy == report.floatAccuracy)
         for on in ["variation", "stuck", "levels", "read-noise"] {
             #expect((rows[on]?.logitsRelativeRMSError ?? 0) > 1e-3, "\(on)")
         }
@@ -260,8 +266,29 @@ struct DiagnosisTests {
 
     @Test func blocksGroupOpsByTheirFirstNumericComponent() {
         #expect(SensitivityGrouping.block(of: "features.3.block.1.0") == "features.3")
+        #expect(SensitivityGrouping.block(of: "features.0.0") == "features.0")
         #expect(SensitivityGrouping.block(of: "classifier.0") == "classifier.0")
-        #expect(SensitivityGrouping.block(of: "fc") == "fc")
+        #expect(SensitivityGrouping.block(of: "layer1.0.conv1") == "layer1.0")
+        #expect(SensitivityGrouping.block(of: "add_2") == nil)
+    }
+
+    /// Functional ops join the block before them, wherever the block continues.
+    @Test func blockGroupsOfAResidualBlock() throws {
+        let g = Conv2DGeometry(inChannels: 1, outChannels: 1, kernel: (1, 1), input: (2, 2))
+        func conv(_ name: String, _ input: Int) -> Op {
+            Op(name: name, path: "", kind: .conv2d(geometry: g, weight: [0.5], bias: nil), inputs: [input], outputShape: [1, 2, 2])
+        }
+        let graph = Graph(inputShape: [1, 2, 2], ops: [
+            conv("stem.0", 0), conv("blocks.1.conv.0", 1), Op(name: "relu", path: "", kind: .relu, inputs: [2], outputShape: [1, 2, 2]),
+            conv("blocks.1.conv.1", 3), Op(name: "add", path: "", kind: .add, inputs: [4, 1], outputShape: [1, 2, 2]),
+            Op(name: "flatten", path: "", kind: .flatten, inputs: [5], outputShape: [4]),
+        ], outputIndex: 5)
+        let chip = try AnalogChip(graph: graph, config: Preset.ideal.config, seed: 0, chip: 0, inputMaxAbs: 1,
+                                  calibration: Calibration(maxAbs: [Float](repeating: 1, count: 7), images: 1))
+        let groups = SensitivityGrouping.block.groups(chip)
+        #expect(groups.map(\.label) == ["stem.0", "blocks.1"])
+        #expect(groups.map(\.ops) == [[0], [1, 2, 3, 4]])
+        #expect(SensitivityGrouping.op.groups(chip).map(\.ops) == [[0], [1], [2], [3], [4]])
     }
 
     @Test(arguments: [

@@ -93,12 +93,13 @@ public enum SensitivityGrouping: String, Sendable, Equatable, CaseIterable, Coda
     /// One op at a time (every op with devices or circuits; wiring and flatten skipped).
     case op
     /// One block at a time: ops whose names agree up to their first numeric component
-    /// (`features.3.block.1.0` is in block `features.3`).
+    /// (`features.3.block.1.0` is in block `features.3`); ops with no numeric component
+    /// (`add`, `mul_2`, `avgpool`: functional ops) are in the block of the op before them.
     case block
     /// No sensitivity runs.
     case off
 
-    /// Groups of op indices with their labels, in graph order.
+    /// Groups of op indices with their labels, in order of first appearance.
     public func groups(_ chip: AnalogChip) -> [(label: String, ops: [Int])] {
         let candidates = chip.stages.indices.filter { i in
             switch chip.stages[i] {
@@ -111,11 +112,16 @@ public enum SensitivityGrouping: String, Sendable, Equatable, CaseIterable, Coda
         case .op: return candidates.map { (chip.graph.ops[$0].name, [$0]) }
         case .block:
             var out: [(label: String, ops: [Int])] = []
-            for i in candidates {
-                let label = Self.block(of: chip.graph.ops[i].name)
-                if let last = out.last, last.label == label {
-                    out[out.count - 1].ops.append(i)
+            var position: [String: Int] = [:]
+            var previous: String?
+            for (i, op) in chip.graph.ops.enumerated() {
+                let label = Self.block(of: op.name) ?? previous ?? op.name
+                previous = label
+                guard candidates.contains(i) else { continue }
+                if let k = position[label] {
+                    out[k].ops.append(i)
                 } else {
+                    position[label] = out.count
                     out.append((label, [i]))
                 }
             }
@@ -123,10 +129,10 @@ public enum SensitivityGrouping: String, Sendable, Equatable, CaseIterable, Coda
         }
     }
 
-    /// The block of an op name: its components up to the first numeric one.
-    public static func block(of name: String) -> String {
+    /// The block of an op name; nil when it has no numeric component.
+    public static func block(of name: String) -> String? {
         let parts = name.split(separator: ".", omittingEmptySubsequences: false)
-        guard let k = parts.firstIndex(where: { !$0.isEmpty && $0.allSatisfy(\.isNumber) }) else { return name }
+        guard let k = parts.firstIndex(where: { !$0.isEmpty && $0.allSatisfy(\.isNumber) }) else { return nil }
         return parts[...k].joined(separator: ".")
     }
 }

@@ -110,47 +110,77 @@ public enum DiagnosisPlot {
         return s + "</svg>\n"
     }
 
-    /// Accuracy lost with the non-idealities confined to one op (or block), the rest ideal.
+    /// Accuracy lost (top panel) and the logits' relative RMS error (bottom panel, log scale)
+    /// with the non-idealities confined to one op (or block), the rest ideal.
     static func sensitivity(_ report: DiagnosisReport) -> String {
         let rows = report.sensitivity
         let labelled = rows.count <= 40
-        let (width, height) = (900.0, labelled ? 520.0 : 440.0)
-        let (left, right, top, bottom) = (70.0, 30.0, 40.0, labelled ? 140.0 : 60.0)
-        let pw = width - left - right, ph = height - top - bottom
+        let width = 900.0
+        let (left, right, top, panelH, gap) = (70.0, 30.0, 40.0, 230.0, 40.0)
+        let bottom = labelled ? 130.0 : 50.0
+        let height = top + 2 * panelH + gap + bottom
+        let pw = width - left - right
+        let n = max(rows.count, 1)
+        let slot = pw / Double(n)
+        func cx(_ k: Int) -> Double { left + slot * (Double(k) + 0.5) }
+        var s = header(width: width, height: height,
+                       title: "Every non-ideality in one \(report.sensitivityGrouping) only, the rest ideal (\(subtitle(report)))")
+
+        // Top: accuracy lost, percentage points.
         let drops = rows.map { (report.floatAccuracy - $0.accuracy) * 100 }
         let allDrop = (report.floatAccuracy - report.propagation.accuracy) * 100
         var yMin = min(0, drops.min() ?? 0), yMax = max(drops.max() ?? 1, allDrop, 0.5)
-        let ticks = P.ticks(yMin, yMax)
+        let ticks = P.ticks(yMin, yMax, target: 5)
         yMin = min(yMin, ticks.first ?? yMin)
         yMax = max(yMax, ticks.last ?? yMax)
-        func py(_ v: Double) -> Double { top + (1 - (v - yMin) / (yMax - yMin)) * ph }
-        let n = max(rows.count, 1)
-        let slot = pw / Double(n)
-        var s = header(width: width, height: height, title: "Accuracy lost with the non-idealities in one \(report.sensitivityGrouping) only (\(subtitle(report)))")
+        func py(_ v: Double) -> Double { top + (1 - (v - yMin) / (yMax - yMin)) * panelH }
         for t in ticks {
             s += "<line x1=\"\(P.f(left))\" y1=\"\(P.f(py(t)))\" x2=\"\(P.f(left + pw))\" y2=\"\(P.f(py(t)))\" stroke=\"#e0e0e0\"/>\n"
             s += "<text x=\"\(P.f(left - 6))\" y=\"\(P.f(py(t) + 4))\" text-anchor=\"end\">\(formatNumber(t))</text>\n"
         }
         for (k, row) in rows.enumerated() {
-            let x = left + slot * Double(k)
             let (a, b) = (py(max(0, drops[k])), py(min(0, drops[k])))
-            let first = row.ops?.first ?? k
-            s += "<rect x=\"\(P.f(x + slot * 0.1))\" y=\"\(P.f(a))\" width=\"\(P.f(slot * 0.8))\" height=\"\(P.f(max(0.5, b - a)))\" fill=\"#1f77b4\"><title>\(P.esc(row.label)) (op \(first)): \(String(format: "%.2f", drops[k])) points, accuracy \(String(format: "%.2f", row.accuracy * 100)) %</title></rect>\n"
-            if labelled {
-                s += "<text transform=\"translate(\(P.f(x + slot / 2 + 4)) \(P.f(top + ph + 8))) rotate(-60)\" text-anchor=\"end\" font-size=\"10\">\(P.esc(row.label))</text>\n"
-            }
+            s += "<rect x=\"\(P.f(cx(k) - slot * 0.4))\" y=\"\(P.f(a))\" width=\"\(P.f(slot * 0.8))\" height=\"\(P.f(max(0.5, b - a)))\" fill=\"#1f77b4\"><title>\(P.esc(row.label)) (op \(row.ops?.first ?? k)): \(String(format: "%.2f", drops[k])) points, accuracy \(String(format: "%.2f", row.accuracy * 100)) %</title></rect>\n"
         }
-        if !labelled {
-            let step = max(1, Int((Double(n) / 12).rounded(.up)))
-            for k in stride(from: 0, to: n, by: step) {
-                s += "<text x=\"\(P.f(left + slot * (Double(k) + 0.5)))\" y=\"\(P.f(top + ph + 16))\" text-anchor=\"middle\">\(rows[k].ops?.first ?? k)</text>\n"
-            }
-            s += "<text x=\"\(P.f(left + pw / 2))\" y=\"\(P.f(height - 18))\" text-anchor=\"middle\">op index (ops without devices or circuits skipped; hover for names)</text>\n"
-        }
-        s += "<rect x=\"\(P.f(left))\" y=\"\(P.f(top))\" width=\"\(P.f(pw))\" height=\"\(P.f(ph))\" fill=\"none\" stroke=\"#333\"/>\n"
+        s += "<rect x=\"\(P.f(left))\" y=\"\(P.f(top))\" width=\"\(P.f(pw))\" height=\"\(P.f(panelH))\" fill=\"none\" stroke=\"#333\"/>\n"
         s += "<line x1=\"\(P.f(left))\" y1=\"\(P.f(py(allDrop)))\" x2=\"\(P.f(left + pw))\" y2=\"\(P.f(py(allDrop)))\" stroke=\"#d62728\" stroke-dasharray=\"6 4\"/>\n"
         s += "<text x=\"\(P.f(left + pw - 4))\" y=\"\(P.f(py(allDrop) - 5))\" text-anchor=\"end\" fill=\"#d62728\">whole chip: \(String(format: "%.2f", allDrop)) points</text>\n"
-        s += "<text transform=\"translate(18 \(P.f(top + ph / 2))) rotate(-90)\" text-anchor=\"middle\">top-1 accuracy lost (points)</text>\n"
+        s += "<text transform=\"translate(18 \(P.f(top + panelH / 2))) rotate(-90)\" text-anchor=\"middle\">accuracy lost (points)</text>\n"
+
+        // Bottom: logits relative RMS error, log scale.
+        let top2 = top + panelH + gap
+        let errors = rows.map { $0.logitsRelativeRMSError ?? 0 }
+        let allError = report.propagation.logitsRelativeRMSError ?? 0
+        let positive = (errors + [allError]).filter { $0 > 0 }
+        let hi = ceil(log10(positive.max() ?? 1))
+        let lo = min(hi - 1, max(hi - 6, floor(log10(positive.min() ?? 1e-3))))
+        func ey(_ v: Double) -> Double { top2 + (1 - (min(max(log10(max(v, 1e-30)), lo), hi) - lo) / (hi - lo)) * panelH }
+        for e in Int(lo)...Int(hi) {
+            let y = ey(pow(10, Double(e)))
+            s += "<line x1=\"\(P.f(left))\" y1=\"\(P.f(y))\" x2=\"\(P.f(left + pw))\" y2=\"\(P.f(y))\" stroke=\"#e0e0e0\"/>\n"
+            s += "<text x=\"\(P.f(left - 6))\" y=\"\(P.f(y + 4))\" text-anchor=\"end\">1e\(e)</text>\n"
+        }
+        for (k, row) in rows.enumerated() {
+            let y = ey(errors[k])
+            s += "<rect x=\"\(P.f(cx(k) - slot * 0.4))\" y=\"\(P.f(y))\" width=\"\(P.f(slot * 0.8))\" height=\"\(P.f(max(0, top2 + panelH - y)))\" fill=\"#ff7f0e\"><title>\(P.esc(row.label)) (op \(row.ops?.first ?? k)): logits relative RMS error \(String(format: "%.3g", errors[k]))</title></rect>\n"
+        }
+        s += "<rect x=\"\(P.f(left))\" y=\"\(P.f(top2))\" width=\"\(P.f(pw))\" height=\"\(P.f(panelH))\" fill=\"none\" stroke=\"#333\"/>\n"
+        s += "<line x1=\"\(P.f(left))\" y1=\"\(P.f(ey(allError)))\" x2=\"\(P.f(left + pw))\" y2=\"\(P.f(ey(allError)))\" stroke=\"#d62728\" stroke-dasharray=\"6 4\"/>\n"
+        s += "<text x=\"\(P.f(left + pw - 4))\" y=\"\(P.f(ey(allError) + 14))\" text-anchor=\"end\" fill=\"#d62728\">whole chip: \(String(format: "%.3g", allError))</text>\n"
+        s += "<text transform=\"translate(18 \(P.f(top2 + panelH / 2))) rotate(-90)\" text-anchor=\"middle\">logits rel. RMS error</text>\n"
+
+        let axisY = top2 + panelH
+        if labelled {
+            for (k, row) in rows.enumerated() {
+                s += "<text transform=\"translate(\(P.f(cx(k) + 4)) \(P.f(axisY + 8))) rotate(-60)\" text-anchor=\"end\" font-size=\"10\">\(P.esc(row.label))</text>\n"
+            }
+        } else {
+            let step = max(1, Int((Double(n) / 12).rounded(.up)))
+            for k in stride(from: 0, to: rows.count, by: step) {
+                s += "<text x=\"\(P.f(cx(k)))\" y=\"\(P.f(axisY + 16))\" text-anchor=\"middle\">\(rows[k].ops?.first ?? k)</text>\n"
+            }
+            s += "<text x=\"\(P.f(left + pw / 2))\" y=\"\(P.f(height - 14))\" text-anchor=\"middle\">op index (ops without devices or circuits skipped; hover for names)</text>\n"
+        }
         return s + "</svg>\n"
     }
 }
