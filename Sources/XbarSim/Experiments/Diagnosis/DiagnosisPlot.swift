@@ -78,14 +78,15 @@ public enum DiagnosisPlot {
         let rowH = 24.0, top = 56.0, labelW = 110.0, panelW = 300.0, gap = 60.0
         let width = labelW + 2 * panelW + gap + 40, height = top + rowH * Double(rows.count) + 50
         var s = header(width: width, height: height, title: "One non-ideality at a time (\(subtitle(report)))")
-        let drops = rows.map { max(0, report.floatAccuracy - $0.accuracy) * 100 }
+        // Bars from 0 (a chip that beats float on these images has no bar); the text is signed.
+        let drops = rows.map { (report.floatAccuracy - $0.accuracy) * 100 }
         let errors = rows.map { ($0.logitsRelativeRMSError ?? 0) * 100 }
         let panels: [(String, [Double], Double)] = [
             ("top-1 accuracy lost (percentage points)", drops, labelW),
             ("logits relative RMS error (%)", errors, labelW + panelW + gap),
         ]
         for (title, values, x0) in panels {
-            let maxValue = max(values.max() ?? 1, 1e-9)
+            let maxValue = max(values.max() ?? 1, 0.5)
             let ticks = P.ticks(0, maxValue, target: 4)
             let scaleMax = max(maxValue, ticks.last ?? maxValue)
             func bx(_ v: Double) -> Double { x0 + v / scaleMax * panelW }
@@ -97,9 +98,9 @@ public enum DiagnosisPlot {
             for (k, row) in rows.enumerated() {
                 let y = top + rowH * Double(k)
                 let color = !row.active ? "#cccccc" : row.label == "all" ? "#333333" : row.label == "ideal" ? "#2ca02c" : "#1f77b4"
-                s += "<rect x=\"\(P.f(x0))\" y=\"\(P.f(y + 4))\" width=\"\(P.f(max(0, bx(values[k]) - x0)))\" height=\"\(P.f(rowH - 8))\" fill=\"\(color)\"><title>\(P.esc(row.label)): \(String(format: "%.3g", values[k]))</title></rect>\n"
+                s += "<rect x=\"\(P.f(x0))\" y=\"\(P.f(y + 4))\" width=\"\(P.f(max(0, bx(max(0, values[k])) - x0)))\" height=\"\(P.f(rowH - 8))\" fill=\"\(color)\"><title>\(P.esc(row.label)): \(String(format: "%.3g", values[k]))</title></rect>\n"
                 let text = row.active ? String(format: "%.2f", values[k]) : "off"
-                s += "<text x=\"\(P.f(bx(values[k]) + 4))\" y=\"\(P.f(y + rowH / 2 + 4))\" font-size=\"11\" fill=\"#333\">\(text)</text>\n"
+                s += "<text x=\"\(P.f(bx(max(0, values[k])) + 4))\" y=\"\(P.f(y + rowH / 2 + 4))\" font-size=\"11\" fill=\"#333\">\(text)</text>\n"
             }
         }
         for (k, row) in rows.enumerated() {
