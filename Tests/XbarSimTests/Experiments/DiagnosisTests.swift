@@ -255,6 +255,30 @@ struct DiagnosisTests {
         #expect(decoded.propagation == report.propagation)
     }
 
+    /// Threads change nothing; batch sizes change the error sums only by double rounding.
+    @Test func resultsDoNotDependOnBatchesOrThreads() throws {
+        let graph = Self.network()
+        var config = Preset.rram.config
+        config.tile = .unlimited
+        var one = Self.options()
+        one.threads = 1
+        one.batchSize = 12
+        var two = one
+        two.threads = 2
+        var small = two
+        small.batchSize = 5
+        let a = try Diagnosis.run(Self.images(graph), config: config, seed: 9, chips: 2, options: one)
+        let b = try Diagnosis.run(Self.images(graph), config: config, seed: 9, chips: 2, options: two)
+        let c = try Diagnosis.run(Self.images(graph), config: config, seed: 9, chips: 2, options: small)
+        #expect(a.propagation == b.propagation && a.attribution == b.attribution && a.sensitivity == b.sensitivity)
+        #expect(c.propagation.chipAccuracies == a.propagation.chipAccuracies)
+        for (x, y) in zip(c.propagation.opErrors ?? [], a.propagation.opErrors ?? []) {
+            #expect(abs(x.sums.error - y.sums.error) <= 1e-12 * y.sums.error && x.sums.count == y.sums.count, "\(x.name)")
+        }
+        // The read noise and variation of the rram preset are really there.
+        #expect((a.propagation.logitsRelativeRMSError ?? 0) > 0.01)
+    }
+
     @Test func mixingRefusesAChipOfAnotherSeed() throws {
         let graph = Self.network()
         let calibration = Self.images(graph).calibration
