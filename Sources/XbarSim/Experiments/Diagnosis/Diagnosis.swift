@@ -244,18 +244,18 @@ public enum Diagnosis {
                     floatValues.reserveCapacity(graph.ops.count)
                     _ = try FloatExecutor(graph: graph, threads: threads).run(input, observe: { _, t in floatValues.append(t) })
                 }
-                var mismatch: String?
+                var mismatch: (op: String, message: String)?
                 let logits = try chip.run(input, firstImage: range.lowerBound, threads: threads, values: perOp ? { i, y in
                     let f = floatValues[i]
                     guard f.scalars.count == y.scalars.count else {
-                        mismatch = "op \(graph.ops[i].name): chip output has \(y.scalars.count) values, float \(f.scalars.count)"
+                        mismatch = (graph.ops[i].name, "chip output has \(y.scalars.count) values, float \(f.scalars.count)")
                         return
                     }
                     y.scalars.withUnsafeBufferPointer { a in
                         f.scalars.withUnsafeBufferPointer { b in partial.ops[i].add(chip: a, float: b) }
                     }
                 } : nil)
-                if let mismatch { throw ExecutionError(op: graph.ops[graph.outputIndex].name, message: mismatch) }
+                if let mismatch { throw ExecutionError(op: mismatch.op, message: mismatch.message) }
                 // Logits: [classes, batch] against the float logits' columns of this batch.
                 let m = range.count
                 var chipColumn = [Float](repeating: 0, count: classes * m)
