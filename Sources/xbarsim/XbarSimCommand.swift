@@ -12,7 +12,7 @@ struct XbarSimCommand: ParsableCommand {
             in float32 or on simulated memristor crossbars.
             """,
         version: "0.1.0",
-        subcommands: [Eval.self, Report.self, SweepCommand.self, Bench.self, Spice.self, Info.self, Golden.self])
+        subcommands: [Eval.self, Report.self, SweepCommand.self, Diagnose.self, Bench.self, Spice.self, Info.self, Golden.self])
 
     static func main() {
         Allocator.reuseLargeBuffers()

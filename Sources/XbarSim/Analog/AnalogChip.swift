@@ -91,6 +91,10 @@ public struct AnalogChip: Sendable {
     /// is driven at `periphery.inputVoltageVolts`.
     public let voltsPerUnit: Double
     public let calibration: Calibration
+    /// The parameters each op was built with and runs with (rails, converters, offsets):
+    /// `config` for every op, except on a chip made by `replacing(ops:with:)`. The network
+    /// input's DAC always follows `config`.
+    public let opConfigs: [AnalogConfig]
 
     /// Maps and programs the whole network for chip number `chip`.
     ///
@@ -109,6 +113,7 @@ public struct AnalogChip: Sendable {
         self.chip = chip
         self.calibration = calibration
         voltsPerUnit = config.periphery.inputVoltageVolts / max(inputMaxAbs, 1e-30)
+        opConfigs = [AnalogConfig](repeating: config, count: graph.ops.count)
         let weightConfig = config.forCrossbar(batchNormStage: false)
         let bnConfig = config.forCrossbar(batchNormStage: true)
         stages = try graph.ops.enumerated().map { i, op in
@@ -180,6 +185,47 @@ public struct AnalogChip: Sendable {
         }
     }
 
+    private init(
+        graph: Graph, config: AnalogConfig, seed: UInt64, chip: Int, stages: [AnalogStage], voltsPerUnit: Double,
+        calibration: Calibration, opConfigs: [AnalogConfig]
+    ) {
+        self.graph = graph
+        self.config = config
+        self.seed = seed
+        self.chip = chip
+        self.stages = stages
+        self.voltsPerUnit = voltsPerUnit
+        self.calibration = calibration
+        self.opConfigs = opConfigs
+    }
+
+    /// This chip with the ops in `ops` taken from `other` (their programmed stages and their
+    /// parameters) and every other op kept: e.g. an ideal chip with one op of a realistic chip,
+    /// to confine the non-idealities to that op. Nothing is programmed again.
+    ///
+    /// - Throws: `CrossbarParameterError` unless `other` is the same graph, seed, chip number,
+    ///   calibration and volts per unit, in the same mode with the same digital ops.
+    public func replacing(ops: Set<Int>, with other: AnalogChip) throws -> AnalogChip {
+        guard other.graph == graph, other.seed == seed, other.chip == chip, other.calibration == calibration,
+              other.voltsPerUnit == voltsPerUnit, other.config.mode == config.mode,
+              other.config.digitalOps == config.digitalOps else {
+            throw CrossbarParameterError(
+                parameter: "replacing(ops:with:)",
+                message: "both chips need the same graph, seed, chip, calibration, input voltage, mode and digital ops")
+        }
+        if let bad = ops.first(where: { !graph.ops.indices.contains($0) }) {
+            throw CrossbarParameterError(parameter: "replacing(ops:with:)", message: "op \(bad) is not an op of the graph")
+        }
+        var stages = stages
+        var configs = opConfigs
+        for i in ops {
+            stages[i] = other.stages[i]
+            configs[i] = other.opConfigs[i]
+        }
+        return AnalogChip(graph: graph, config: config, seed: seed, chip: chip, stages: stages, voltsPerUnit: voltsPerUnit,
+                          calibration: calibration, opConfigs: configs)
+    }
+
     /// Mapping of every crossbar, in execution order.
     public var mappingSummary: [CrossbarMappingSummary] {
         var rows: [CrossbarMappingSummary] = []
@@ -204,8 +250,9 @@ public struct AnalogChip: Sendable {
         return rows
     }
 
-    /// Signal limit of every op-amp output, in units (analog mode only).
-    var railUnits: Float? {
+    /// Signal limit of every op-amp output of op `i`, in units (analog mode only).
+    func railUnits(op i: Int) -> Float? {
+        let config = opConfigs[i]
         guard config.mode == .analog, let rail = config.periphery.opAmp.railVolts else { return nil }
         return Float(rail / voltsPerUnit)
     }
@@ -217,9 +264,11 @@ public struct AnalogChip: Sendable {
     ///   - observe: called after every crossbar op (batch-norm: each stage) with
     ///     its input and output batches, e.g. to accumulate read energy.
     ///   - timing: when given, receives each op's index and wall-clock seconds.
+    ///   - values: called after every op with its index and output batch (as
+    ///     `FloatExecutor.run`'s `observe`), e.g. to compare each activation with float.
     public func run(
         _ input: Tensor, firstImage: Int, threads: Int, observe: ((CrossbarObservation) -> Void)? = nil,
-        timing: ((Int, Double) -> Void)? = nil
+        timing: ((Int, Double) -> Void)? = nil, values observeValue: ((Int, Tensor) -> Void)? = nil
     ) throws -> Tensor {
         var x = input
         if let bits = config.periphery.dac.bits {
@@ -239,6 +288,7 @@ public struct AnalogChip: Sendable {
             let start = timing == nil ? 0 : DispatchTime.now().uptimeNanoseconds
             values[i + 1] = apply(stage: i, inputs: &inputs, firstImage: firstImage, threads: threads, observe: observe)
             if let timing { timing(i, Double(DispatchTime.now().uptimeNanoseconds - start) * 1e-9) }
+            if let observeValue, let y = values[i + 1] { observeValue(i, y) }
         }
         let output = values[graph.outputIndex + 1]!
         if let bad = output.firstNonFiniteIndex {
@@ -253,8 +303,9 @@ public struct AnalogChip: Sendable {
         observe: ((CrossbarObservation) -> Void)? = nil
     ) -> Tensor {
         let op = graph.ops[i]
+        let config = opConfigs[i]
         let periphery = config.periphery
-        let rail = railUnits
+        let rail = railUnits(op: i)
         let noise = NoiseKey(seed: seed, crossbar: [UInt64(chip), UInt64(i)], firstImage: firstImage)
         func ranges(input: Float, output: Float) -> SignalRanges {
             SignalRanges(railUnits: rail, inputRange: input, outputRange: output)
