@@ -20,7 +20,7 @@ torch.set_num_threads(1)
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, HERE)
 
-from export import ExportError, build_graph, export_module  # noqa: E402
+from export import ExportError, build_graph, export_module, randomise_batchnorm  # noqa: E402
 from h5model import GraphError, load_hdf5_as_torch, read_model  # noqa: E402
 from model import MobileNetV3SmallCIFAR  # noqa: E402
 
@@ -29,13 +29,7 @@ NORM4 = {"normalization_mean": [0.5] * 4, "normalization_std": [0.25] * 4}
 
 
 def randomise_bn(module: nn.Module, gen: torch.Generator) -> None:
-    for m in module.modules():
-        if isinstance(m, nn.BatchNorm2d):
-            c = m.num_features
-            m.weight.data = torch.rand(c, generator=gen) + 0.5
-            m.bias.data = torch.rand(c, generator=gen) - 0.5
-            m.running_mean.copy_(torch.rand(c, generator=gen) - 0.5)
-            m.running_var.copy_(torch.rand(c, generator=gen) * 1.5 + 0.25)
+    randomise_batchnorm(module, gen)
 
 
 def node_outputs(module: nn.Module, x: torch.Tensor) -> dict[str, torch.Tensor]:

@@ -1,4 +1,8 @@
 import Foundation
+
+#if !_endian(little)
+#error("the model checksum hashes in-memory float32/int64 bytes as little-endian")
+#endif
 import XbarSimIO
 import XbarSimSupport
 
@@ -81,25 +85,22 @@ extension ModelFile {
                 }
             }
         }
+        /// A dataset record: key, kind, rank, dimensions, then the values' little-endian bytes.
+        func dataset<T>(_ path: String, _ kind: Unicode.Scalar, _ array: HDF5Array<T>) {
+            key(path)
+            hasher.update([UInt8(ascii: kind)])
+            u64(array.shape.count)
+            for d in array.shape { u64(d) }
+            // Float32 and Int64 in memory are already the little-endian encoding on every platform Swift targets here.
+            array.values.withUnsafeBytes { hasher.update($0) }
+        }
         func floats(_ g: HDF5Group, _ path: String, _ name: String) throws {
             guard g.contains(name) else { return }
-            let a = try g.readFloats(name)
-            key(path + "/" + name)
-            hasher.update([UInt8(ascii: "F")])
-            u64(a.shape.count)
-            for d in a.shape { u64(d) }
-            a.values.withUnsafeBufferPointer { p in
-                for x in p { withUnsafeBytes(of: x.bitPattern.littleEndian) { hasher.update($0) } }
-            }
+            dataset(path + "/" + name, "F", try g.readFloats(name))
         }
         func integers(_ g: HDF5Group, _ path: String, _ name: String) throws {
             guard g.contains(name) else { return }
-            let a = try g.readInts(name)
-            key(path + "/" + name)
-            hasher.update([UInt8(ascii: "I")])
-            u64(a.shape.count)
-            for d in a.shape { u64(d) }
-            for x in a.values { withUnsafeBytes(of: x.littleEndian) { hasher.update($0) } }
+            dataset(path + "/" + name, "I", try g.readInts(name))
         }
         let root = try file.root()
         for name in rootOrder {
