@@ -32,7 +32,7 @@ struct ModelOptions: ParsableArguments {
     var model: String = EvaluationSettings.defaultModelPath
 
     @Option(help: ArgumentHelp(
-        "CIFAR-10 folder (binary layout). Default: $XBARSIM_DATA, Datasets/cifar-10-batches-bin, ../shared/cifar10/cifar-10-batches-bin.",
+        "CIFAR-10 folder (binary layout) or an XbarSim dataset file (.h5, Datasets/FORMAT.md). Default: $XBARSIM_DATA, Datasets/cifar-10-batches-bin, ../shared/cifar10/cifar-10-batches-bin.",
         valueName: "path"))
     var data: String?
 
