@@ -15,7 +15,8 @@ the conductance, its weight noise is additive; XbarSim's are relative to each de
 conductance), so compare throughput, not the error column.
 
     pip install aihwkit torch          # CPU wheels; not installable on the project machine
-    python Benchmarks/aihwkit_tile.py --threads 2 --batch 256 --sizes 128,256,512 --repeats 20
+    OPENBLAS_NUM_THREADS=1 python Benchmarks/aihwkit_tile.py --threads 2 --batch 256 --sizes 128,256,512 --repeats 20 \\
+        [--noise additive|pcm-read]      # drift compensation off (aihwkit's best settings)
     .build/release/xbarsim bench --tile-only --threads 2 --tile-batch 256 --tile-sizes 128,256,512 --tile-repeats 20
 
 Prints one JSON object: {"aihwkit": version, "torch": version, "tiles": [{rows, columns,
@@ -29,7 +30,7 @@ import time
 import torch
 
 
-def rpu_config():
+def rpu_config(noise: str = "additive"):
     from aihwkit.simulator.configs import InferenceRPUConfig
     try:
         from aihwkit.simulator.configs import WeightNoiseType, NoiseManagementType, BoundManagementType
@@ -41,25 +42,30 @@ def rpu_config():
     config.forward.inp_res = -1
     config.forward.out_res = -1
     config.forward.out_noise = 0.0
-    config.forward.w_noise_type = WeightNoiseType.ADDITIVE_CONSTANT
+    if noise == "pcm-read":
+        # Per-device read noise, like XbarSim's (each device's conductance read with its own noise).
+        config.forward.w_noise_type = WeightNoiseType.PCM_READ
+    else:
+        config.forward.w_noise_type = WeightNoiseType.ADDITIVE_CONSTANT
     config.forward.w_noise = 0.02
     config.forward.noise_management = NoiseManagementType.NONE
     config.forward.bound_management = BoundManagementType.NONE
     config.forward.out_bound = -1
     config.forward.inp_bound = -1  # no input clipping (XbarSim's tile has no DAC in this benchmark)
     config.noise_model = PCMLikeNoiseModel(g_max=25.0)
+    config.drift_compensation = None   # its best setting for throughput (XbarSim's tile bench has no drift either)
     config.mapping.max_input_size = 0
     config.mapping.max_output_size = 0
     return config
 
 
-def bench(size, batch, repeats, seed):
+def bench(size, batch, repeats, seed, noise="additive"):
     from aihwkit.nn import AnalogLinear
 
     torch.manual_seed(seed)
     weights = torch.rand(size, size) * 2 - 1
     x = torch.rand(batch, size) * 2 - 1
-    layer = AnalogLinear(size, size, bias=False, rpu_config=rpu_config())
+    layer = AnalogLinear(size, size, bias=False, rpu_config=rpu_config(noise))
     layer.set_weights(weights, None)
     layer.eval()
     start = time.perf_counter()
@@ -94,13 +100,15 @@ def main():
     parser.add_argument("--repeats", type=int, default=20)
     parser.add_argument("--threads", type=int, default=2)
     parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--noise", choices=["additive", "pcm-read"], default="additive",
+                        help="aihwkit read noise: additive constant weight noise, or per-device PCM_READ noise")
     args = parser.parse_args()
     torch.set_num_threads(args.threads)
     import aihwkit
 
-    tiles = [bench(int(s), args.batch, args.repeats, args.seed) for s in args.sizes.split(",")]
+    tiles = [bench(int(s), args.batch, args.repeats, args.seed, args.noise) for s in args.sizes.split(",")]
     print(json.dumps({"aihwkit": aihwkit.__version__, "torch": torch.__version__, "threads": args.threads,
-                      "tiles": tiles}, indent=2))
+                      "noise": args.noise, "tiles": tiles}, indent=2))
 
 
 if __name__ == "__main__":
