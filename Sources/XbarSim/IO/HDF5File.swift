@@ -21,6 +21,7 @@ public final class HDF5File {
             throw HDF5Error(file: path, object: "/", message: "not an HDF5 file, or it cannot be read")
         }
         try HDF5GlobalHeapCheck.verify(path: path)
+        try HDF5File.readPreflight?(path)
         let opened = H5Fopen(path, xbar_H5F_ACC_RDONLY(), xbar_H5P_DEFAULT())
         guard opened >= 0 else {
             // H5Fis_hdf5 only checks the signature: a copy cut short passes it and fails here.
