@@ -29,7 +29,7 @@ extension HDF5File {
         let deadline = Date().addingTimeInterval(timeout)
         while p.isRunning && Date() < deadline { usleep(5_000) }
         if p.isRunning {
-            p.terminate()
+            kill(p.processIdentifier, SIGKILL)
             p.waitUntilExit()
             throw HDF5Error(file: path, object: "/",
                             message: "corrupt HDF5 file: reading it did not finish in \(Int(timeout)) s")

@@ -27,4 +27,18 @@ struct HDF5IntegrityTests {
         #expect(message.contains("corrupt global heap collection at byte 0"), "\(message)")
         try HDF5GlobalHeapCheck.verify(Data(repeating: 0, count: 100), path: "x.h5")
     }
+
+    /// A reader that dies of a signal, or never finishes, makes the file an error naming it.
+    @Test func childThatCrashesOrHangsRefusesTheFile() throws {
+        let crash = errorMessage {
+            try HDF5File.childCheck(path: "m.h5", executable: "/bin/sh", arguments: ["-c", "kill -SEGV $$"])
+        }
+        #expect(crash.hasPrefix("m.h5: /: corrupt HDF5 file: the HDF5 library crashed reading it (signal 11)"), "\(crash)")
+        let hang = errorMessage {
+            try HDF5File.childCheck(path: "m.h5", executable: "/bin/sh", arguments: ["-c", "sleep 30"], timeout: 0.5)
+        }
+        #expect(hang.contains("did not finish"), "\(hang)")
+        // An ordinary failure passes: the caller's own read reports it.
+        try HDF5File.childCheck(path: "m.h5", executable: "/bin/sh", arguments: ["-c", "exit 1"])
+    }
 }
