@@ -35,7 +35,7 @@ struct HDF5IntegrityTests {
         }
         #expect(crash.hasPrefix("m.h5: /: corrupt HDF5 file: the HDF5 library crashed reading it (signal 11)"), "\(crash)")
         let hang = errorMessage {
-            try HDF5File.childCheck(path: "m.h5", executable: "/bin/sh", arguments: ["-c", "sleep 30"], timeout: 0.5)
+            try HDF5File.childCheck(path: "m.h5", executable: "/bin/sh", arguments: ["-c", "exec sleep 30"], timeout: 0.5)
         }
         #expect(hang.contains("did not finish"), "\(hang)")
         // An ordinary failure passes: the caller's own read reports it.
