@@ -20,6 +20,13 @@ extension HDF5File {
         let p = Process()
         p.executableURL = URL(fileURLWithPath: executable)
         p.arguments = arguments
+        // glibc fills fresh and freed heap memory with a pattern: a read that libhdf5 makes past
+        // its buffers (a corrupt heap index, say) then meets garbage pointers and crashes in the
+        // child reliably, instead of passing there by the luck of the heap layout and crashing
+        // in the parent.
+        var environment = ProcessInfo.processInfo.environment
+        environment["MALLOC_PERTURB_"] = "165"
+        p.environment = environment
         p.standardInput = FileHandle.nullDevice
         p.standardOutput = FileHandle.nullDevice
         p.standardError = FileHandle.nullDevice
