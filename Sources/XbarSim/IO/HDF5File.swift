@@ -1,4 +1,5 @@
 import CHDF5
+import Foundation
 import XbarSimSupport
 #if canImport(Glibc)
 import Glibc
@@ -17,6 +18,9 @@ public final class HDF5File {
     public init(readingFrom path: String) throws {
         HDF5Library.prepareThread()
         self.path = path
+        guard !FileManager.default.fileExists(atPath: path) || isRegularFile(path) else {
+            throw HDF5Error(file: path, object: "/", message: "not a regular file")
+        }
         guard H5Fis_hdf5(path) > 0 else {
             throw HDF5Error(file: path, object: "/", message: "not an HDF5 file, or it cannot be read")
         }
