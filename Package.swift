@@ -97,7 +97,7 @@ let package = Package(
             path: "Sources/XbarSim/Analog", swiftSettings: vectorFlags),
         .target(
             name: "XbarSimEnergy",
-            dependencies: ["XbarSimTensor", "XbarSimGraph", "XbarSimCircuit", "XbarSimCrossbar", "XbarSimAnalog"],
+            dependencies: ["XbarSimSupport", "XbarSimTensor", "XbarSimGraph", "XbarSimCircuit", "XbarSimCrossbar", "XbarSimAnalog"],
             path: "Sources/XbarSim/Energy"),
         .target(
             name: "XbarSimSpice",

@@ -70,7 +70,9 @@ extension XbarSimCommand {
                 }
                 try usage {
                     let (r, c) = try CommandLimits.parseTile(tile, flag: "--tile")
-                    try CommandLimits.checkTile(rows: r, columns: c, batch: batch, flag: "--tile")
+                    // --check solves the tile with the exact solver when its wires are not ideal.
+                    let exact = try check && !chip.config().circuit.wires.isIdeal
+                    try CommandLimits.checkTile(rows: r, columns: c, batch: batch, exactSolver: exact, flag: "--tile")
                 }
             }
             _ = try count(channels, flag: "--channels")

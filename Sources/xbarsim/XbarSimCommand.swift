@@ -12,10 +12,19 @@ struct XbarSimCommand: ParsableCommand {
             in float32 or on simulated memristor crossbars.
             """,
         version: "0.1.0",
-        subcommands: [Eval.self, Report.self, SweepCommand.self, Diagnose.self, Bench.self, Spice.self, Info.self, Golden.self])
+        subcommands: [Eval.self, Report.self, SweepCommand.self, Diagnose.self, Bench.self, Spice.self, Info.self, Golden.self,
+                      CheckModelFile.self])
 
     static func main() {
         Allocator.reuseLargeBuffers()
+        // Model files are read once in a child process first (xbarsim check-model-file), so
+        // that a corrupt file that crashes libhdf5 is an error naming it, not a crash here.
+        if CommandLine.arguments.dropFirst().first != CheckModelFile.configuration.commandName {
+            HDF5File.readPreflight = { path in
+                try HDF5File.childCheck(path: path, executable: "/proc/self/exe",
+                                        arguments: [CheckModelFile.configuration.commandName ?? "", path])
+            }
+        }
         // Long IR-drop solves say how far they are (stderr, one line every few seconds).
         TileSolveProgress.shared.install(interval: 5) { r in
             let line = "IR drop: solved \(r.tilesDone)/\(r.tilesTotal) tiles of this crossbar in "
@@ -70,4 +79,15 @@ struct ModelOptions: ParsableArguments {
 /// Runs a library check and shows its error as a usage error (one line naming the flag).
 func usage(_ body: () throws -> Void) throws {
     do { try body() } catch let error as ValidationError { throw error } catch { throw ValidationError("\(error)") }
+}
+
+/// Reads a model file completely and exits (hidden; run in a child process before a model is
+/// loaded, see `HDF5File.childCheck`).
+struct CheckModelFile: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "check-model-file", abstract: "Read a model file completely (used internally).", shouldDisplay: false)
+
+    @Argument var path: String
+
+    func run() throws { _ = try ModelFile.load(path) }
 }

@@ -46,6 +46,8 @@ public struct CrossbarLayer: Sendable {
         threads: Int = 1
     ) throws {
         self.geometry = geometry
+        try MappedCrossbar.checkMappable(matrix, scheme: config.mapping, scaling: config.scaling, window: config.device.window,
+                                         headroom: config.mappingHeadroom, name: "crossbar \(key)")
         mapped = MappedCrossbar.map(matrix, scheme: config.mapping, scaling: config.scaling, window: config.device.window,
                                     headroom: config.mappingHeadroom)
         let separate = config.mapping == .differential && config.periphery.opAmp.railVolts != nil

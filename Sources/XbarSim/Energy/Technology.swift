@@ -1,4 +1,5 @@
 import Foundation
+import XbarSimSupport
 
 /// The technology numbers energy and latency are computed from: timing of devices,
 /// op-amps and converters, their power and energy per conversion.
@@ -147,6 +148,9 @@ public struct Technology: Sendable, Hashable, Codable {
 
     /// This technology with the fields of the JSON file at `path` applied.
     public func applying(file path: String) throws(TechnologyError) -> Technology {
+        if FileManager.default.fileExists(atPath: path), !isRegularFile(path) {
+            throw TechnologyError(source: path, field: nil, message: "not a regular file")
+        }
         guard let data = FileManager.default.contents(atPath: path) else {
             throw TechnologyError(source: path, field: nil, message: "cannot read the file")
         }

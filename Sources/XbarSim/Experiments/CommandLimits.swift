@@ -37,14 +37,23 @@ public enum CommandLimits {
     }
 
     /// A random tile of `rows x columns` driven by `batch` input vectors (`spice --tile`, `bench`):
-    /// each side in `tileSide`, and its conductances, solutions and exact-solver blocks
-    /// (`rows·columns·(columns + batch)` doubles) within the memory budget.
-    public static func checkTile(rows: Int, columns: Int, batch: Int, flag: String) throws {
+    /// each side in `tileSide`, and its memory within the budget: a few copies of its
+    /// conductances plus inputs and outputs (`4·R·C + (R + C)·batch` doubles), or with the exact
+    /// IR-drop solver its `R` dense `C x C` blocks (`R·C·(C + batch)` doubles).
+    public static func checkTile(rows: Int, columns: Int, batch: Int, exactSolver: Bool = false, flag: String) throws {
         try check(rows, tileSide, flag: flag)
         try check(columns, tileSide, flag: flag)
-        let perRow = try CheckedSize.sum(columns, batch, parameter: flag)
-        try MemoryBudget.check(elements: [rows, columns, perRow], elementBytes: 8,
-                               what: "a \(rows)x\(columns) tile with \(batch) input vector(s)", parameter: flag)
+        let what = "a \(rows)x\(columns) tile with \(batch) input vector(s)"
+        if exactSolver {
+            let perRow = try CheckedSize.sum(columns, batch, parameter: flag)
+            try MemoryBudget.check(elements: [rows, columns, perRow], elementBytes: 8, what: what + " and the exact solver",
+                                   parameter: flag)
+        } else {
+            let cells = try CheckedSize.product([4, rows, columns], parameter: flag)
+            let vectors = try CheckedSize.product([try CheckedSize.sum(rows, columns, parameter: flag), batch], parameter: flag)
+            try MemoryBudget.check(elements: [try CheckedSize.sum(cells, vectors, parameter: flag)], elementBytes: 8,
+                                   what: what, parameter: flag)
+        }
     }
 
     /// Parses `RxC` (e.g. `128x128`) for a tile given on the command line.

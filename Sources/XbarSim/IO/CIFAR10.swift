@@ -1,4 +1,5 @@
 import Foundation
+import XbarSimSupport
 
 /// An error finding or reading the CIFAR-10 dataset; the message names the file.
 public struct DatasetError: Error, CustomStringConvertible, Sendable {
@@ -116,6 +117,9 @@ public struct CIFAR10: Sendable {
         var labels: [Int] = []
         for path in files {
             if let limit, labels.count >= limit { break }
+            if FileManager.default.fileExists(atPath: path), !isRegularFile(path) {
+                throw DatasetError("\(path): not a regular file (a FIFO or device cannot be a CIFAR-10 batch)")
+            }
             guard let data = FileManager.default.contents(atPath: path) else {
                 throw DatasetError("\(path): missing or unreadable CIFAR-10 file (fetch with Datasets/download-cifar10.sh)")
             }
@@ -145,7 +149,8 @@ public struct CIFAR10: Sendable {
 
     /// Class names from `batches.meta.txt` when present, else the official names.
     public static func classNames(in directory: String) -> [String] {
-        guard let text = try? String(contentsOfFile: directory + "/batches.meta.txt", encoding: .utf8) else {
+        guard isRegularFile(directory + "/batches.meta.txt"),
+              let text = try? String(contentsOfFile: directory + "/batches.meta.txt", encoding: .utf8) else {
             return defaultClassNames
         }
         let names = text.split(whereSeparator: \.isNewline).map { $0.trimmingCharacters(in: .whitespaces) }

@@ -1,4 +1,5 @@
 import CHDF5
+import Foundation
 import XbarSimSupport
 #if canImport(Glibc)
 import Glibc
@@ -17,9 +18,14 @@ public final class HDF5File {
     public init(readingFrom path: String) throws {
         HDF5Library.prepareThread()
         self.path = path
+        guard !FileManager.default.fileExists(atPath: path) || isRegularFile(path) else {
+            throw HDF5Error(file: path, object: "/", message: "not a regular file")
+        }
         guard H5Fis_hdf5(path) > 0 else {
             throw HDF5Error(file: path, object: "/", message: "not an HDF5 file, or it cannot be read")
         }
+        try HDF5GlobalHeapCheck.verify(path: path)
+        try HDF5File.readPreflight?(path)
         let opened = H5Fopen(path, xbar_H5F_ACC_RDONLY(), xbar_H5P_DEFAULT())
         guard opened >= 0 else {
             // H5Fis_hdf5 only checks the signature: a copy cut short passes it and fails here.

@@ -26,6 +26,8 @@ struct HostileValuesTests {
         (["eval", "--calibration-images", "60000"], "--calibration-images: must be in 1...10000"),
         (["spice", "--tile", "100000x100000"], "--tile: must be in 2...65536 (rows and columns of one crossbar, 2 to 65,536), got 100000"),
         (["spice", "--tile", "65536x65536"], "--tile: a 65536x65536 tile with 1 input vector(s) would need"),
+        (["spice", "--tile", "4096x4096", "--wire-resistance", "1", "--check"],
+         "--tile: a 4096x4096 tile with 1 input vector(s) and the exact solver would need"),
         (["spice", "--tile", "9223372036854775807x2"], "--tile: must be in 2...65536"),
         (["spice", "--tile", "99999999999999999999x2"], "--tile: expected ROWSxCOLUMNS"),
         (["spice", "--tile", "4x4", "--threads", "0"], "--threads: must be in 1...1024, got 0"),
@@ -36,6 +38,7 @@ struct HostileValuesTests {
         (["bench", "--tile-batch", "9223372036854775807"], "--tile-batch: must be in 1...65536"),
         (["bench", "--tile-sizes", "100000"], "--tile-sizes: must be in 2...65536, got 100000"),
         (["bench", "--tile-sizes", "65536", "--tile-batch", "65536"], "--tile-sizes: a 65536x65536 tile"),
+        (["bench", "--tile-sizes", "128,100000"], "--tile-sizes: must be in 2...65536, got 100000"),
         (["bench", "--chips", "9223372036854775807"], "--chips: must be in 1...100000"),
         (["sweep", "--out", "/tmp/never", "--vary", "variation=0:1:1e-300"], "--vary: range '0:1:1e-300' for 'variation' has"),
         (["sweep", "--out", "/tmp/never", "--vary", "variation=-1e308:1e308:1"], "--vary: range"),
@@ -71,6 +74,11 @@ struct HostileValuesTests {
             #expect(!message.contains("Missing value"), "\(arguments): \(message)")
             #expect(!message.contains("\n"), "\(arguments): a one-line message, got \(message)")
         }
+    }
+
+    @Test func largeButFeasibleTilesAreAccepted() throws {
+        _ = try XbarSimCommand.parseAsRoot(["bench", "--tile-only", "--tile-sizes", "128,1024,2048"])
+        _ = try XbarSimCommand.parseAsRoot(["spice", "--tile", "2048x2048"])
     }
 
     @Test func negativeZeroIsZero() throws {

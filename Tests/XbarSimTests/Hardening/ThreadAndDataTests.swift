@@ -44,6 +44,16 @@ struct ThreadAndDataTests {
                 == work + "/Datasets/cifar-10-batches-bin")
     }
 
+    @Test func fifoInsteadOfAFileIsRefusedNotBlocking() throws {
+        let dir = temporaryDirectory()
+        defer { try? FileManager.default.removeItem(atPath: dir) }
+        #expect(mkfifo(dir + "/test_batch.bin", 0o644) == 0)
+        #expect(mkfifo(dir + "/model.h5", 0o644) == 0)
+        #expect(errorMessage { _ = try CIFAR10.test(in: dir) }.contains("not a regular file"))
+        #expect(errorMessage { _ = try ModelFile.load(dir + "/model.h5") }.contains("not a regular file"))
+        #expect(errorMessage { _ = try Technology.default.applying(file: dir + "/model.h5") }.contains("not a regular file"))
+    }
+
     @Test(.enabled(if: sharedDataDirectory != nil, "needs ../shared/cifar10"))
     func calibrationUsesWhatItReportsOrRefuses() throws {
         var c = Preset.ideal.config
