@@ -100,6 +100,12 @@ public final class HDF5Group {
     /// Whether the group has an attribute of this name.
     public func hasAttribute(_ name: String) -> Bool { H5Aexists(id, name) > 0 }
 
+    /// Removes an attribute (files opened for writing); no-op when it does not exist.
+    public func deleteAttribute(_ name: String) throws {
+        guard hasAttribute(name) else { return }
+        try h5check(H5Adelete(id, name), "H5Adelete", file: file.path, object: attributePath(name))
+    }
+
     /// A subgroup by name.
     public func group(_ name: String) throws -> HDF5Group { try HDF5Group(file: file, path: objectPath(name)) }
 
