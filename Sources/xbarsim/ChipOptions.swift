@@ -8,6 +8,7 @@ extension ProgrammingVariation.Distribution: ExpressibleByArgument {}
 extension DriftCompensation: ExpressibleByArgument {}
 extension FaultScope: ExpressibleByArgument {}
 extension IRDropMode: ExpressibleByArgument {}
+extension PostCalibration: ExpressibleByArgument {}
 
 /// Every parameter of a simulated chip. A preset sets them all; each flag given overrides it.
 struct ChipOptions: ParsableArguments {
@@ -75,6 +76,11 @@ struct ChipOptions: ParsableArguments {
     var multiplierGainError: Double?
     @Option(parsing: .unconditional, help: ArgumentHelp("Training images that set the DAC/ADC ranges.", valueName: "n"))
     var calibrationImages: Int?
+    @Option(help: ArgumentHelp(
+        "Post-programming calibration on --calibration-images training images: none, column (per-column TIA gain trim and "
+            + "bias-row offset), bn (BN statistics re-estimated from the chip's activations, BN devices reprogrammed) or all.",
+        valueName: "mode"))
+    var calibrate: PostCalibration?
     @Option(help: ArgumentHelp("Output offset of the diode max-pooling circuits, volts.", valueName: "volts"))
     var maxpoolOffset: Double?
     @Option(parsing: .upToNextOption, help: ArgumentHelp(
@@ -145,6 +151,7 @@ struct ChipOptions: ParsableArguments {
         if let limiterOffset { c.periphery.limiterOffsetVolts = limiterOffset }
         if let multiplierGainError { c.periphery.multiplierGainError = multiplierGainError }
         if let calibrationImages { c.calibrationImages = calibrationImages }
+        if let calibrate { c.postCalibration = calibrate }
         if let maxpoolOffset { c.periphery.maxPoolOffsetVolts = maxpoolOffset }
         if !digital.isEmpty { c.digitalOps = digital }
         if let wireResistance {
