@@ -180,6 +180,21 @@ struct ChipOptions: ParsableArguments {
     }
 
     func validate() throws { _ = try config() }
+
+    /// `config()` for a command that builds chips without post-programming calibration
+    /// (`diagnose`, `report`, `spice`): `--calibrate` other than `none` is an error naming the flag
+    /// rather than silently ignored; `spice` (`netlists: true`) also refuses per-column drift
+    /// compensation, which its netlists do not carry.
+    func uncalibratedConfig(command: String, netlists: Bool = false) throws -> AnalogConfig {
+        let c = try config()
+        guard c.postCalibration == .none else {
+            throw ValidationError("--calibrate: xbarsim \(command) does not calibrate chips; use eval or sweep")
+        }
+        if netlists, c.device.drift.compensation == .column, c.device.drift.timeSeconds != nil {
+            throw ValidationError("--drift-compensation: xbarsim \(command) netlists carry global compensation only, not column")
+        }
+        return c
+    }
 }
 
 /// `XbarSim.parseConductance`, with its error shown as a usage error.
