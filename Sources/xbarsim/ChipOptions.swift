@@ -8,6 +8,7 @@ extension ProgrammingVariation.Distribution: ExpressibleByArgument {}
 extension DriftCompensation: ExpressibleByArgument {}
 extension FaultScope: ExpressibleByArgument {}
 extension IRDropMode: ExpressibleByArgument {}
+extension PostCalibration: ExpressibleByArgument {}
 
 /// Every parameter of a simulated chip. A preset sets them all; each flag given overrides it.
 struct ChipOptions: ParsableArguments {
@@ -75,6 +76,11 @@ struct ChipOptions: ParsableArguments {
     var multiplierGainError: Double?
     @Option(parsing: .unconditional, help: ArgumentHelp("Training images that set the DAC/ADC ranges.", valueName: "n"))
     var calibrationImages: Int?
+    @Option(help: ArgumentHelp(
+        "Post-programming calibration on --calibration-images training images: none, column (per-column TIA gain trim and "
+            + "bias-row offset), bn (BN statistics re-estimated from the chip's activations, BN devices reprogrammed) or all.",
+        valueName: "mode"))
+    var calibrate: PostCalibration?
     @Option(help: ArgumentHelp("Output offset of the diode max-pooling circuits, volts.", valueName: "volts"))
     var maxpoolOffset: Double?
     @Option(parsing: .upToNextOption, help: ArgumentHelp(
@@ -145,6 +151,7 @@ struct ChipOptions: ParsableArguments {
         if let limiterOffset { c.periphery.limiterOffsetVolts = limiterOffset }
         if let multiplierGainError { c.periphery.multiplierGainError = multiplierGainError }
         if let calibrationImages { c.calibrationImages = calibrationImages }
+        if let calibrate { c.postCalibration = calibrate }
         if let maxpoolOffset { c.periphery.maxPoolOffsetVolts = maxpoolOffset }
         if !digital.isEmpty { c.digitalOps = digital }
         if let wireResistance {
@@ -173,6 +180,21 @@ struct ChipOptions: ParsableArguments {
     }
 
     func validate() throws { _ = try config() }
+
+    /// `config()` for a command that builds chips without post-programming calibration
+    /// (`diagnose`, `report`, `spice`): `--calibrate` other than `none` is an error naming the flag
+    /// rather than silently ignored; `spice` (`netlists: true`) also refuses per-column drift
+    /// compensation, which its netlists do not carry.
+    func uncalibratedConfig(command: String, netlists: Bool = false) throws -> AnalogConfig {
+        let c = try config()
+        guard c.postCalibration == .none else {
+            throw ValidationError("--calibrate: xbarsim \(command) does not calibrate chips; use eval or sweep")
+        }
+        if netlists, c.device.drift.compensation == .column, c.device.drift.timeSeconds != nil {
+            throw ValidationError("--drift-compensation: xbarsim \(command) netlists carry global compensation only, not column")
+        }
+        return c
+    }
 }
 
 /// `XbarSim.parseConductance`, with its error shown as a usage error.

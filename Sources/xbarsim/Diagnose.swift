@@ -48,11 +48,11 @@ extension XbarSimCommand {
             guard images > 0 else { throw ValidationError("--images: must be positive, got \(images)") }
             guard chips > 0 else { throw ValidationError("--chips: must be positive, got \(chips)") }
             do { try settings.validate() } catch let error as SettingsError { throw ValidationError(error.description) }
-            _ = try chip.config()
+            _ = try chip.uncalibratedConfig(command: "diagnose")
         }
 
         func run() throws {
-            let config = try chip.config()
+            let config = try chip.uncalibratedConfig(command: "diagnose")
             let inputs = try EvaluationInputs(settings: settings)
             let bar = ProgressBar(label: "diagnose", enabled: !json)
             let report = try Evaluation.diagnose(

@@ -80,7 +80,7 @@ extension XbarSimCommand {
         func run() throws {
             let inputs = try EvaluationInputs(settings: settings)
             let report = try Evaluation.chipReport(
-                inputs, settings: settings, config: try chip.config(), preset: chip.preset, seed: seed,
+                inputs, settings: settings, config: try chip.uncalibratedConfig(command: "report"), preset: chip.preset, seed: seed,
                 technology: try technology(), layout: layout, schedule: schedule)
             let text = ReportFormat.markdown(report)
             if let markdown {

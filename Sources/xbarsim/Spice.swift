@@ -94,7 +94,7 @@ extension XbarSimCommand {
         }
 
         func run() throws {
-            let config = try chip.config()
+            let config = try chip.uncalibratedConfig(command: "spice", netlists: true)
             let runner: Ngspice? = check ? try Ngspice.locate(explicit: ngspice) : nil
             let tile = op == nil && !modules ? chip.tile : nil
             let single = tile != nil

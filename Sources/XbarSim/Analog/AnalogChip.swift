@@ -185,7 +185,7 @@ public struct AnalogChip: Sendable {
         }
     }
 
-    private init(
+    init(
         graph: Graph, config: AnalogConfig, seed: UInt64, chip: Int, stages: [AnalogStage], voltsPerUnit: Double,
         calibration: Calibration, opConfigs: [AnalogConfig]
     ) {
@@ -298,21 +298,28 @@ public struct AnalogChip: Sendable {
         return Kernels.flatten(output)
     }
 
+    /// - Parameters:
+    ///   - using: runs this stage in place of `stages[i]` (post-programming calibration).
+    ///   - calibrationRead: draw read noise from the calibration reads' own streams
+    ///     (`[chip, op, ChipCalibration.noiseTag]`), not the test images'.
     func apply(
         stage i: Int, inputs x: inout [Tensor], firstImage: Int, threads: Int,
-        observe: ((CrossbarObservation) -> Void)? = nil
+        observe: ((CrossbarObservation) -> Void)? = nil, using override: AnalogStage? = nil, calibrationRead: Bool = false
     ) -> Tensor {
         let op = graph.ops[i]
         let config = opConfigs[i]
         let periphery = config.periphery
         let rail = railUnits(op: i)
-        let noise = NoiseKey(seed: seed, crossbar: [UInt64(chip), UInt64(i)], firstImage: firstImage)
+        let noise = NoiseKey(
+            seed: seed,
+            crossbar: calibrationRead ? [UInt64(chip), UInt64(i), ChipCalibration.noiseTag] : [UInt64(chip), UInt64(i)],
+            firstImage: firstImage)
         func ranges(input: Float, output: Float) -> SignalRanges {
             SignalRanges(railUnits: rail, inputRange: input, outputRange: output)
         }
         let inMax = calibration.maxAbs[op.inputs[0]]
         let outMax = calibration.maxAbs[i + 1]
-        switch stages[i] {
+        switch override ?? stages[i] {
         case .crossbar(let layer):
             var input = x.removeFirst()
             let isVector = input.shape.count == 2

@@ -59,8 +59,12 @@ public struct AnalogConfig: Sendable, Hashable, Codable {
     public var periphery = Periphery()
     /// Wire and driver resistances of every tile and how IR drop is solved.
     public var circuit = CircuitModel()
-    /// Training images used to set DAC/ADC ranges (digitized mode).
+    /// Training images used to set DAC/ADC ranges (digitized mode) and, with
+    /// `postCalibration`, fed through the programmed chip to calibrate it.
     public var calibrationImages = 256
+    /// Post-programming calibration (`--calibrate`): per-column TIA gain/offset trim, BN
+    /// re-estimation, both or none (`ChipCalibration`, `docs/remedies.md`).
+    public var postCalibration = PostCalibration.none
     /// Crossbars that get stuck-at faults (`--stuck-scope`).
     public var faultScope = FaultScope.all
     /// Programming headroom `h` (`--headroom`): scaled weights reach `G_max/(1+h)`, not
@@ -165,6 +169,7 @@ extension AnalogConfig {
         periphery = try c.decodeIfPresent(Periphery.self, forKey: .periphery) ?? periphery
         circuit = try c.decodeIfPresent(CircuitModel.self, forKey: .circuit) ?? circuit
         calibrationImages = try c.decodeIfPresent(Int.self, forKey: .calibrationImages) ?? calibrationImages
+        postCalibration = try c.decodeIfPresent(PostCalibration.self, forKey: .postCalibration) ?? postCalibration
         faultScope = try c.decodeIfPresent(FaultScope.self, forKey: .faultScope) ?? faultScope
         mappingHeadroom = try c.decodeIfPresent(Double.self, forKey: .mappingHeadroom) ?? mappingHeadroom
         poolingConductanceSiemens = try c.decodeIfPresent(Double.self, forKey: .poolingConductanceSiemens)

@@ -28,6 +28,9 @@ public struct CrossbarLayer: Sendable {
     public var parts: [EffectiveWeights]
     /// How the tiles were laid out and solved (tile size, wires, solver, TIA gain, grouping).
     public var circuitOptions: EffectiveWeightOptions
+    /// Post-programming TIA feedback trim per output (`R_f → t_o·R_f`, multiplying the whole
+    /// output, bias rows and read noise included); nil: untrimmed (`ChipCalibration`).
+    public var tiaTrim: [Double]?
     /// A pointwise (or regular) crossbar's weights and variance weights packed for the
     /// one-pass crossbar kernel (`ReadNoiseSampler.pointwise`), one per part, where the
     /// CPU runs it fast; empty elsewhere.
@@ -45,22 +48,38 @@ public struct CrossbarLayer: Sendable {
         geometry: Conv2DGeometry, matrix: CrossbarMatrix, config: AnalogConfig, seed: UInt64, key: [UInt64],
         threads: Int = 1
     ) throws {
-        self.geometry = geometry
         try MappedCrossbar.checkMappable(matrix, scheme: config.mapping, scaling: config.scaling, window: config.device.window,
                                          headroom: config.mappingHeadroom, name: "crossbar \(key)")
-        mapped = MappedCrossbar.map(matrix, scheme: config.mapping, scaling: config.scaling, window: config.device.window,
-                                    headroom: config.mappingHeadroom)
+        let mapped = MappedCrossbar.map(matrix, scheme: config.mapping, scaling: config.scaling,
+                                        window: config.device.window, headroom: config.mappingHeadroom)
         let separate = config.mapping == .differential && config.periphery.opAmp.railVolts != nil
-        programmed = ProgrammedCrossbar(mapped, device: config.device, opAmp: config.periphery.opAmp, seed: seed,
-                                        key: key, keepTIAsSeparate: separate)
+        let programmed = ProgrammedCrossbar(mapped, device: config.device, opAmp: config.periphery.opAmp, seed: seed,
+                                            key: key, keepTIAsSeparate: separate)
+        try self.init(geometry: geometry, mapped: mapped, programmed: programmed, config: config, threads: threads)
+    }
+
+    /// A crossbar from its mapping and programmed devices (e.g. after post-programming
+    /// calibration reprogrammed some of them), with each output's TIA feedback trimmed by
+    /// `tiaTrim[o]` (nil: untrimmed). Solves the tiles' circuits.
+    public init(
+        geometry: Conv2DGeometry, mapped: MappedCrossbar, programmed: ProgrammedCrossbar, config: AnalogConfig,
+        tiaTrim: [Double]? = nil, threads: Int = 1
+    ) throws {
+        self.geometry = geometry
+        self.mapped = mapped
+        self.programmed = programmed
+        self.tiaTrim = tiaTrim
+        let separate = config.mapping == .differential && config.periphery.opAmp.railVolts != nil
         rowTiles = PhysicalLayout.rowTiles(mapped, tile: config.tile)
         let options = EffectiveWeightOptions(
             tile: config.tile, circuit: config.circuit, opAmp: config.periphery.opAmp,
             partPerRowTile: config.mode == .digitized && rowTiles.count > 1, separateOutputs: geometry.groups > 1,
             keepTIAsSeparate: separate, readNoiseSigma: config.device.readNoise.relativeSigma,
-            driftCompensation: programmed.driftCompensation, threads: threads)
+            driftCompensation: programmed.driftCompensation,
+            columnDriftCompensation: programmed.columnDriftCompensation, threads: threads)
         circuitOptions = options
-        parts = try Self.effectiveWeights(mapped: mapped, programmed: programmed, options: options, geometry: geometry)
+        parts = try Self.effectiveWeights(mapped: mapped, programmed: programmed, options: options, geometry: geometry,
+                                          tiaTrim: tiaTrim)
         // Regular convolutions too, on their unfolded input (im2col), up to a size; every
         // part (row tile, digitized mode) over its own input rows. A row tile of bias rows
         // alone keeps the whole crossbar on the GEMM path.
@@ -77,11 +96,15 @@ public struct CrossbarLayer: Sendable {
     /// The parts `run` multiplies with: `EffectiveWeights.build`, with partial row tiles of grouped
     /// convolutions widened with zeros (they run over every receptive-field row).
     static func effectiveWeights(
-        mapped: MappedCrossbar, programmed: ProgrammedCrossbar, options: EffectiveWeightOptions, geometry: Conv2DGeometry
+        mapped: MappedCrossbar, programmed: ProgrammedCrossbar, options: EffectiveWeightOptions, geometry: Conv2DGeometry,
+        tiaTrim: [Double]?
     ) throws -> [EffectiveWeights] {
         var parts = try EffectiveWeights.build(
             mapped: mapped, positiveSiemens: programmed.positiveSiemens, negativeSiemens: programmed.negativeSiemens,
             options: options)
+        if let tiaTrim {
+            for i in parts.indices { parts[i].trim(tiaTrim) }
+        }
         if geometry.groups > 1 {
             for i in parts.indices where parts[i].inputRows != 0..<geometry.fanIn {
                 parts[i] = parts[i].widened(to: geometry.fanIn, outputs: mapped.outputs)
@@ -102,7 +125,7 @@ extension CrossbarLayer {
         ideal.circuit.irDrop = .off
         // With ideal wires nothing is solved (closed-form transfer), so this does not fail.
         guard let reference = try? Self.effectiveWeights(mapped: mapped, programmed: programmed, options: ideal,
-                                                         geometry: geometry),
+                                                         geometry: geometry, tiaTrim: tiaTrim),
               reference.count == parts.count
         else { return nil }
         var difference = 0.0, norm = 0.0
@@ -124,6 +147,30 @@ extension CrossbarLayer {
 }
 
 extension EffectiveWeights {
+    /// Multiplies output `o` (weights, bias, both TIA halves) by `trim[o]` and its read-noise
+    /// variances by `trim[o]²`: a TIA whose feedback resistance is scaled by `trim[o]`.
+    mutating func trim(_ trim: [Double]) {
+        let width = inputRows.count
+        func scale(_ w: inout [Float]?, squared: Bool, perOutput: Int) {
+            guard var values = w else { return }
+            for o in trim.indices {
+                let t = Float(squared ? trim[o] * trim[o] : trim[o])
+                for j in 0..<perOutput where o * perOutput + j < values.count { values[o * perOutput + j] *= t }
+            }
+            w = values
+        }
+        var all: [Float]? = weights
+        scale(&all, squared: false, perOutput: width)
+        weights = all ?? weights
+        scale(&positiveWeights, squared: false, perOutput: width)
+        scale(&negativeWeights, squared: false, perOutput: width)
+        scale(&variance, squared: true, perOutput: width)
+        scale(&bias, squared: false, perOutput: 1)
+        scale(&positiveBias, squared: false, perOutput: 1)
+        scale(&negativeBias, squared: false, perOutput: 1)
+        scale(&biasVariance, squared: true, perOutput: 1)
+    }
+
     /// The same part with weights over all `fanIn` rows (zeros outside `inputRows`).
     func widened(to fanIn: Int, outputs: Int) -> EffectiveWeights {
         func widen(_ w: [Float]?) -> [Float]? {

@@ -11,7 +11,7 @@ import XbarSimTensor
 ///     w_ol += Σ_{c→o} Σ_{p→l} sign_c · Z_c · T_cp · sign_p · κ
 ///
 /// (`Z_c` the TIA's transimpedance, `sign_c`/`sign_p` from `ColumnRead`/`RowDrive`, `κ` the
-/// drift compensation), which is exact for the linear tile circuit: inference stays one GEMM
+/// drift compensation, global or per output), which is exact for the linear tile circuit: inference stays one GEMM
 /// per crossbar and IR drop costs one circuit solve per tile and chip.
 ///
 /// Read noise keeps the output-statistics model of `ProgrammedCrossbar`, with variances
@@ -49,12 +49,17 @@ public struct EffectiveWeightOptions: Sendable {
     public var keepTIAsSeparate: Bool
     public var readNoiseSigma: Double
     public var driftCompensation: Double
+    /// Per-output drift compensation (`ProgrammedCrossbar.columnDriftCompensation`), applied
+    /// with `driftCompensation`; nil: none.
+    public var columnDriftCompensation: [Double]?
     public var threads: Int
 
     public init(
         tile: TileSize, circuit: CircuitModel, opAmp: OpAmp, partPerRowTile: Bool, separateOutputs: Bool,
-        keepTIAsSeparate: Bool, readNoiseSigma: Double, driftCompensation: Double, threads: Int
+        keepTIAsSeparate: Bool, readNoiseSigma: Double, driftCompensation: Double,
+        columnDriftCompensation: [Double]? = nil, threads: Int
     ) {
+        self.columnDriftCompensation = columnDriftCompensation
         self.tile = tile
         self.circuit = circuit
         self.opAmp = opAmp
@@ -133,6 +138,7 @@ extension EffectiveWeights {
                     let parity = mapped.scheme == .differential ? c % 2 : 0
                     let gamma = sharedGain[o][parity]
                     let z = circuit.transimpedanceOhms(column: c) * gamma * kappa
+                        * (options.columnDriftCompensation?[o] ?? 1)
                     // Ideal-wire gain of this column for the read-noise variance.
                     var sumG = 0.0
                     for p in 0..<rows { sumG += circuit.conductance(row: p, column: c) }

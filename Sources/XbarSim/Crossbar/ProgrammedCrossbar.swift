@@ -6,9 +6,10 @@ import XbarSimDevice
 /// at read time (levels, programming variation, stuck faults, drift; see
 /// `DeviceModel`). The engine then needs, per output `o` and row `r`:
 ///
-/// - the effective weight `w_or = (γ⁺_o·G⁺_or − γ⁻_o·G⁻_or) / s_o · c`, where `γ` is the
-///   finite-gain factor of the TIA that reads the device (`OpAmp.gainFactor`) and `c`
-///   the drift-compensation factor (1 without compensation);
+/// - the effective weight `w_or = (γ⁺_o·G⁺_or − γ⁻_o·G⁻_or) / s_o · c_o`, where `γ` is the
+///   finite-gain factor of the TIA that reads the device (`OpAmp.gainFactor`) and `c_o`
+///   the drift-compensation factor (global: one per crossbar; column: one per output;
+///   1 without compensation);
 /// - for read noise with relative σ: the variance weight `v_or = σ²·(γ⁺²G⁺² + γ⁻²G⁻²)/s²·c²`,
 ///   so that an output's read-noise variance is `Σ_r v_or·x_r²`: one more GEMM on the
 ///   squared inputs instead of a random draw per device and read.
@@ -31,6 +32,13 @@ public struct ProgrammedCrossbar: Sendable {
     public var biasVariance: [Float]?
     /// `Σ G(t0) / Σ G(t)` when global drift compensation is on, else 1.
     public var driftCompensation: Double
+    /// Per output column, `Σ_r G_or(t0) / Σ_r G_or(t)` when per-column drift compensation is
+    /// on (`Drift.columnCompensationFactors`), else nil.
+    public var columnDriftCompensation: [Double]?
+    /// Conductances before drift (`outputs x rows`, siemens), for recomputing drift compensation
+    /// after reprogramming.
+    public var positiveBeforeDrift: [Double]
+    public var negativeBeforeDrift: [Double]
     /// Conductances at read time, for energy and SPICE (`outputs x rows`, siemens).
     public var positiveSiemens: [Double]
     public var negativeSiemens: [Double]
@@ -45,19 +53,42 @@ public struct ProgrammedCrossbar: Sendable {
         _ mapped: MappedCrossbar, device: DeviceModel, opAmp: OpAmp, seed: UInt64, key: [UInt64],
         keepTIAsSeparate: Bool = false
     ) {
-        let rows = mapped.rows
         let (gPos, gPosFresh) = device.program(mapped.positiveSiemens, seed: seed, key: key + [1])
         let (gNeg, gNegFresh) = device.program(mapped.negativeSiemens, seed: seed, key: key + [2])
+        self.init(mapped, positiveSiemens: gPos, negativeSiemens: gNeg, positiveBeforeDrift: gPosFresh,
+                  negativeBeforeDrift: gNegFresh, device: device, opAmp: opAmp, keepTIAsSeparate: keepTIAsSeparate)
+    }
+
+    /// A crossbar from its devices' conductances at read time (`positiveSiemens`, `negativeSiemens`,
+    /// `outputs x rows`) and before drift (for drift compensation), e.g. after some devices were
+    /// reprogrammed (`DeviceModel.reprogram`).
+    public init(
+        _ mapped: MappedCrossbar, positiveSiemens gPos: [Double], negativeSiemens gNeg: [Double],
+        positiveBeforeDrift gPosFresh: [Double], negativeBeforeDrift gNegFresh: [Double], device: DeviceModel,
+        opAmp: OpAmp, keepTIAsSeparate: Bool = false
+    ) {
+        let rows = mapped.rows
         var compensation = 1.0
-        if device.drift.compensation == .global, device.drift.timeSeconds != nil {
-            compensation = Drift.globalCompensationFactor(before: gPosFresh + gNegFresh, after: gPos + gNeg)
+        var columnCompensation: [Double]?
+        if device.drift.timeSeconds != nil {
+            switch device.drift.compensation {
+            case .none: break
+            case .global:
+                compensation = Drift.globalCompensationFactor(before: gPosFresh + gNegFresh, after: gPos + gNeg)
+            case .column:
+                columnCompensation = Drift.columnCompensationFactors(
+                    before: [gPosFresh, gNegFresh], after: [gPos, gNeg], outputs: mapped.outputs, rows: rows)
+            }
         }
+        columnDriftCompensation = columnCompensation
         let sigma = device.readNoise.relativeSigma
         inputs = mapped.inputs
         outputs = mapped.outputs
         driftCompensation = compensation
         positiveSiemens = gPos
         negativeSiemens = gNeg
+        positiveBeforeDrift = gPosFresh
+        negativeBeforeDrift = gNegFresh
         var w = [Float](repeating: 0, count: mapped.outputs * mapped.inputs)
         var b = [Float](repeating: 0, count: mapped.outputs)
         var wp = keepTIAsSeparate ? w : []
@@ -83,8 +114,9 @@ public struct ProgrammedCrossbar: Sendable {
                 gammaPos = opAmp.gainFactor(feedbackTimesInputConductance: sumPos / s)
                 gammaNeg = opAmp.gainFactor(feedbackTimesInputConductance: sumNeg / s)
             }
-            let kp = gammaPos * compensation / s
-            let kn = gammaNeg * compensation / s
+            let c = compensation * (columnCompensation?[o] ?? 1)
+            let kp = gammaPos * c / s
+            let kn = gammaNeg * c / s
             for r in 0..<rows {
                 let p = gPos[o * rows + r] * kp
                 let n = gNeg[o * rows + r] * kn

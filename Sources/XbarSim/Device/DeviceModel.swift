@@ -147,3 +147,45 @@ public struct DeviceModel: Sendable, Hashable, Codable {
         }
     }
 }
+
+extension DeviceModel {
+    /// Reprograms some devices of a crossbar after its programming (post-programming
+    /// calibration): device `indices[j]` of the array first programmed by
+    /// `program(_:seed:key:)` with `key` gets the new target `targets[j]` (siemens).
+    ///
+    /// Model of a reprogrammed device: target 0 is no device (0 S); any other target is clipped
+    /// to the window and rounded to the levels, then gets a fresh programming-variation draw
+    /// (stream `key + [calibrationPass, StreamPurpose.programming]`, draw `j`), and does not
+    /// drift (calibration runs at read time and the device is read right after). A device that
+    /// is stuck (the same stuck-fault draw as at programming, so the same devices) keeps its
+    /// stuck value: stuck-on at `G_max`, stuck-off at `G_min`.
+    public func reprogram(
+        _ targets: [Double], at indices: [Int], seed: UInt64, key: [UInt64], calibrationPass: UInt64
+    ) -> [Double] {
+        precondition(targets.count == indices.count)
+        var states = [DeviceState](repeating: .programmable, count: indices.count)
+        if stuck.isActive, let last = indices.max() {
+            // Replay the stuck stream: device i used uniform draw i.
+            var stream = RandomStream(seed: seed, key: key + [StreamPurpose.stuck.rawValue])
+            var uniforms = [Double](repeating: 1, count: last + 1)
+            for i in 0...last { uniforms[i] = stream.nextUniform() }
+            for (j, i) in indices.enumerated() { states[j] = stuck.state(forUniform: uniforms[i]) }
+        }
+        let quantizer = LevelQuantizer(levels, window)
+        var variationStream = RandomStream(seed: seed, key: key + [calibrationPass, StreamPurpose.programming.rawValue])
+        var out = [Double](repeating: 0, count: targets.count)
+        for (j, target) in targets.enumerated() {
+            let z = variation.relativeSigma > 0 ? variationStream.nextGaussian() : 0
+            guard target != 0 else { continue }
+            switch states[j] {
+            case .stuckOn: out[j] = window.gMaxSiemens
+            case .stuckOff: out[j] = window.gMinSiemens
+            case .programmable:
+                var g = quantizer.quantize(target)
+                if variation.relativeSigma > 0 { g = variation.apply(g, window: window, z: z) }
+                out[j] = g
+            }
+        }
+        return out
+    }
+}

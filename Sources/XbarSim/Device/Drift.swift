@@ -73,6 +73,29 @@ public struct Drift: Sendable, Hashable, Codable {
         return sumAfter > 0 ? before.reduce(0, +) / sumAfter : 1
     }
 
+    /// Per-column compensation factors `c_o = Σ_r G_or(t0) / Σ_r G_or(t)` over the devices of
+    /// each output column `o` (every array `outputs x rows`, row-major; several arrays, e.g. the
+    /// `G⁺` and `G⁻` halves, are summed together): the drift a reference read of each column sees.
+    /// 1 for a column whose `Σ G(t)` is 0.
+    public static func columnCompensationFactors(
+        before: [[Double]], after: [[Double]], outputs: Int, rows: Int
+    ) -> [Double] {
+        precondition(before.count == after.count)
+        var factors = [Double](repeating: 1, count: outputs)
+        for o in 0..<outputs {
+            var sumBefore = 0.0, sumAfter = 0.0
+            for (b, a) in zip(before, after) {
+                precondition(b.count == outputs * rows && a.count == outputs * rows)
+                for r in 0..<rows {
+                    sumBefore += b[o * rows + r]
+                    sumAfter += a[o * rows + r]
+                }
+            }
+            if sumAfter > 0 { factors[o] = sumBefore / sumAfter }
+        }
+        return factors
+    }
+
     public func validate() throws(DeviceParameterError) {
         guard referenceTimeSeconds.isFinite, referenceTimeSeconds > 0 else {
             throw DeviceParameterError(
@@ -99,4 +122,8 @@ public enum DriftCompensation: String, Sendable, Hashable, Codable, CaseIterable
     /// (`Drift.globalCompensationFactor(before:after:)`), as aihwkit's global drift
     /// compensation does with a reference read.
     case global
+    /// Each output column's outputs are multiplied by its own `Σ G(t0) / Σ G(t)` over that
+    /// column's devices (`Drift.columnCompensationFactors`): one reference read per column,
+    /// the gain correction a chip applies per TIA.
+    case column
 }

@@ -38,6 +38,9 @@ public struct AnalogEvaluationReport: Sendable, Equatable, Codable {
     /// Ops that ran in digital periphery (ADC, function, DAC), as `name (type)`; nil in reports
     /// written before digital fallback existed.
     public var digitalOps: [String]?
+    /// Post-programming calibration of chip 0 (`--calibrate`): mode, images, their source (the
+    /// training split) and what was done per op; nil (absent from JSON) without calibration.
+    public var postCalibration: ChipCalibration.Summary?
 }
 
 /// The float engine's result on an evaluation's test images.
@@ -73,6 +76,16 @@ extension Evaluation {
 
     /// Calibration maxima from the first `images` training images (not the test set).
     public static func calibrate(_ inputs: EvaluationInputs, images: Int, threads: Int) throws -> Calibration {
+        let batch = try calibrationImages(inputs, images: images).batch
+        return try Calibration.measure(graph: inputs.model.graph, batch: batch, threads: threads)
+    }
+
+    /// The first `images` images of the training split (never the test set), normalised as the
+    /// model expects, `[C, H, W, images]`, and where they came from: what sets the converter
+    /// ranges and what post-programming calibration reads through the chip.
+    public static func calibrationImages(
+        _ inputs: EvaluationInputs, images: Int
+    ) throws -> (batch: Tensor, source: String) {
         let source = inputs.isDatasetFile ? "\(inputs.dataDirectory) /train_images" : "\(inputs.dataDirectory)/\(CIFAR10.trainFiles[0])"
         let train = inputs.isDatasetFile
             ? try LabelledImageFile.load(inputs.dataDirectory, split: .train, limit: images)
@@ -84,7 +97,7 @@ extension Evaluation {
         let batch = Tensor(shape: train.imageShape + [train.count]) { out in
             train.normalizedBatch(0..<train.count, mean: meta.normalizationMean, std: meta.normalizationStd, into: out)
         }
-        return try Calibration.measure(graph: inputs.model.graph, batch: batch, threads: threads)
+        return (batch, source)
     }
 
     /// The float engine's correct predictions on the test images of `inputs` (the reference
@@ -129,6 +142,9 @@ extension Evaluation {
         let (floatCorrect, floatSeconds) = (reference.correct, reference.seconds)
 
         let calibration = try calibration ?? calibrate(inputs, images: config.calibrationImages, threads: threads)
+        let calibrationBatch = config.postCalibration == .none
+            ? nil : try calibrationImages(inputs, images: config.calibrationImages)
+        var calibrationSummary: ChipCalibration.Summary?
         let start = Date()
         var accuracies: [Double] = []
         var voltsPerUnit = 0.0
@@ -139,9 +155,17 @@ extension Evaluation {
         let timing: ((Int, Double) -> Void)? = profile ? { byType[ops[$0].kind.profileName, default: 0] += $1 } : nil
         for k in 0..<chips {
             let programStart = Date()
-            let chip = try AnalogChip(graph: inputs.model.graph, config: config, seed: seed, chip: k,
-                                      inputMaxAbs: inputMaxAbs(inputs.model.metadata), calibration: calibration,
-                                      threads: threads)
+            var programmed = try AnalogChip(graph: inputs.model.graph, config: config, seed: seed, chip: k,
+                                            inputMaxAbs: inputMaxAbs(inputs.model.metadata), calibration: calibration,
+                                            threads: threads)
+            if let calibrationBatch {
+                let (calibrated, summary) = try programmed.calibrated(
+                    images: calibrationBatch.batch, mode: config.postCalibration, source: calibrationBatch.source,
+                    threads: threads)
+                programmed = calibrated
+                if k == 0 { calibrationSummary = summary }
+            }
+            let chip = programmed
             if profile { byType["programming", default: 0] += Date().timeIntervalSince(programStart) }
             voltsPerUnit = chip.voltsPerUnit
             if k == 0 {
@@ -182,7 +206,7 @@ extension Evaluation {
             imagesPerSecond: Double(total * chips) / max(seconds, 1e-9),
             floatImagesPerSecond: Double(total) / max(floatSeconds, 1e-9), batchSize: settings.batchSize,
             threads: threads, parameters: config, voltsPerUnit: voltsPerUnit, mapping: mapping,
-            secondsByOpType: profile ? byType : nil, digitalOps: digitalOps)
+            secondsByOpType: profile ? byType : nil, digitalOps: digitalOps, postCalibration: calibrationSummary)
     }
 
     static func countCorrect(_ logits: Tensor, labels: [Int], first: Int) -> Int {

@@ -97,13 +97,32 @@ struct SweepOptionsTests {
         }
     }
 
+    /// Commands that build chips without calibration refuse `--calibrate` (and `spice` per-column
+    /// drift compensation, which its netlists do not carry) with the flag named, instead of ignoring it.
+    @Test(arguments: [
+        (["diagnose", "--calibrate", "column"], "--calibrate: xbarsim diagnose does not calibrate"),
+        (["report", "--calibrate", "bn"], "--calibrate: xbarsim report does not calibrate"),
+        (["spice", "--tile", "8x8", "--calibrate", "all"], "--calibrate: xbarsim spice does not calibrate"),
+        (["spice", "--tile", "8x8", "--drift-time", "100", "--drift-compensation", "column"], "--drift-compensation:"),
+    ])
+    func uncalibratedCommandsRefuseCalibration(arguments: [String], expected: String) throws {
+        do {
+            var command = try XbarSimCommand.parseAsRoot(arguments)
+            try command.run()
+            Issue.record("\(arguments) was accepted")
+        } catch {
+            let message = XbarSimCommand.message(for: error)
+            #expect(message.contains(expected), "\(arguments): \(message)")
+        }
+    }
+
     /// Sample values for every table entry; `eval --NAME VALUE` and the table must build the same chip.
     static let samples: [String: String] = [
         "g-min": "2uS", "g-max": "50uS", "levels": "16", "variation": "0.07", "variation-distribution": "lognormal",
         "read-noise": "0.03", "stuck-on": "0.002", "stuck-off": "0.004", "drift-time": "7200", "drift-nu": "0.05",
         "drift-nu-sigma": "0.01", "drift-compensation": "global", "mapping": "differential", "scaling": "column",
         "tile": "64x32", "mode": "digitized", "dac-bits": "6", "adc-bits": "7", "rail": "1.2", "opamp-gain": "1000",
-        "input-voltage": "0.2", "limiter-offset": "0.01", "multiplier-gain-error": "0.02", "calibration-images": "64",
+        "input-voltage": "0.2", "limiter-offset": "0.01", "multiplier-gain-error": "0.02", "calibration-images": "64", "calibrate": "all",
         "wire-resistance": "1", "stuck-scope": "batchnorm", "headroom": "0.1", "ir-drop": "exact",
         "pooling-conductance": "10uS",
     ]

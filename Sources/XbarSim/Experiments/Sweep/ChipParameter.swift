@@ -111,6 +111,7 @@ public struct ChipParameter: Sendable {
             name: "calibration-images", kind: .integer,
             apply: { text, c in c.calibrationImages = try integer(text, "calibration-images") },
             read: { "\($0.calibrationImages)" }),
+        choice("calibrate", \.postCalibration),
     ]
 
     // MARK: Builders
