@@ -50,7 +50,10 @@ struct ChipOptions: ParsableArguments {
     var driftCompensation: DriftCompensation?
 
     // Mapping and tiles
-    @Option(help: "Weight-to-conductance scheme.")
+    @Option(help: ArgumentHelp(
+        "Weight-to-conductance scheme: paper (+x and -x rows, one TIA per output), differential (G_min-offset pairs, "
+            + "two TIAs and a subtractor), inverted-output (+x rows only, positive and negative columns, two TIAs and "
+            + "one inverter per output).", valueName: "paper|differential|inverted-output"))
     var mapping: MappingScheme?
     @Option(parsing: .unconditional, help: ArgumentHelp("Conductance scaling: layer, column, or fixed siemens per unit weight.", valueName: "layer|column|S"))
     var scaling: String?

@@ -118,7 +118,8 @@ enum ReportFormat {
         s += "- accuracy on these images: analog \(formatPercent(r.analogAccuracy)), float \(formatPercent(r.floatAccuracy))\n\n"
         s += "## Totals\n\n| | |\n|---|---|\n"
         s += "| memristors | \(r.memristors) |\n| op-amps | \(r.opAmps) (TIAs \(r.opAmpsByRole.tias), subtractors "
-            + "\(r.opAmpsByRole.subtractors), BN \(r.opAmpsByRole.batchNorm), activation \(r.opAmpsByRole.activation), "
+            + "\(r.opAmpsByRole.subtractors), inverters \(r.opAmpsByRole.inverters), BN \(r.opAmpsByRole.batchNorm), "
+            + "activation \(r.opAmpsByRole.activation), "
             + "summers \(r.opAmpsByRole.summers), max-pool \(r.opAmpsByRole.maxPool)) |\n"
             + "| analog multipliers | \(r.opAmpsByRole.multipliers) |\n"
         if let digital = r.digitalOps, !digital.isEmpty {
@@ -144,9 +145,12 @@ enum ReportFormat {
                 + "\(si(l.latencySeconds, "s")) | \(String(format: "%.4g", l.imagesPerSecond)) | \(si(l.energyPerImageJoules, "J")) |\n"
         }
         s += "\n## Mapping schemes (\(r.layout.rawValue))\n\n"
-        s += "| mapping | memristors | op-amps | of which conv/FC | tiles |\n|---|---|---|---|---|\n"
+        s += "| mapping | memristors | op-amps | of which conv/FC | TIAs | subtractors | inverters | BN | tiles |\n"
+        s += "|---|---|---|---|---|---|---|---|---|\n"
         for m in r.schemes {
-            s += "| \(m.mapping.rawValue) | \(m.memristors) | \(m.opAmps) | \(m.convolutionAndFCOpAmps) | \(m.tiles) |\n"
+            let o = m.opAmpsByRole
+            s += "| \(m.mapping.rawValue) | \(m.memristors) | \(m.opAmps) | \(m.convolutionAndFCOpAmps) | \(o.tias) | "
+                + "\(o.subtractors) | \(o.inverters) | \(o.batchNorm) | \(m.tiles) |\n"
         }
         let ref = r.reference
         s += "\n## Reference design's figures\n\n| | |\n|---|---|\n"

@@ -104,13 +104,13 @@ public struct AnalogConfig: Sendable, Hashable, Codable {
 
     /// The config for the global-average-pooling crossbars: with `poolingConductanceSiemens`
     /// set, the headroom that maps their (equal) weights to exactly that conductance
-    /// (paper: `G_max/(1+h)`; differential: `G_min + (G_max − G_min)/(1+h)`).
+    /// (paper, inverted-output: `G_max/(1+h)`; differential: `G_min + (G_max − G_min)/(1+h)`).
     public func forPooling() -> AnalogConfig {
         guard let g = poolingConductanceSiemens else { return self }
         let (gMin, gMax) = (device.window.gMinSiemens, device.window.gMaxSiemens)
         var c = self
         switch mapping {
-        case .paper: c.mappingHeadroom = gMax / g - 1
+        case .paper, .invertedOutput: c.mappingHeadroom = gMax / g - 1
         case .differential: c.mappingHeadroom = (gMax - gMin) / (g - gMin) - 1
         }
         return c

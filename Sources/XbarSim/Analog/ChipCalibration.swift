@@ -184,7 +184,7 @@ public enum ChipCalibration {
                 for r in mapped.inputs..<rows {
                     indices.append(o * rows + r)
                     switch mapped.scheme {
-                    case .paper:
+                    case .paper, .invertedOutput:   // one device on the side of the sign, none for zero
                         positiveTargets.append(d > 0 ? place(d) : 0)
                         negativeTargets.append(d < 0 ? place(-d) : 0)
                     case .differential:
@@ -232,7 +232,7 @@ public enum ChipCalibration {
         let gNeg = config.device.reprogram(mapped.negativeSiemens, at: all, seed: seed, key: key + [2],
                                            calibrationPass: noiseTag)
         record.devicesReprogrammed += gPos.filter { $0 > 0 }.count + gNeg.filter { $0 > 0 }.count
-        let separate = config.mapping == .differential && config.periphery.opAmp.railVolts != nil
+        let separate = config.mapping != .paper && config.periphery.opAmp.railVolts != nil
         let programmed = ProgrammedCrossbar(mapped, positiveSiemens: gPos, negativeSiemens: gNeg, positiveBeforeDrift: gPos,
                                             negativeBeforeDrift: gNeg, device: config.device,
                                             opAmp: config.periphery.opAmp, keepTIAsSeparate: separate)

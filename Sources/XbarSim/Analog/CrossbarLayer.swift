@@ -52,7 +52,7 @@ public struct CrossbarLayer: Sendable {
                                          headroom: config.mappingHeadroom, name: "crossbar \(key)")
         let mapped = MappedCrossbar.map(matrix, scheme: config.mapping, scaling: config.scaling,
                                         window: config.device.window, headroom: config.mappingHeadroom)
-        let separate = config.mapping == .differential && config.periphery.opAmp.railVolts != nil
+        let separate = config.mapping != .paper && config.periphery.opAmp.railVolts != nil
         let programmed = ProgrammedCrossbar(mapped, device: config.device, opAmp: config.periphery.opAmp, seed: seed,
                                             key: key, keepTIAsSeparate: separate)
         try self.init(geometry: geometry, mapped: mapped, programmed: programmed, config: config, threads: threads)
@@ -69,7 +69,7 @@ public struct CrossbarLayer: Sendable {
         self.mapped = mapped
         self.programmed = programmed
         self.tiaTrim = tiaTrim
-        let separate = config.mapping == .differential && config.periphery.opAmp.railVolts != nil
+        let separate = config.mapping != .paper && config.periphery.opAmp.railVolts != nil
         rowTiles = PhysicalLayout.rowTiles(mapped, tile: config.tile)
         let options = EffectiveWeightOptions(
             tile: config.tile, circuit: config.circuit, opAmp: config.periphery.opAmp,
@@ -266,11 +266,20 @@ extension CrossbarLayer {
         }
         var y: Tensor
         if let wp = part.positiveWeights, let wn = part.negativeWeights, let railUnits {
-            // Differential with rails: each TIA saturates on its own, then the subtractor.
             var pos = conv(x, wp, part.positiveBias)
-            let neg = conv(x, wn, part.negativeBias)
-            Kernels.clip(&pos, railUnits)
-            y = Kernels.subtractClipped(pos, neg, rail: railUnits)
+            var neg = conv(x, wn, part.negativeBias)
+            if let chain = part.negativeChainGain {
+                // Inverted-output with rails: TIA_a saturates (V_a), its output enters TIA_b with
+                // TIA_b's gain γ_b, TIA_b sums and saturates (V_b), the inverter's output y = −V_b
+                // lies within the rails already.
+                Kernels.clip(&neg, railUnits)
+                Kernels.scaleChannels(&neg, chain)
+                y = Kernels.subtractClipped(pos, neg, rail: railUnits)
+            } else {
+                // Differential with rails: each TIA saturates on its own, then the subtractor.
+                Kernels.clip(&pos, railUnits)
+                y = Kernels.subtractClipped(pos, neg, rail: railUnits)
+            }
         } else {
             if let v = part.variance, let squared {
                 // Bias rows, read noise and rails in one pass after the two GEMMs.

@@ -34,7 +34,7 @@ public struct MappedCrossbar: Sendable, Equatable {
     public var negativeSiemens: [Double]
     /// `s` of each output column, siemens per unit weight; the TIA feedback is `R_f = 1/s`.
     public var siemensPerUnit: [Double]
-    /// Weights whose conductance fell below `G_min` and were rounded to no device (paper scheme).
+    /// Weights whose conductance fell below `G_min` and were rounded to no device (paper, inverted-output).
     public var weightsRoundedToZero: Int
     /// Weights whose conductance exceeded `G_max` and were clipped (fixed scaling only).
     public var weightsClipped: Int
@@ -52,8 +52,10 @@ public struct MappedCrossbar: Sendable, Equatable {
     ///   between 0 and `G_min`, so such a target becomes `G_min` if it is at least `G_min/2`,
     ///   else no device (the nearer achievable value).
     /// - differential: `G± = G_min + s·max(±w, 0)` (both devices always present).
+    /// - inverted-output: the same targets as paper (`G⁺` in the positive column, `G⁻` in the
+    ///   negative column, both on the `+x` row).
     ///
-    /// `s` is `G_max / max|w|` (paper) or `(G_max − G_min) / max|w|` (differential), taken
+    /// `s` is `G_max / max|w|` (paper, inverted-output) or `(G_max − G_min) / max|w|` (differential), taken
     /// over the layer or each column (`scaling`), or fixed. Biases are treated as weights of
     /// rows driven at 1 unit, split over `⌈max|b|·s / span⌉` rows when needed.
     public static func map(
@@ -63,7 +65,7 @@ public struct MappedCrossbar: Sendable, Equatable {
         let (gMin, gMax) = (window.gMinSiemens, window.gMaxSiemens)
         // Headroom h: the largest weight maps to G_max/(1+h) (paper) so programming
         // variation above it is not clipped one-sidedly at G_max.
-        let span = (scheme == .paper ? gMax : gMax - gMin) / (1 + headroom)
+        let span = (scheme.placesDevicesPerNonZeroWeight ? gMax : gMax - gMin) / (1 + headroom)
         // Largest |w| per column, and over the layer.
         var columnMax = [Double](repeating: 0, count: m.outputs)
         for o in 0..<m.outputs {
@@ -94,7 +96,7 @@ public struct MappedCrossbar: Sendable, Equatable {
         func place(_ w: Double, output o: Int, row: Int) {
             let magnitude = abs(w) * scale[o]
             switch scheme {
-            case .paper:
+            case .paper, .invertedOutput:
                 guard magnitude > 0 else { return }
                 var g = magnitude
                 if g > gMax {

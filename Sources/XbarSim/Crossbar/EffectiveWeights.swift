@@ -28,6 +28,11 @@ public struct EffectiveWeights: Sendable {
     public var negativeWeights: [Float]?
     public var positiveBias: [Float]?
     public var negativeBias: [Float]?
+    /// Inverted-output scheme with rails: per output, the gain `γ_b` of TIA_b applied to
+    /// TIA_a's (clipped) output, so `y = clip(p − γ_b·clip(n))` with `p`/`n` the
+    /// `positiveWeights`/`negativeWeights` parts (`weights` = `p − γ_b·n`); nil otherwise
+    /// (and `γ_b = 1` with ideal op-amps).
+    public var negativeChainGain: [Float]?
     /// Read-noise variance weights and bias variance; nil without read noise.
     public var variance: [Float]?
     public var biasVariance: [Float]?
@@ -108,6 +113,10 @@ extension EffectiveWeights {
                     // Columns 2o (G⁺) and 2o+1 (G⁻): index by column parity.
                     sharedGain[o] = [options.opAmp.gainFactor(feedbackTimesInputConductance: sumPos / s),
                                      options.opAmp.gainFactor(feedbackTimesInputConductance: sumNeg / s)]
+                case .invertedOutput:
+                    // TIA_b (G⁺ column) also sees TIA_a's output resistor R_f: R_f·G_in = ΣG⁺/s + 1.
+                    sharedGain[o] = [options.opAmp.gainFactor(feedbackTimesInputConductance: sumPos / s + 1),
+                                     options.opAmp.gainFactor(feedbackTimesInputConductance: sumNeg / s)]
                 }
             }
         }
@@ -128,6 +137,8 @@ extension EffectiveWeights {
             var wp = options.keepTIAsSeparate ? w : [], wn = options.keepTIAsSeparate ? w : []
             var bp = options.keepTIAsSeparate ? b : [], bn = options.keepTIAsSeparate ? b : []
             var v = sigma > 0 ? w : [], bv = sigma > 0 ? b : []
+            let inverted = mapped.scheme == .invertedOutput
+            var chainGain = [Double](repeating: 1, count: inverted && options.keepTIAsSeparate ? mapped.outputs : 0)
             var iterations = 0
             for (t, (transfer, its)) in zip(tiles, transfers) where part.contains(t.logicalRows.lowerBound) {
                 iterations += its
@@ -135,14 +146,27 @@ extension EffectiveWeights {
                 let rows = circuit.rows
                 for (c, read) in t.columnReads.enumerated() {
                     let o = read.output
-                    let parity = mapped.scheme == .differential ? c % 2 : 0
+                    let parity = mapped.scheme == .paper ? 0 : c % 2
                     let gamma = sharedGain[o][parity]
                     let z = circuit.transimpedanceOhms(column: c) * gamma * kappa
                         * (options.columnDriftCompensation?[o] ?? 1)
                     // Ideal-wire gain of this column for the read-noise variance.
                     var sumG = 0.0
                     for p in 0..<rows { sumG += circuit.conductance(row: p, column: c) }
-                    let noiseGain = z / (1 + circuit.terminationOhms(column: c) * sumG)
+                    // Inverted-output: the G⁻ column's TIA_a output passes TIA_b (gain γ_b).
+                    var chain = 1.0
+                    if inverted && parity == 1 {
+                        if sharedTIA {
+                            chain = sharedGain[o][0]
+                        } else {
+                            var sumPos = 0.0
+                            for p in 0..<rows { sumPos += circuit.conductance(row: p, column: c - 1) }
+                            chain = options.opAmp.gainFactor(
+                                feedbackTimesInputConductance: sumPos / mapped.siemensPerUnit[o] + 1)
+                        }
+                        if !chainGain.isEmpty { chainGain[o] = chain }
+                    }
+                    let noiseGain = chain * z / (1 + circuit.terminationOhms(column: c) * sumG)
                     for (p, drive) in t.rowDrives.enumerated() {
                         let l = drive.logicalRow
                         let u = read.sign * z * transfer[c * rows + p] * drive.sign
@@ -150,11 +174,11 @@ extension EffectiveWeights {
                         let noise = sigma * sigma * device * device
                         if l < mapped.inputs {
                             let i = o * width + (l - inputs.lowerBound)
-                            w[i] += u
+                            w[i] += u * chain
                             if options.keepTIAsSeparate { if read.sign < 0 { wp[i] += u } else { wn[i] -= u } }
                             if sigma > 0 { v[i] += noise }
                         } else {
-                            b[o] += u
+                            b[o] += u * chain
                             if options.keepTIAsSeparate { if read.sign < 0 { bp[o] += u } else { bn[o] -= u } }
                             if sigma > 0 { bv[o] += noise }
                         }
@@ -169,6 +193,7 @@ extension EffectiveWeights {
                 negativeWeights: options.keepTIAsSeparate ? float(wn) : nil,
                 positiveBias: options.keepTIAsSeparate && hasBias ? float(bp) : nil,
                 negativeBias: options.keepTIAsSeparate && hasBias ? float(bn) : nil,
+                negativeChainGain: chainGain.isEmpty ? nil : float(chainGain),
                 variance: sigma > 0 ? float(v) : nil, biasVariance: sigma > 0 && hasBias ? float(bv) : nil,
                 solverIterations: iterations))
         }

@@ -43,7 +43,26 @@ public struct PhysicalTile: Sendable, Hashable {
 ///   `V_out = −R_f·Σ(x·G⁻ − x·G⁺) = x·(G⁺ − G⁻)/s`.
 /// - differential: one physical row per logical row (`+x`); output `o` is columns `2o`
 ///   (`G⁺`) and `2o+1` (`G⁻`), each with its TIA; the subtractor forms `V⁻_out − V⁺_out`.
+/// - inverted-output: rows and columns as differential (no `G_min` offset devices). Column
+///   `2o+1` (`G⁻`) is read by TIA_a, `V_a = −R_f·I⁻`; column `2o` (`G⁺`) by TIA_b, whose
+///   virtual ground also takes `V_a` through a resistor `R_f`: `V_b = −R_f·I⁺ − V_a`, and the
+///   inverter gives `y = −V_b = R_f·I⁺ + V_a` (signs `−1` for `G⁺`, `+1` for `G⁻`, as differential).
+///   With a finite-gain TIA_b the extra input conductance `1/R_f` is folded into the `G⁺`
+///   column's equivalent feedback (`invertedOutputPositiveFeedbackOhms`), so the tile's
+///   termination and transimpedance are TIA_b's; `V_a`'s path through TIA_b is the gain
+///   factor `γ_b` applied by `EffectiveWeights`.
 public enum PhysicalLayout {
+    /// The equivalent feedback resistor of the inverted-output scheme's TIA_b, as seen from its
+    /// crossbar column: TIA_b has feedback `R_f` and a second input resistor `R_f` (from TIA_a),
+    /// so with open-loop gain `A` its virtual ground sits at `R_f/(A+2)` per amp of column
+    /// current and its transimpedance is `A·R_f/(A+2)`. A TIA with feedback
+    /// `R_f·(1+A)/(A+2)` has both (`TileCircuit.terminationOhms`, `transimpedanceOhms`).
+    /// Ideal op-amp (nil): `R_f`.
+    public static func invertedOutputPositiveFeedbackOhms(_ feedbackOhms: Double, openLoopGain: Double?) -> Double {
+        guard let a = openLoopGain else { return feedbackOhms }
+        return feedbackOhms * (1 + a) / (a + 2)
+    }
+
     /// Logical rows per row tile and outputs per column tile (the whole crossbar when unlimited).
     public static func tileExtent(_ mapped: MappedCrossbar, tile: TileSize) -> (rows: Int, outputs: Int) {
         let rows = tile.rows.map { max(1, $0 / mapped.scheme.rowsPerInput) } ?? mapped.rows
@@ -87,6 +106,10 @@ public enum PhysicalLayout {
                         reads.append(ColumnRead(output: o, sign: -1))
                         reads.append(ColumnRead(output: o, sign: 1))
                         feedback += [1 / s, 1 / s]
+                    case .invertedOutput:
+                        reads.append(ColumnRead(output: o, sign: -1))
+                        reads.append(ColumnRead(output: o, sign: 1))
+                        feedback += [Self.invertedOutputPositiveFeedbackOhms(1 / s, openLoopGain: openLoopGain), 1 / s]
                     }
                 }
                 for l in rowRange {
@@ -94,7 +117,7 @@ public enum PhysicalLayout {
                     case .paper:
                         drives.append(RowDrive(logicalRow: l, sign: 1))
                         drives.append(RowDrive(logicalRow: l, sign: -1))
-                    case .differential:
+                    case .differential, .invertedOutput:
                         drives.append(RowDrive(logicalRow: l, sign: 1))
                     }
                 }
@@ -106,7 +129,7 @@ public enum PhysicalLayout {
                         case .paper:
                             g[(2 * i) * columns + j] = gn
                             g[(2 * i + 1) * columns + j] = gp
-                        case .differential:
+                        case .differential, .invertedOutput:
                             g[i * columns + 2 * j] = gp
                             g[i * columns + 2 * j + 1] = gn
                         }

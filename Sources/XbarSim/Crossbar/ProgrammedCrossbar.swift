@@ -21,8 +21,8 @@ public struct ProgrammedCrossbar: Sendable {
     /// `outputs x inputs`, row-major.
     public var weights: [Float]
     public var bias: [Float]
-    /// Parts read by the `G⁺` and `G⁻` TIAs separately; only kept for the differential
-    /// scheme when rails are finite (each TIA saturates on its own).
+    /// Parts read by the `G⁺` and `G⁻` TIAs separately; only kept for the differential and
+    /// inverted-output schemes when rails are finite (each TIA saturates on its own).
     public var positiveWeights: [Float]?
     public var negativeWeights: [Float]?
     public var positiveBias: [Float]?
@@ -48,7 +48,7 @@ public struct ProgrammedCrossbar: Sendable {
     /// - Parameters:
     ///   - key: identifies the crossbar on the chip (e.g. `[chip, layer, part]`); every random
     ///     draw comes from streams derived from `seed` and `key`, never from thread scheduling.
-    ///   - keepTIAsSeparate: keep the `G⁺`/`G⁻` halves apart (differential scheme with rails).
+    ///   - keepTIAsSeparate: keep the `G⁺`/`G⁻` halves apart (differential or inverted-output scheme with rails).
     public init(
         _ mapped: MappedCrossbar, device: DeviceModel, opAmp: OpAmp, seed: UInt64, key: [UInt64],
         keepTIAsSeparate: Bool = false
@@ -113,6 +113,12 @@ public struct ProgrammedCrossbar: Sendable {
             case .differential:
                 gammaPos = opAmp.gainFactor(feedbackTimesInputConductance: sumPos / s)
                 gammaNeg = opAmp.gainFactor(feedbackTimesInputConductance: sumNeg / s)
+            case .invertedOutput:
+                // TIA_b sees the positive column and TIA_a's output resistor R_f (R_f·G = 1);
+                // the negative column passes TIA_a and then TIA_b.
+                let gammaB = opAmp.gainFactor(feedbackTimesInputConductance: sumPos / s + 1)
+                gammaPos = gammaB
+                gammaNeg = opAmp.gainFactor(feedbackTimesInputConductance: sumNeg / s) * gammaB
             }
             let c = compensation * (columnCompensation?[o] ?? 1)
             let kp = gammaPos * c / s

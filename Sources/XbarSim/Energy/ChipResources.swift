@@ -47,7 +47,8 @@ public struct LayerResources: Sendable, Hashable, Codable {
 /// - weight-stationary: devices = placed devices; one crossbar of
 ///   `ρ·(g·fanIn + biasRows)` rows (bias rows shared by the groups) by `κ·O` columns, or
 ///   the tiles covering it (`PhysicalLayout.tileExtent`; groups packed block-diagonally);
-///   TIAs = `κ·O` (digitized: per row tile), subtractors `O` (differential); `P` steps.
+///   TIAs = `κ·O` (digitized: per row tile), subtractors `O` (differential), inverters `O`
+///   (inverted-output: TIA_b's output inverter); `P` steps.
 /// - spatially unrolled: everything times `P`, in one step; with unlimited tiles one crossbar
 ///   per layer of `ρ·(C_in·H_pad·W_pad + biasRows)` rows by `κ·O·P` columns (the reference
 ///   design's placement), else `P` copies of the weight-stationary tiles.
@@ -148,12 +149,14 @@ public enum ChipResources {
             r.cells += cells * copies
         }
         let tias = scheme.columnsPerOutput * m.outputs * rowTiles * copies
-        let subtractors = scheme == .differential ? m.outputs * rowTiles * copies : 0
+        let subtractors = scheme.subtractorsPerOutput * m.outputs * rowTiles * copies
+        let inverters = scheme.invertersPerOutput * m.outputs * rowTiles * copies
         if batchNorm {
-            r.opAmps.batchNorm += tias + subtractors
+            r.opAmps.batchNorm += tias + subtractors + inverters
         } else {
             r.opAmps.tias += tias
             r.opAmps.subtractors += subtractors
+            r.opAmps.inverters += inverters
         }
         guard config.mode == .digitized else { return }
         if config.periphery.dac.bits != nil {

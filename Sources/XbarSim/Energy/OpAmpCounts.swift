@@ -1,12 +1,15 @@
 /// Op-amps of a circuit by role, and the analog multipliers next to them.
 public struct OpAmpCounts: Sendable, Hashable, Codable {
-    enum CodingKeys: String, CodingKey { case tias, subtractors, batchNorm, activation, summers, maxPool, multipliers }
+    enum CodingKeys: String, CodingKey { case tias, subtractors, inverters, batchNorm, activation, summers, maxPool, multipliers }
 
     /// Trans-impedance amplifiers reading crossbar columns (convolution, FC, GAP).
     public var tias = 0
     /// Differential scheme: the op-amp subtracting each output's two TIAs.
     public var subtractors = 0
-    /// TIAs (and differential subtractors) of the batch-norm module's two stages.
+    /// Inverted-output scheme: the inverter behind each output (after its two TIAs) of the
+    /// convolution, FC and GAP crossbars.
+    public var inverters = 0
+    /// TIAs (and differential subtractors, inverted-output inverters) of the batch-norm module's two stages.
     public var batchNorm = 0
     /// Adders of the hard-sigmoid / hard-swish circuits (ReLU is a diode limiter: none).
     public var activation = 0
@@ -20,12 +23,13 @@ public struct OpAmpCounts: Sendable, Hashable, Codable {
     public init() {}
 
     /// All op-amps (multipliers excluded).
-    public var total: Int { tias + subtractors + batchNorm + activation + summers + maxPool }
+    public var total: Int { tias + subtractors + inverters + batchNorm + activation + summers + maxPool }
 
     public static func + (a: OpAmpCounts, b: OpAmpCounts) -> OpAmpCounts {
         var c = OpAmpCounts()
         c.tias = a.tias + b.tias
         c.subtractors = a.subtractors + b.subtractors
+        c.inverters = a.inverters + b.inverters
         c.batchNorm = a.batchNorm + b.batchNorm
         c.activation = a.activation + b.activation
         c.summers = a.summers + b.summers
@@ -42,6 +46,7 @@ extension OpAmpCounts {
         let c = try decoder.container(keyedBy: CodingKeys.self)
         tias = try c.decodeIfPresent(Int.self, forKey: .tias) ?? 0
         subtractors = try c.decodeIfPresent(Int.self, forKey: .subtractors) ?? 0
+        inverters = try c.decodeIfPresent(Int.self, forKey: .inverters) ?? 0
         batchNorm = try c.decodeIfPresent(Int.self, forKey: .batchNorm) ?? 0
         activation = try c.decodeIfPresent(Int.self, forKey: .activation) ?? 0
         summers = try c.decodeIfPresent(Int.self, forKey: .summers) ?? 0

@@ -31,7 +31,7 @@ public struct SchemeResources: Sendable, Hashable, Codable {
     public var memristors: Int
     public var opAmps: Int
     public var opAmpsByRole: OpAmpCounts
-    /// Op-amps reading the convolution and fully connected crossbars (TIAs and subtractors).
+    /// Op-amps reading the convolution and fully connected crossbars (TIAs, subtractors, inverters).
     public var convolutionAndFCOpAmps: Int
     public var tiles: Int
 }
@@ -109,7 +109,7 @@ public struct ChipReport: Sendable, Codable {
     public var layers: [ReportLayer]
     /// Every layout x schedule (their per-layer lists left out).
     public var layouts: [LayoutSummary]
-    /// Both mapping schemes, chosen layout.
+    /// Every mapping scheme (paper, differential, inverted-output), chosen layout.
     public var schemes: [SchemeResources]
     public var reference: ReferenceComparison
     public var analogAccuracy: Double
@@ -177,7 +177,7 @@ extension Evaluation {
                         energyPerImageJoules: e.totalJoules, energy: e)
         }
 
-        // Both mapping schemes (resources do not depend on the run).
+        // Every mapping scheme (resources do not depend on the run).
         var schemes: [SchemeResources] = []
         for scheme in MappingScheme.allCases {
             let c: AnalogChip
@@ -221,11 +221,11 @@ extension Evaluation {
             digitalOps: zip(chip.graph.ops, chip.stages).filter { $0.1.isDigital }.map { "\($0.0.name) (\($0.0.kind.typeName))" })
     }
 
-    /// TIAs and subtractors of the convolution and FC ops.
+    /// TIAs, subtractors and inverters of the convolution and FC ops.
     static func convolutionAndFCOpAmps(_ layers: [LayerResources], graph: Graph) -> Int {
         layers.reduce(0) { sum, r in
             switch graph.ops[r.index].kind {
-            case .conv2d, .linear: sum + r.opAmps.tias + r.opAmps.subtractors
+            case .conv2d, .linear: sum + r.opAmps.tias + r.opAmps.subtractors + r.opAmps.inverters
             default: sum
             }
         }

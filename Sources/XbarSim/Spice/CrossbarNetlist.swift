@@ -3,7 +3,8 @@ import XbarSimCrossbar
 
 extension SpiceCircuitBuilder {
     /// Writes the physical tiles (`PhysicalLayout.tiles`) of a programmed crossbar that
-    /// carry `outputs`, with their drivers, TIAs and (differential scheme) subtractors.
+    /// carry `outputs`, with their drivers, TIAs and (differential scheme) subtractors or
+    /// (inverted-output scheme) TIA_a → R_f → TIA_b → inverter chains.
     ///
     /// - Row drivers are ideal: a direct row is the input node itself, an inverted row an
     ///   ideal inverter (`E n 0 in 0 −1`); bias rows are driven at `±u` (one unit).
@@ -15,7 +16,8 @@ extension SpiceCircuitBuilder {
     ///   only the columns kept are in the copy (exact for ideal wires, which the engine models).
     ///
     /// - Global drift compensation `c` (`ProgrammedCrossbar.driftCompensation`) is an ideal
-    ///   gain stage after the TIA (paper) or the subtractor's gain (differential), before the rails.
+    ///   gain stage after the TIA (paper), the subtractor's gain (differential) or the output
+    ///   inverter's gain (inverted-output), before the rails.
     /// - Parameter inputNode: `(output, logical input row) -> node` holding `x·u` volts.
     /// - Returns: per output of `outputs`, the node holding `y·u` volts.
     public mutating func crossbar(
@@ -68,11 +70,28 @@ extension SpiceCircuitBuilder {
             }
             for o in group {
                 let nodes = tiaOrder[o] ?? []
+                let y = "\(name)g\(gi)_y\(o)"
+                if mapped.scheme == .invertedOutput {
+                    guard nodes.count == 2 else { continue }
+                    // TIA_a reads the G- column: V_a = -R_f·I⁻; V_a enters TIA_b's virtual ground
+                    // through R_f, TIA_b also reads the G+ column: V_b = -R_f·I⁺ - V_a; the inverter
+                    // (ideal, gain -c with global drift compensation c) gives y = -c·V_b, then rails.
+                    let rf = 1 / mapped.siemensPerUnit[o]
+                    let (positive, negative) = (nodes[0], nodes[1])
+                    invertingStage("\(negative)_A", inputNode: negative, outputNode: "\(negative)_out", feedbackOhms: rf,
+                                   openLoopGain: opAmp.openLoopGain, railVolts: opAmp.railVolts)
+                    resistor("\(positive)_a", "\(negative)_out", positive, ohms: rf)
+                    invertingStage("\(positive)_A", inputNode: positive, outputNode: "\(positive)_out", feedbackOhms: rf,
+                                   openLoopGain: opAmp.openLoopGain, railVolts: opAmp.railVolts)
+                    netlist.add("E\(y)_d \(y)_d 0 \(positive)_out 0 \(spiceNumber(-driftCompensation))")
+                    rails("\(y)_r", input: "\(y)_d", output: y, railVolts: opAmp.railVolts)
+                    result[o] = y
+                    continue
+                }
                 for node in nodes {
                     invertingStage("\(node)_A", inputNode: node, outputNode: "\(node)_out", feedbackOhms: feedback[node] ?? 0,
                                    openLoopGain: opAmp.openLoopGain, railVolts: opAmp.railVolts)
                 }
-                let y = "\(name)g\(gi)_y\(o)"
                 switch (mapped.scheme, driftCompensation == 1) {
                 case (.paper, true):
                     result[o] = "\(nodes[0])_out"
@@ -81,7 +100,7 @@ extension SpiceCircuitBuilder {
                     netlist.add("E\(y)_d \(y)_d 0 \(nodes[0])_out 0 \(spiceNumber(driftCompensation))")
                     rails("\(y)_r", input: "\(y)_d", output: y, railVolts: opAmp.railVolts)
                     result[o] = y
-                case (.differential, _):
+                case (.differential, _), (.invertedOutput, _):
                     // Subtractor (ideal difference amplifier, gain c): c·(V(G- TIA) - V(G+ TIA)), then rails.
                     netlist.add("E\(y)_d \(y)_d 0 \(nodes[1])_out \(nodes[0])_out \(spiceNumber(driftCompensation))")
                     rails("\(y)_r", input: "\(y)_d", output: y, railVolts: opAmp.railVolts)

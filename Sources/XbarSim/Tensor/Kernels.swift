@@ -152,6 +152,19 @@ extension Kernels {
         }
     }
 
+    /// Multiplies channel `c` of a `[C, ...]` tensor by `factors[c]` in place.
+    public static func scaleChannels(_ x: inout Tensor, _ factors: [Float]) {
+        let channels = x.shape[0]
+        precondition(factors.count == channels)
+        let block = channels > 0 ? x.scalars.count / channels : 0
+        x.scalars.withUnsafeMutableBufferPointer { p in
+            for c in 0..<channels {
+                let f = factors[c]
+                for k in (c * block)..<((c + 1) * block) { p[k] *= f }
+            }
+        }
+    }
+
     /// `clip(a − clip(b))`: a subtractor after two saturating TIAs.
     public static func subtractClipped(_ a: Tensor, _ b: Tensor, rail: Float) -> Tensor {
         precondition(a.shape == b.shape)

@@ -37,6 +37,7 @@ struct IRDropLayerTests {
 
     static let cases: [(MappingScheme, SignalMode)] = [
         (.paper, .analog), (.paper, .digitized), (.differential, .analog), (.differential, .digitized),
+        (.invertedOutput, .analog), (.invertedOutput, .digitized),
     ]
 
     /// Zero wires: the solvers' tiles give the ideal-wire weights (finite-gain TIAs included).

@@ -7,6 +7,7 @@ struct IdealChipTests {
     static let cases: [(MappingScheme, SignalMode, String)] = [
         (.paper, .analog, "unlimited"), (.paper, .analog, "128x128"), (.differential, .analog, "128x128"),
         (.paper, .digitized, "128x128"), (.differential, .digitized, "64x32"),
+        (.invertedOutput, .analog, "unlimited"), (.invertedOutput, .analog, "128x128"), (.invertedOutput, .digitized, "64x32"),
     ]
 
     @Test(.enabled(if: sharedDataDirectory != nil, "needs ../shared/cifar10"), arguments: cases.indices)

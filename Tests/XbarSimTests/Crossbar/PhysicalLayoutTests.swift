@@ -5,7 +5,7 @@ struct PhysicalLayoutTests {
     /// The 3x2 example of `MappingTests`, laid out on 4x1 physical tiles (2 logical rows
     /// per tile for the paper scheme): driving each tile's physical rows with
     /// `sign·x` and reading `V = −R_f·I` gives back `W·x = (0, −0.5)` summed over tiles.
-    @Test(arguments: [MappingScheme.paper, .differential])
+    @Test(arguments: [MappingScheme.paper, .differential, .invertedOutput])
     func tilesReproduceWeights(scheme: MappingScheme) {
         let m = CrossbarMatrix(inputs: 3, outputs: 2, weights: [0.2, -0.1, 0, 0, 0.05, -0.2], bias: [0.1, -0.3])
         let window = ConductanceWindow(gMinSiemens: scheme == .paper ? 0 : 0.01, gMaxSiemens: 10)

@@ -30,7 +30,8 @@ struct NewOpsTests {
         let inputs = try EvaluationInputs(settings: settings)
         let calibration = try Evaluation.calibrate(inputs, images: 8, threads: 1)
         for (mapping, mode, tile) in [(MappingScheme.paper, SignalMode.analog, "unlimited"), (.paper, .analog, "32x32"),
-                                      (.differential, .digitized, "64x32")] {
+                                      (.differential, .digitized, "64x32"), (.invertedOutput, .analog, "unlimited"),
+                                      (.invertedOutput, .analog, "32x32"), (.invertedOutput, .digitized, "64x32")] {
             var config = Preset.ideal.config
             config.mapping = mapping
             config.mode = mode
