@@ -78,6 +78,8 @@ extension PhysicalRange {
                       value: { $0.periphery.limiterOffsetVolts }),
         PhysicalRange(flag: "--multiplier-gain-error", low: -0.5, high: 0.5, unit: "", reason: "relative gain error, ±50 %",
                       value: { $0.periphery.multiplierGainError }),
+        PhysicalRange(flag: "--maxpool-offset", low: -1, high: 1, unit: "V", reason: "output offset of a diode max circuit",
+                      value: { $0.periphery.maxPoolOffsetVolts }),
         PhysicalRange(flag: "--calibration-images", low: 1, high: Double(AnalogConfig.maximumCalibrationImages), unit: "",
                       reason: "training images in data_batch_1.bin, which calibration reads",
                       value: { Double($0.calibrationImages) }),

@@ -122,7 +122,8 @@ struct SweepOptionsTests {
         "read-noise": "0.03", "stuck-on": "0.002", "stuck-off": "0.004", "drift-time": "7200", "drift-nu": "0.05",
         "drift-nu-sigma": "0.01", "drift-compensation": "global", "mapping": "differential", "scaling": "column",
         "tile": "64x32", "mode": "digitized", "dac-bits": "6", "adc-bits": "7", "rail": "1.2", "opamp-gain": "1000",
-        "input-voltage": "0.2", "limiter-offset": "0.01", "multiplier-gain-error": "0.02", "calibration-images": "64", "calibrate": "all",
+        "input-voltage": "0.2", "limiter-offset": "0.01", "maxpool-offset": "0.003", "multiplier-gain-error": "0.02",
+        "calibration-images": "64", "calibrate": "all",
         "wire-resistance": "1", "stuck-scope": "batchnorm", "headroom": "0.1", "ir-drop": "exact",
         "pooling-conductance": "10uS",
     ]

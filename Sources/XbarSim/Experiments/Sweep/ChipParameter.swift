@@ -95,6 +95,7 @@ public struct ChipParameter: Sendable {
         optionalReal("opamp-gain", \.periphery.opAmp.openLoopGain),
         real("input-voltage", \.periphery.inputVoltageVolts),
         real("limiter-offset", \.periphery.limiterOffsetVolts),
+        real("maxpool-offset", \.periphery.maxPoolOffsetVolts),
         real("multiplier-gain-error", \.periphery.multiplierGainError),
         ChipParameter(
             name: "wire-resistance", kind: .real,
