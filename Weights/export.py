@@ -996,6 +996,22 @@ def evaluate(module: nn.Module, images_u8: np.ndarray, labels: np.ndarray, batch
     return correct / images_u8.shape[0]
 
 
+def node_outputs(module: nn.Module, x: torch.Tensor) -> dict[str, torch.Tensor]:
+    """Every fx node's output, computed by torch.fx's own Interpreter on the traced module."""
+    gm = fx.symbolic_trace(module)
+    outs: dict[str, torch.Tensor] = {}
+
+    class Rec(fx.Interpreter):
+        def run_node(self, n):
+            r = super().run_node(n)
+            outs[n.name] = r
+            return r
+
+    with torch.no_grad():
+        Rec(gm).run(x)
+    return outs
+
+
 def verify_written(path: str, module: nn.Module, info: dict, images: np.ndarray, tolerance: float = 1e-4) -> float:
     """Reads ``path`` back with the format's own reader and compares it with ``module`` on ``images``:
     the logits, and where they differ beyond ``tolerance`` (relative to the largest logit), the first op whose
@@ -1011,17 +1027,7 @@ def verify_written(path: str, module: nn.Module, info: dict, images: np.ndarray,
     if rel <= tolerance:
         return rel
     # Locate the first op that differs: the module's fx node outputs against the file's op outputs.
-    gm = fx.symbolic_trace(module)
-    outs: dict[str, torch.Tensor] = {}
-
-    class Rec(fx.Interpreter):
-        def run_node(self, n):
-            r = super().run_node(n)
-            outs[n.name] = r
-            return r
-
-    with torch.no_grad():
-        Rec(gm).run(x)
+    outs = node_outputs(module, x)
     mine: list = []
     with torch.no_grad():
         loaded(x, record=lambda i, op, y: mine.append((i, op, y)))

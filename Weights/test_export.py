@@ -20,7 +20,7 @@ torch.set_num_threads(1)
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, HERE)
 
-from export import ExportError, build_graph, export_module, randomise_batchnorm  # noqa: E402
+from export import ExportError, build_graph, export_module, node_outputs, randomise_batchnorm  # noqa: E402
 from h5model import GraphError, load_hdf5_as_torch, read_model  # noqa: E402
 from model import MobileNetV3SmallCIFAR  # noqa: E402
 
@@ -30,22 +30,6 @@ NORM4 = {"normalization_mean": [0.5] * 4, "normalization_std": [0.25] * 4}
 
 def randomise_bn(module: nn.Module, gen: torch.Generator) -> None:
     randomise_batchnorm(module, gen)
-
-
-def node_outputs(module: nn.Module, x: torch.Tensor) -> dict[str, torch.Tensor]:
-    """Every fx node's output, computed by torch.fx's own Interpreter on the traced module."""
-    gm = fx.symbolic_trace(module)
-    outs: dict[str, torch.Tensor] = {}
-
-    class Rec(fx.Interpreter):
-        def run_node(self, n):
-            r = super().run_node(n)
-            outs[n.name] = r
-            return r
-
-    with torch.no_grad():
-        Rec(gm).run(x)
-    return outs
 
 
 def export_and_check(module: nn.Module, path: str, shape: tuple[int, int, int], classes: list[str], m_golden: int = 3,

@@ -270,12 +270,7 @@ public struct AnalogChip: Sendable {
         _ input: Tensor, firstImage: Int, threads: Int, observe: ((CrossbarObservation) -> Void)? = nil,
         timing: ((Int, Double) -> Void)? = nil, values observeValue: ((Int, Tensor) -> Void)? = nil
     ) throws -> Tensor {
-        var x = input
-        if let bits = config.periphery.dac.bits {
-            // The network input always passes a DAC (pixels come from memory).
-            let q = SymmetricQuantizer(bits: bits, range: max(calibration.maxAbs[0], .leastNormalMagnitude))
-            x.scalars.withUnsafeMutableBufferPointer { q.apply($0) }
-        }
+        let x = inputThroughDAC(input)
         var values = [Tensor?](repeating: nil, count: graph.ops.count + 1)
         values[0] = x
         let lastUse = graph.lastUse
@@ -403,5 +398,17 @@ public struct AnalogChip: Sendable {
             if let rail { Kernels.clip(&y, rail) }
             return y
         }
+    }
+}
+
+extension AnalogChip {
+    /// The network input as the chip sees it: it always passes a DAC (pixels come from memory),
+    /// quantised on the calibrated input range when `--dac-bits` is set.
+    func inputThroughDAC(_ input: Tensor) -> Tensor {
+        guard let bits = config.periphery.dac.bits else { return input }
+        var x = input
+        let q = SymmetricQuantizer(bits: bits, range: max(calibration.maxAbs[0], .leastNormalMagnitude))
+        x.scalars.withUnsafeMutableBufferPointer { q.apply($0) }
+        return x
     }
 }

@@ -263,11 +263,7 @@ extension AnalogChip {
         var summary = ChipCalibration.Summary(mode: mode, images: n, source: source, ops: [])
         guard mode != .none else { return (self, summary) }
         var stages = self.stages
-        var x = images
-        if let bits = config.periphery.dac.bits {
-            let q = SymmetricQuantizer(bits: bits, range: max(calibration.maxAbs[0], .leastNormalMagnitude))
-            x.scalars.withUnsafeMutableBufferPointer { q.apply($0) }
-        }
+        let x = inputThroughDAC(images)
         var values = [Tensor?](repeating: nil, count: graph.ops.count + 1)
         values[0] = x
         let lastUse = graph.lastUse
