@@ -977,10 +977,19 @@ def load_state_dict_strict(module: nn.Module, path: str, what: str = "state dict
 
 
 def load_checkpoint_model(path: str):
-    from model import MobileNetV3SmallCIFAR
-    model = MobileNetV3SmallCIFAR()
+    """A train.py checkpoint -> its network (the architecture and width its arguments name)."""
+    from model import build_model
     if not os.path.isfile(path):
         raise ExportError(f"{path}: no such checkpoint")
+    try:
+        saved = torch.load(path, map_location="cpu", weights_only=False).get("args", {})
+    except Exception:
+        saved = {}
+    arch, width = saved.get("arch", "mobilenetv3"), saved.get("width", 1.0)
+    try:
+        model = build_model(arch, width)
+    except ValueError as e:
+        raise ExportError(f"{path}: {e}") from None
     ckpt = load_state_dict_strict(model, path, "train.py checkpoint")
     if "model" not in ckpt:
         raise ExportError(f"{path}: not a train.py checkpoint (no 'model' key)")
@@ -1044,7 +1053,7 @@ def verify_written(path: str, module: nn.Module, info: dict, images: np.ndarray,
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     src = ap.add_mutually_exclusive_group(required=True)
-    src.add_argument("--checkpoint", help="train.py checkpoint (.pt) of the project's MobileNetV3")
+    src.add_argument("--checkpoint", help="train.py checkpoint (.pt): the network its --arch/--width name")
     src.add_argument("--model", help="any nn.Module: MODULE:NAME (e.g. torchvision.models:shufflenet_v2_x0_5) or FILE.py:NAME")
     ap.add_argument("--model-kwargs", default=None, help="JSON keyword arguments for --model, e.g. '{\"num_classes\": 10}'")
     ap.add_argument("--state-dict", default=None, help="weights for --model (state dict or checkpoint); loaded strictly")

@@ -1,11 +1,14 @@
 #!/usr/bin/env python3
-"""Train the CIFAR-10 MobileNetV3-Small of the reference design (see model.py).
+"""Train the project's CIFAR-10 networks (see model.py): the MobileNetV3-Small of the first
+reference design (--arch mobilenetv3, default) or the ShuffleNetV2 of the second
+(--arch shufflenetv2 --width 1.0).
 
 Reproducible (fixed seed), resumable (checkpoint after every epoch), and fast on a
 CPU (channels_last, batched per-image augmentation on uint8 tensors).
 
     python Weights/train.py --epochs 40 --out Weights/checkpoints/run.pt
     python Weights/train.py --resume Weights/checkpoints/run.pt      # continue
+    python Weights/train.py --arch shufflenetv2 --width 1.0 --epochs 45 --out Weights/checkpoints/shufflenetv2_cifar10.pt
     python Weights/export.py --checkpoint Weights/checkpoints/run.pt --out Weights/mobilenetv3_cifar10.h5
 """
 from __future__ import annotations
@@ -28,7 +31,7 @@ try:
 except ImportError:
     die("PyTorch is needed to train: python3 -m venv ~/torchenv && ~/torchenv/bin/pip install torch h5py numpy")
 
-from model import MobileNetV3SmallCIFAR  # noqa: E402
+from model import ARCHITECTURES, SHUFFLENET_WIDTHS, build_model  # noqa: E402
 
 
 def augment(x: torch.Tensor, gen: torch.Generator) -> torch.Tensor:
@@ -73,6 +76,8 @@ def param_groups(model: torch.nn.Module, wd: float) -> list[dict]:
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--data", default=None, help="CIFAR-10 binary folder (default: $XBARSIM_DATA, Datasets/, ../shared/cifar10/)")
+    ap.add_argument("--arch", default="mobilenetv3", choices=sorted(ARCHITECTURES), help="network to train (model.py)")
+    ap.add_argument("--width", type=float, default=1.0, help=f"ShuffleNetV2 width multiplier: {sorted(SHUFFLENET_WIDTHS)}")
     ap.add_argument("--epochs", type=int, default=40)
     ap.add_argument("--batch", type=int, default=128)
     ap.add_argument("--lr", type=float, default=0.15, help="peak learning rate of the one-cycle schedule")
@@ -106,10 +111,13 @@ def main() -> None:
         saved = ckpt["args"]
         for k in ("epochs", "batch", "lr", "wd", "label_smoothing", "seed"):
             setattr(args, k, saved[k])
+        args.arch, args.width = saved.get("arch", "mobilenetv3"), saved.get("width", 1.0)
         args.out = args.resume
     torch.manual_seed(args.seed)
     np.random.seed(args.seed)
-    model = MobileNetV3SmallCIFAR().to(memory_format=torch.channels_last)
+    if args.arch == "shufflenetv2" and args.width not in SHUFFLENET_WIDTHS:
+        die(f"--width {args.width}: ShuffleNetV2 widths are {sorted(SHUFFLENET_WIDTHS)}")
+    model = build_model(args.arch, args.width).to(memory_format=torch.channels_last)
     opt = torch.optim.SGD(param_groups(model, args.wd), lr=args.lr, momentum=0.9, nesterov=True)
     steps_per_epoch = tr_x.shape[0] // args.batch
     sched = torch.optim.lr_scheduler.OneCycleLR(opt, max_lr=args.lr, epochs=args.epochs, steps_per_epoch=steps_per_epoch,
