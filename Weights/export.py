@@ -727,6 +727,7 @@ PROVENANCE_DEFAULTS = {
     "training_wall_seconds": -1.0,
     "training_hardware": "",
     "float_test_accuracy": -1.0,
+    "training_noise": "",
 }
 _STR = None  # h5py.string_dtype("utf-8"), created lazily
 
@@ -826,6 +827,8 @@ def export_module(module: nn.Module, path: str, *, example_input_shape, class_na
             a["training_hardware"] = str(prov["training_hardware"])
             a["float_test_accuracy"] = np.float64(prov["float_test_accuracy"])
             a["exporter"] = EXPORTER
+            if prov["training_noise"]:
+                a["training_noise"] = str(prov["training_noise"])
             gops = f.create_group("ops")
             for i, op in enumerate(ops):
                 g = gops.create_group(f"{i:04d}")
@@ -1083,6 +1086,10 @@ def main() -> None:
             prov = {"training_command": training_command(ckpt.get("command", "")),
                     "training_epochs": int(ckpt.get("epoch", -1)), "training_seed": int(cargs.get("seed", -1)),
                     "training_wall_seconds": float(ckpt.get("elapsed", -1.0)), "training_hardware": str(ckpt.get("hardware", ""))}
+            if cargs.get("hwa_config"):
+                import json
+                prov["training_noise"] = json.dumps({"model": "hwa.py (XbarSim device model in the forward pass)",
+                                                     "init_from": cargs.get("init_from"), **cargs["hwa_config"]}, sort_keys=True)
             arch = args.architecture or "mobilenetv3_small_cifar10"
         else:
             model = build_module(args.model, args.model_kwargs)

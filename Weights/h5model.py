@@ -421,7 +421,7 @@ def load_hdf5_as_torch(path: str) -> GraphModule:
 
 _ROOT_ORDER = ["format", "format_version", "architecture", "input_shape", "normalization_mean", "normalization_std",
                "class_names", "output", "num_ops", "training_command", "training_epochs", "training_seed",
-               "training_wall_seconds", "training_hardware", "float_test_accuracy", "exporter"]
+               "training_wall_seconds", "training_hardware", "float_test_accuracy", "exporter", "training_noise"]
 _ROOT_INTS = {"format_version", "input_shape", "num_ops", "training_epochs", "training_seed"}
 _ROOT_REALS = {"normalization_mean", "normalization_std", "training_wall_seconds", "float_test_accuracy"}
 _OP_ATTRS = [("alpha", "f"), ("approximate", "s"), ("axis", "i"), ("beta", "f"), ("ceil_mode", "i"),

@@ -8,12 +8,16 @@ CPU (channels_last, batched per-image augmentation on uint8 tensors).
 
     python Weights/train.py --epochs 40 --out Weights/checkpoints/run.pt
     python Weights/train.py --resume Weights/checkpoints/run.pt      # continue
+    # hardware-aware fine-tuning (hwa.py) of the shipped float model, then export:
+    python Weights/train.py --hwa --init-from Weights/mobilenetv3_cifar10.h5 --epochs 10 --lr 0.01 \
+        --out Weights/checkpoints/mobilenetv3_cifar10_hwa.pt
     python Weights/train.py --arch shufflenetv2 --width 1.0 --epochs 45 --out Weights/checkpoints/shufflenetv2_cifar10.pt
     python Weights/export.py --checkpoint Weights/checkpoints/run.pt --out Weights/mobilenetv3_cifar10.h5
 """
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import json
 import os
 import platform
@@ -31,6 +35,7 @@ try:
 except ImportError:
     die("PyTorch is needed to train: python3 -m venv ~/torchenv && ~/torchenv/bin/pip install torch h5py numpy")
 
+import hwa  # noqa: E402
 from model import ARCHITECTURES, SHUFFLENET_WIDTHS, build_model  # noqa: E402
 
 
@@ -87,6 +92,13 @@ def main() -> None:
     ap.add_argument("--threads", type=int, default=os.cpu_count() or 1)
     ap.add_argument("--out", default="Weights/checkpoints/run.pt", help="checkpoint written after every epoch")
     ap.add_argument("--resume", default=None, help="continue from this checkpoint (same schedule)")
+    ap.add_argument("--init-from", default=None, help="start from the weights of this XbarSim model file (.h5) "
+                    "or train.py checkpoint (.pt), e.g. to fine-tune with --hwa")
+    ap.add_argument("--hwa", action="store_true", help="hardware-aware training: XbarSim's device model (default: "
+                    "the engine's --preset rram) in the forward pass (hwa.py)")
+    for f in dataclasses.fields(hwa.HWAConfig):
+        ap.add_argument("--hwa-" + f.name.replace("_", "-"), type=float, default=None,
+                        help=f"--hwa: {f.name} (default {f.default})")
     ap.add_argument("--eval-every", type=int, default=5)
     ap.add_argument("--limit-train", type=int, default=0, help="use only the first N training images (smoke tests)")
     args = ap.parse_args()
@@ -111,23 +123,54 @@ def main() -> None:
         saved = ckpt["args"]
         for k in ("epochs", "batch", "lr", "wd", "label_smoothing", "seed"):
             setattr(args, k, saved[k])
+        args.hwa_config, args.init_from = saved.get("hwa_config"), saved.get("init_from")
         args.arch, args.width = saved.get("arch", "mobilenetv3"), saved.get("width", 1.0)
         args.out = args.resume
     torch.manual_seed(args.seed)
     np.random.seed(args.seed)
     if args.arch == "shufflenetv2" and args.width not in SHUFFLENET_WIDTHS:
         die(f"--width {args.width}: ShuffleNetV2 widths are {sorted(SHUFFLENET_WIDTHS)}")
-    model = build_model(args.arch, args.width).to(memory_format=torch.channels_last)
+    model = build_model(args.arch, args.width)
+    if not args.resume:
+        args.hwa_config = None
+        if args.hwa:
+            cfg = hwa.HWAConfig(**{f.name: (int(v) if f.name == "levels" else v) for f in dataclasses.fields(hwa.HWAConfig)
+                                   if (v := getattr(args, "hwa_" + f.name)) is not None})
+            try:
+                cfg.validate()
+            except ValueError as e:
+                die(str(e))
+            args.hwa_config = dataclasses.asdict(cfg)
+        elif any(getattr(args, "hwa_" + f.name) is not None for f in dataclasses.fields(hwa.HWAConfig)):
+            die("--hwa-* options go with --hwa")
+    if args.init_from and not args.resume:
+        try:
+            if args.init_from.endswith(".h5"):
+                sd = hwa.state_dict_from_hdf5(args.init_from, model)
+            else:
+                sd = torch.load(args.init_from, map_location="cpu", weights_only=False)
+                sd = sd.get("model", sd) if isinstance(sd, dict) else sd
+            model.load_state_dict(sd, strict=True)
+        except (OSError, ValueError, RuntimeError, KeyError) as e:
+            die(f"--init-from {args.init_from}: {str(e).splitlines()[0]}")
+        print(f"initialised from {args.init_from}: test accuracy {evaluate(model, te_x, te_y):.4f}", flush=True)
+    hwa_cfg = hwa.HWAConfig(**args.hwa_config) if args.hwa_config else None
+    noise_gen = torch.Generator().manual_seed(args.seed + 2)
+    if hwa_cfg is not None:
+        hwa.attach(model, hwa_cfg, noise_gen)
+    model = model.to(memory_format=torch.channels_last)
     opt = torch.optim.SGD(param_groups(model, args.wd), lr=args.lr, momentum=0.9, nesterov=True)
     steps_per_epoch = tr_x.shape[0] // args.batch
     sched = torch.optim.lr_scheduler.OneCycleLR(opt, max_lr=args.lr, epochs=args.epochs, steps_per_epoch=steps_per_epoch,
                                                 pct_start=0.25, div_factor=25.0, final_div_factor=1e4)
     gen = torch.Generator().manual_seed(args.seed + 1)
     if args.resume:
-        model.load_state_dict(ckpt["model"])
+        model.load_state_dict(ckpt["model_parametrized"] if hwa_cfg is not None else ckpt["model"])
         opt.load_state_dict(ckpt["optimizer"])
         sched.load_state_dict(ckpt["scheduler"])
         gen.set_state(ckpt["generator"])
+        if "noise_generator" in ckpt:
+            noise_gen.set_state(ckpt["noise_generator"])
         start_epoch, elapsed, history = ckpt["epoch"], ckpt["elapsed"], ckpt["history"]
         print(f"resumed {args.resume} at epoch {start_epoch}/{args.epochs}", flush=True)
     criterion = torch.nn.CrossEntropyLoss(label_smoothing=args.label_smoothing)
@@ -155,11 +198,14 @@ def main() -> None:
         rec = {"epoch": epoch + 1, "loss": loss_sum / seen, "train_acc": correct / seen, "minutes": elapsed / 60}
         if (epoch + 1) % args.eval_every == 0 or epoch + 1 == args.epochs:
             rec["test_acc"] = evaluate(model, te_x, te_y)
+            if hwa_cfg is not None:  # one chip drawn from the training noise (PyTorch estimate)
+                rec["test_acc_noisy_chip"] = hwa.noisy_accuracy(
+                    lambda: build_model(args.arch, args.width), hwa.plain_state_dict(model), hwa_cfg, te_x, te_y, normalise)[0]
         history.append(rec)
         print(json.dumps(rec), flush=True)
         tmp = args.out + ".tmp"
-        torch.save({"model": model.state_dict(), "optimizer": opt.state_dict(), "scheduler": sched.state_dict(),
-                    "generator": gen.get_state(), "epoch": epoch + 1, "elapsed": elapsed, "history": history,
+        torch.save({"model": hwa.plain_state_dict(model), "model_parametrized": model.state_dict(), "optimizer": opt.state_dict(), "scheduler": sched.state_dict(),
+                    "generator": gen.get_state(), "noise_generator": noise_gen.get_state(), "epoch": epoch + 1, "elapsed": elapsed, "history": history,
                     "args": vars(args), "command": " ".join(sys.argv),
                     "hardware": f"{platform.processor() or platform.machine()}, {args.threads} threads, torch {torch.__version__}"},
                    tmp)

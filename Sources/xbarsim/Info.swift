@@ -26,6 +26,7 @@ extension XbarSimCommand {
             print("trained with   \(p.trainingCommand)")
             print("               \(p.trainingEpochs) epochs, seed \(p.trainingSeed), "
                   + "\(String(format: "%.0f", p.trainingWallSeconds / 60)) min on \(p.trainingHardware)")
+            if !p.trainingNoise.isEmpty { print("training noise \(p.trainingNoise)") }
             print("")
             for (i, op) in m.graph.ops.enumerated() {
                 let inputs = op.inputs.map { $0 == 0 ? "input" : m.graph.ops[$0 - 1].name }.joined(separator: ", ")

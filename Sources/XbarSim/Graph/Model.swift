@@ -10,10 +10,13 @@ public struct Provenance: Sendable, Equatable, Codable {
     /// Top-1 accuracy (0...1) of the float model on the full test set, measured at export; nil if unknown.
     public var floatTestAccuracy: Double?
     public var exporter: String
+    /// Noise injected during hardware-aware training (`Weights/hwa.py`), as JSON; empty for
+    /// a float-trained model.
+    public var trainingNoise: String
 
     public init(trainingCommand: String = "", trainingEpochs: Int = -1, trainingSeed: Int = -1,
                 trainingWallSeconds: Double = -1, trainingHardware: String = "",
-                floatTestAccuracy: Double? = nil, exporter: String = "") {
+                floatTestAccuracy: Double? = nil, exporter: String = "", trainingNoise: String = "") {
         self.trainingCommand = trainingCommand
         self.trainingEpochs = trainingEpochs
         self.trainingSeed = trainingSeed
@@ -21,6 +24,7 @@ public struct Provenance: Sendable, Equatable, Codable {
         self.trainingHardware = trainingHardware
         self.floatTestAccuracy = floatTestAccuracy
         self.exporter = exporter
+        self.trainingNoise = trainingNoise
     }
 }
 

@@ -36,12 +36,12 @@ public enum ModelIntegrity: Sendable, Equatable {
 extension ModelFile {
     static let rootIntegers = ["format_version", "input_shape", "num_ops", "training_epochs", "training_seed"]
     static let rootReals = ["normalization_mean", "normalization_std", "training_wall_seconds", "float_test_accuracy"]
-    static let rootStrings = ["format", "architecture", "class_names", "output", "training_command", "training_hardware", "exporter"]
+    static let rootStrings = ["format", "architecture", "class_names", "output", "training_command", "training_hardware", "exporter", "training_noise"]
     /// Root attributes in hashing order.
     static let rootOrder = [
         "format", "format_version", "architecture", "input_shape", "normalization_mean", "normalization_std",
         "class_names", "output", "num_ops", "training_command", "training_epochs", "training_seed",
-        "training_wall_seconds", "training_hardware", "float_test_accuracy", "exporter",
+        "training_wall_seconds", "training_hardware", "float_test_accuracy", "exporter", "training_noise",
     ]
     /// Op attributes beyond name/type/inputs, alphabetical, with their kinds.
     static let opAttributes: [(String, Character)] = [

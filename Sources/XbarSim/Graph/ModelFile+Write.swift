@@ -32,6 +32,7 @@ extension ModelFile {
         try root.setAttribute("training_hardware", string: p.trainingHardware)
         try root.setAttribute("float_test_accuracy", doubles: [p.floatTestAccuracy ?? -1], scalar: true)
         try root.setAttribute("exporter", string: p.exporter)
+        if !p.trainingNoise.isEmpty { try root.setAttribute("training_noise", string: p.trainingNoise) }
 
         let opsGroup = try root.createGroup("ops")
         let valueNames = ["input"] + model.graph.ops.map(\.name)

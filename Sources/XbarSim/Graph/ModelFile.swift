@@ -70,7 +70,8 @@ public enum ModelFile {
             trainingWallSeconds: root.hasAttribute("training_wall_seconds") ? try root.double("training_wall_seconds") : -1,
             trainingHardware: root.hasAttribute("training_hardware") ? try root.string("training_hardware") : "",
             floatTestAccuracy: (0...1).contains(accuracy) ? accuracy : nil,
-            exporter: root.hasAttribute("exporter") ? try root.string("exporter") : "")
+            exporter: root.hasAttribute("exporter") ? try root.string("exporter") : "",
+            trainingNoise: root.hasAttribute("training_noise") ? try root.string("training_noise") : "")
         let metadata = ModelMetadata(
             formatVersion: version, architecture: try root.string("architecture"), inputShape: inputShape,
             normalizationMean: mean, normalizationStd: std, classNames: try root.strings("class_names"),

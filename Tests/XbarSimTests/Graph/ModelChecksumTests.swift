@@ -68,3 +68,35 @@ extension ModelChecksumTests {
         #expect(errorMessage { _ = try ModelFile.load(path) }.contains("/@checksum"))
     }
 }
+
+extension ModelChecksumTests {
+    /// The optional `training_noise` attribute (hardware-aware training) round-trips and is
+    /// covered by the checksum; files without it keep their digest.
+    @Test func trainingNoiseRoundTripsAndIsChecksummed() throws {
+        let dir = temporaryDirectory()
+        defer { try? FileManager.default.removeItem(atPath: dir) }
+        var model = tinyModel()
+        let noise = #"{"levels": 64, "read_noise": 0.02, "variation": 0.05}"#
+        model.metadata.provenance.trainingNoise = noise
+        let path = dir + "/hwa.h5"
+        try ModelFile.write(model, to: path)
+        let loaded = try ModelFile.load(path)
+        #expect(loaded.integrity == .verified)
+        #expect(loaded.metadata.provenance.trainingNoise == noise)
+
+        // Without the attribute the digest is that of the same file never having had it.
+        let plain = dir + "/plain.h5"
+        try ModelFile.write(tinyModel(), to: plain)
+        #expect(try ModelFile.load(plain).metadata.provenance.trainingNoise == "")
+        let digest = { (p: String) throws -> String in try HDF5File(readingFrom: p).root().string("checksum") }
+        #expect(try digest(plain) != digest(path))
+
+        // Editing the recorded noise is caught.
+        do {
+            let file = try HDF5File(openingForWriting: path)
+            try file.root().setAttribute("training_noise", string: #"{"levels": 64, "read_noise": 0.0, "variation": 0.05}"#)
+        }
+        let message = errorMessage { _ = try ModelFile.load(path) }
+        #expect(message.contains("/@checksum") && message.contains("changed or corrupted"), "\(message)")
+    }
+}

@@ -1,0 +1,59 @@
+"""Hardware-aware training noise (hwa.py) against closed forms: `python -m pytest Weights/test_hwa.py -q` (needs torch)."""
+import math
+import os
+import sys
+
+import pytest
+
+torch = pytest.importorskip("torch")
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import hwa  # noqa: E402
+
+QUIET = dict(variation=0, read_noise=0, stuck_on=0, stuck_off=0, drift_nu_sigma=0)
+
+
+def test_ideal_chip_realises_the_weights_except_below_half_gmin():
+    cfg = hwa.HWAConfig(levels=0, headroom=0.1, **QUIET)
+    w = torch.tensor([[1.0, -0.5, 0.004, 0.008, 0.0], [-2.0, 0.01, 0.02, 2.0, 1.0]])
+    w_eff, _ = hwa.realised(w, cfg)
+    # Row 0: m = 1, u = |w|/1.1, u_min = 0.01: 0.004/1.1 < 0.005 -> no device; 0.008/1.1 in [0.005, 0.01) -> G_min.
+    expected0 = torch.tensor([1.0, -0.5, 0.0, 0.011, 0.0])
+    assert torch.allclose(w_eff[0], expected0, atol=1e-7)
+    # Row 1: m = 2, full = 2.2: 0.01/2.2 = 0.0045 < 0.005 -> 0; 0.02/2.2 = 0.0091 -> G_min -> 0.022.
+    expected1 = torch.tensor([-2.0, 0.0, 0.022, 2.0, 1.0])
+    assert torch.allclose(w_eff[1], expected1, atol=1e-7)
+
+
+def test_levels_put_every_weight_on_the_grid():
+    cfg = hwa.HWAConfig(levels=5, headroom=0.0, g_min_siemens=0.0, **QUIET)  # levels 0, .25, .5, .75, 1
+    w = torch.tensor([[1.0, 0.3, -0.62, 0.1, 0.13]])
+    w_eff, _ = hwa.realised(w, cfg)
+    assert torch.allclose(w_eff, torch.tensor([[1.0, 0.25, -0.5, 0.0, 0.25]]), atol=1e-7)
+
+
+def test_variation_has_the_stated_relative_sigma_and_stuck_fractions():
+    cfg = hwa.HWAConfig(levels=0, headroom=0.0, variation=0.05, read_noise=0, stuck_on=0.01, stuck_off=0.02, drift_nu_sigma=0)
+    w = torch.full((1, 200_000), 0.5)
+    w[0, 0] = 1.0  # the column maximum: u = 0.5 elsewhere
+    gen = torch.Generator().manual_seed(3)
+    w_eff, _ = hwa.realised(w, cfg, generator=gen)
+    u = w_eff[0, 1:]
+    on = (u == 1.0).float().mean().item()
+    off = (u == 0.01).float().mean().item()
+    assert abs(on - 0.01) < 5 * math.sqrt(0.01 / 2e5) and abs(off - 0.02) < 5 * math.sqrt(0.02 / 2e5)
+    programmable = u[(u != 1.0) & (u != 0.01)]
+    rel = programmable / 0.5 - 1
+    assert abs(rel.std().item() - 0.05) < 0.001 and abs(rel.mean().item()) < 0.001
+
+
+def test_training_sees_noise_and_eval_and_export_do_not():
+    from model import build_model
+    m = build_model("mobilenetv3")
+    plain = {k: v.clone() for k, v in m.state_dict().items()}
+    hwa.attach(m, hwa.HWAConfig(), torch.Generator().manual_seed(0))
+    conv = m.features[0][0]
+    m.train()
+    assert not torch.equal(conv.weight, plain["features.0.0.weight"])
+    m.eval()
+    assert torch.equal(conv.weight, plain["features.0.0.weight"])
+    assert hwa.plain_state_dict(m).keys() == plain.keys()
