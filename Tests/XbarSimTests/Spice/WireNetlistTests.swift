@@ -84,4 +84,38 @@ struct WireNetlistTests {
         let error = zip(spice, conv.engineOutputs).map { abs($0 - $1) }.max() ?? 0
         #expect(error / scale >= 1e-3, "ideal-wire netlist vs wired engine: \(error / scale)")
     }
+
+    /// A committed test network (`Weights/testnets/resnet20_tiny.h5`) on the `rram` preset with
+    /// 1 Ω wires and 32x32 tiles (the first conv's 55 rows over two row tiles), test image 1:
+    /// convolutions, batch-norms and the FC layer through ngspice against the engine.
+    @Test(.enabled(if: testNgspice != nil && sharedDataDirectory != nil, "needs ngspice and ../shared/cifar10"))
+    func testNetworkOpsWithWiresMatchTheEngine() throws {
+        let ngspice = try #require(testNgspice)
+        var settings = EvaluationSettings()
+        settings.modelPath = repositoryRoot + "/Weights/testnets/resnet20_tiny.h5"
+        settings.dataDirectory = sharedDataDirectory
+        settings.limit = 2
+        let inputs = try EvaluationInputs(settings: settings)
+        var config = Preset.rram.config
+        config.tile = try #require(TileSize(argument: "32x32"))
+        config.circuit.wires = WireParameters(rowWireResistanceOhms: 1, columnWireResistanceOhms: 1)
+        config.circuit.irDrop = .fast
+        let calibration = try Evaluation.calibrate(inputs, images: 2, threads: 2)
+        let chip = try AnalogChip(graph: inputs.model.graph, config: config, seed: 0, chip: 0,
+                                  inputMaxAbs: Evaluation.inputMaxAbs(inputs.model.metadata), calibration: calibration)
+        let graph = inputs.model.graph
+        let ops = [0, 1, graph.ops.count - 7, graph.ops.count - 6, graph.ops.count - 1]
+        #expect(ops.map { graph.ops[$0].kind.typeName } == ["conv2d", "batchnorm", "conv2d", "batchnorm", "linear"])
+        let dir = temporaryDirectory()
+        defer { try? FileManager.default.removeItem(atPath: dir) }
+        let items = try SpiceCheck.ops(chip: chip, ops: ops, image: inputs.batch(1..<2), firstImage: 1,
+                                       selection: LayerSelection(channels: 2, positions: 1), ngspice: ngspice, directory: dir,
+                                       threads: 2)
+        #expect(items.count == ops.count)
+        for item in items {
+            print("resnet20_tiny, 1-ohm wires: \(item.name): \(item.relativeError)")
+            #expect(item.relativeError <= 1e-4, "\(item.name): \(item.relativeError)")
+            #expect(item.scale > 0)
+        }
+    }
 }
