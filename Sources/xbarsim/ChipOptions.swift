@@ -86,6 +86,10 @@ struct ChipOptions: ParsableArguments {
     var calibrate: PostCalibration?
     @Option(help: ArgumentHelp("Output offset of the diode max-pooling circuits, volts.", valueName: "volts"))
     var maxpoolOffset: Double?
+    @Option(parsing: .unconditional, help: ArgumentHelp(
+        "Output limiter after every analog ReLU at this voltage, e.g. a memristor's threshold V_p (0: none).",
+        valueName: "volts"))
+    var reluLimit: Double?
     @Option(parsing: .upToNextOption, help: ArgumentHelp(
         "Elementwise ops to run in digital periphery (ADC, function, DAC), by op name or type (relu, hardswish, clamp, ...). "
             + "Functions without an analog circuit (sigmoid, tanh, silu, gelu, ...) always do.", valueName: "op"))
@@ -156,6 +160,7 @@ struct ChipOptions: ParsableArguments {
         if let calibrationImages { c.calibrationImages = calibrationImages }
         if let calibrate { c.postCalibration = calibrate }
         if let maxpoolOffset { c.periphery.maxPoolOffsetVolts = maxpoolOffset }
+        if let reluLimit { c.periphery.reluLimitVolts = reluLimit == 0 ? nil : reluLimit }
         if !digital.isEmpty { c.digitalOps = digital }
         if let wireResistance {
             guard wireResistance.isFinite, wireResistance >= 0 else {

@@ -8,7 +8,8 @@ extension XbarSimCommand {
             abstract: "Write SPICE netlists that stock ngspice runs; --check runs ngspice and compares with the engine.",
             discussion: """
                 One of: --tile RxC alone (a random tile of that size, wires from --wire-resistance), --op NAME|INDEX|all (that op of the \
-                programmed chip for test image --image K: its crossbars' physical tiles or its module circuits, \
+                programmed chip for test image --image K: its crossbars' physical tiles, with the chip's wires and tiling, \
+                or its module circuits, \
                 driven by the engine's activations), --modules (every module circuit swept over its input range). \
                 Netlists go to --out (a .cir file for one netlist, else a folder); `ngspice -b FILE` runs each. \
                 Circuits and error definitions: docs/spice.md.

@@ -348,7 +348,8 @@ public struct AnalogChip: Sendable {
         case .activation(let f):
             var y = x.removeFirst()
             AnalogCircuits.activate(&y, f, limiterOffsetUnits: Float(periphery.limiterOffsetVolts / voltsPerUnit),
-                                    multiplierGain: Float(1 + periphery.multiplierGainError), railUnits: rail)
+                                    multiplierGain: Float(1 + periphery.multiplierGainError), railUnits: rail,
+                                    reluLimitUnits: periphery.reluLimitVolts.map { Float($0 / voltsPerUnit) })
             return y
         case .add:
             var y = x.removeFirst()

@@ -7,17 +7,20 @@ import XbarSimTensor
 ///   `[δ, 1 + δ]`.
 /// - Hard-swish: the hard-sigmoid circuit followed by an analog multiplier with gain
 ///   `g`: `g·x·hsig(x)`.
-/// - ReLU: a diode limiter at `δ`: `max(x, δ)`.
+/// - ReLU: a diode limiter at `δ`: `max(x, δ)`; with an output limiter at `V_p`
+///   (`Periphery.reluLimitVolts`, `reluLimitUnits = V_p/u`) also `min(·, V_p + δ)`.
 /// Every op-amp output also saturates at the rails.
 public enum AnalogCircuits {
     public static func activate(
-        _ x: inout Tensor, _ f: ActivationFunction, limiterOffsetUnits d: Float, multiplierGain g: Float, railUnits: Float?
+        _ x: inout Tensor, _ f: ActivationFunction, limiterOffsetUnits d: Float, multiplierGain g: Float, railUnits: Float?,
+        reluLimitUnits: Float? = nil
     ) {
         let r = railUnits ?? .infinity
         x.scalars.withUnsafeMutableBufferPointer { p in
             switch f {
             case .relu:
-                for k in p.indices { p[k] = min(max(p[k], d), r) }
+                let top = min(reluLimitUnits.map { $0 + d } ?? .infinity, r)
+                for k in p.indices { p[k] = min(max(p[k], d), top) }
             case .hardSigmoid:
                 for k in p.indices { p[k] = min(min(max((p[k] + 3) / 6, d), 1 + d), r) }
             case .hardSwish:

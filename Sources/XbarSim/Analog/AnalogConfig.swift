@@ -27,6 +27,11 @@ public struct Periphery: Sendable, Hashable, Codable {
     public var multiplierGainError: Double = 0
     /// Output offset of the diode max-pooling circuits, volts (residual diode drop and op-amp offset).
     public var maxPoolOffsetVolts: Double = 0
+    /// Output limiter after every analog ReLU, volts; nil for none. The memristive
+    /// ShuffleNetV2 limits the ReLU's output to the memristor threshold voltage `V_p`
+    /// (docs/shufflenetv2.md): `y = min(max(x, δ), V_p + δ)` in volts (`δ` = the limiters'
+    /// clamp-level error), then the rails.
+    public var reluLimitVolts: Double?
 
     public init() {}
 
@@ -42,6 +47,9 @@ public struct Periphery: Sendable, Hashable, Codable {
         }
         guard maxPoolOffsetVolts.isFinite, abs(maxPoolOffsetVolts) <= 1 else {
             throw CrossbarParameterError(parameter: "--maxpool-offset", message: "must be in -1...1 V, got \(maxPoolOffsetVolts)")
+        }
+        if let v = reluLimitVolts, !(v.isFinite && v > 0) {
+            throw CrossbarParameterError(parameter: "--relu-limit", message: "must be a positive voltage, got \(v)")
         }
         guard multiplierGainError.isFinite, multiplierGainError > -1 else {
             throw CrossbarParameterError(parameter: "--multiplier-gain-error", message: "must be > -1, got \(multiplierGainError)")
@@ -189,5 +197,6 @@ extension Periphery {
         limiterOffsetVolts = try c.decodeIfPresent(Double.self, forKey: .limiterOffsetVolts) ?? limiterOffsetVolts
         multiplierGainError = try c.decodeIfPresent(Double.self, forKey: .multiplierGainError) ?? multiplierGainError
         maxPoolOffsetVolts = try c.decodeIfPresent(Double.self, forKey: .maxPoolOffsetVolts) ?? maxPoolOffsetVolts
+        reluLimitVolts = try c.decodeIfPresent(Double.self, forKey: .reluLimitVolts)
     }
 }

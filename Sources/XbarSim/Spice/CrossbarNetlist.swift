@@ -12,8 +12,11 @@ extension SpiceCircuitBuilder {
     ///   wire), so the finite-gain error sees the whole column's conductance, as in the engine.
     /// - Each group of outputs gets its own copy of the tile columns it needs: all outputs
     ///   share inputs (`sharedInputs`, regular convolutions and linear layers) or each has
-    ///   its own (grouped/depthwise convolutions, pooling, batch-norm stages). With wires,
-    ///   only the columns kept are in the copy (exact for ideal wires, which the engine models).
+    ///   its own (grouped/depthwise convolutions, pooling, batch-norm stages: one circuit per
+    ///   output with its own word lines, as the engine solves them). With ideal wires only the
+    ///   wanted columns are written; with wires (`R_row`, `R_col`, `R_s` per `TileCircuit`)
+    ///   every tile carrying a wanted output is written whole, all its columns with their TIAs,
+    ///   since the columns load each other through the word lines.
     ///
     /// - Global drift compensation `c` (`ProgrammedCrossbar.driftCompensation`) is an ideal
     ///   gain stage after the TIA (paper), the subtractor's gain (differential) or the output
@@ -27,7 +30,25 @@ extension SpiceCircuitBuilder {
     ) -> [String] {
         let tiles = PhysicalLayout.tiles(mapped, positiveSiemens: positiveSiemens, negativeSiemens: negativeSiemens, tile: tile,
                                          wires: wires, openLoopGain: opAmp.openLoopGain)
-        let groups: [[Int]] = sharedInputs ? [outputs] : outputs.map { [$0] }
+        let groups: [[Int]]
+        if sharedInputs {
+            // With wires a tile's columns load each other (through the word lines): every tile
+            // carrying a wanted output is written whole, so its other outputs come along (their
+            // TIAs terminate their columns as in the engine; their outputs are not returned).
+            var all = Set(outputs)
+            var changed = !wires.isIdeal
+            while changed {
+                changed = false
+                for t in tiles where t.columnReads.contains(where: { all.contains($0.output) }) {
+                    for read in t.columnReads where all.insert(read.output).inserted { changed = true }
+                }
+            }
+            groups = [outputs + all.subtracting(outputs).sorted()]
+        } else {
+            // One circuit per output: its own columns with their own word lines, as the engine's
+            // `EffectiveWeights.physicalTiles` splits grouped ops (exact with wires too).
+            groups = outputs.map { [$0] }
+        }
         var result: [Int: String] = [:]
         let unit = reference(u)
         for (gi, group) in groups.enumerated() {

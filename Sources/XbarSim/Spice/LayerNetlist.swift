@@ -58,9 +58,14 @@ public struct LayerNetlist: Sendable {
     }
 
     /// The netlist of op `index` of `chip` for `image` (`[C, H, W, 1]`).
+    ///
+    /// Crossbars are written as the engine solved them: each layer's own tiling and wires
+    /// (`CrossbarLayer.circuitOptions`: the chip's `--tile`, and its wire and source
+    /// resistances when IR drop is solved, ideal wires with `--ir-drop off`). `wires`
+    /// overrides the wires (nil: the layer's).
     public init(
         chip: AnalogChip, op index: Int, image: Tensor, firstImage: Int, selection: LayerSelection,
-        wires: WireParameters = .ideal, threads: Int
+        wires: WireParameters? = nil, threads: Int
     ) throws {
         guard chip.config.mode == .analog else {
             throw SpiceError.unsupported("SPICE layer netlists model analog mode (--mode analog); digitized mode adds ADCs per tile")
@@ -97,12 +102,13 @@ public struct LayerNetlist: Sendable {
         switch stage {
         case .crossbar(let layer):
             let g = layer.geometry
+            let (tile, layerWires) = Self.circuit(of: layer, wires: wires)
             let (outH, outW) = (g.outHeight, g.outWidth)
             for p in chosenPositions {
                 let (oy, ox) = (p / max(outW, 1), p % max(outW, 1))
                 let ys = b.crossbar(
                     "L\(p)_", mapped: layer.mapped, positiveSiemens: layer.programmed.positiveSiemens,
-                    negativeSiemens: layer.programmed.negativeSiemens, tile: chip.config.tile, wires: wires,
+                    negativeSiemens: layer.programmed.negativeSiemens, tile: tile, wires: layerWires,
                     opAmp: chip.config.periphery.opAmp, voltsPerUnit: u, outputs: chosenChannels, sharedInputs: g.groups == 1,
                     driftCompensation: layer.programmed.driftCompensation
                 ) { o, l in
@@ -121,18 +127,20 @@ public struct LayerNetlist: Sendable {
                 }
             }
         case .batchNorm(let subtract, let scale):
+            let (subtractTile, subtractWires) = Self.circuit(of: subtract, wires: wires)
+            let (scaleTile, scaleWires) = Self.circuit(of: scale, wires: wires)
             for c in chosenChannels {
                 for p in chosenPositions {
                     let flat = c * plane + p
                     let opAmp = chip.config.periphery.opAmp
                     let v = b.crossbar(
                         "S\(flat)_", mapped: subtract.mapped, positiveSiemens: subtract.programmed.positiveSiemens,
-                        negativeSiemens: subtract.programmed.negativeSiemens, tile: chip.config.tile, wires: wires,
+                        negativeSiemens: subtract.programmed.negativeSiemens, tile: subtractTile, wires: subtractWires,
                         opAmp: opAmp, voltsPerUnit: u, outputs: [c], sharedInputs: false,
                         driftCompensation: subtract.programmed.driftCompensation) { _, _ in inputNode(0, flat) }
                     let y = b.crossbar(
                         "C\(flat)_", mapped: scale.mapped, positiveSiemens: scale.programmed.positiveSiemens,
-                        negativeSiemens: scale.programmed.negativeSiemens, tile: chip.config.tile, wires: wires,
+                        negativeSiemens: scale.programmed.negativeSiemens, tile: scaleTile, wires: scaleWires,
                         opAmp: opAmp, voltsPerUnit: u, outputs: [c], sharedInputs: false,
                         driftCompensation: scale.programmed.driftCompensation) { _, _ in v[0] }
                     elements.append(flat)
@@ -209,6 +217,12 @@ public struct LayerNetlist: Sendable {
         self.elements = elements
         engineOutputs = elements.map { Double(output[$0]) }
         voltsPerUnit = u
+    }
+
+    /// The tiling and wires the engine solved `layer`'s tiles with (`wires` overrides the wires).
+    static func circuit(of layer: CrossbarLayer, wires: WireParameters?) -> (TileSize, WireParameters) {
+        let options = layer.circuitOptions
+        return (options.tile, wires ?? (options.circuit.solvesTiles ? options.circuit.wires : .ideal))
     }
 
     /// SPICE outputs (units) of the elements, from ngspice's results.

@@ -39,7 +39,29 @@ public enum ModuleCheck {
             } engine: { x in
                 var t = Tensor(shape: [1, 1, 1, 1], scalars: [Float(x[0])])
                 AnalogCircuits.activate(&t, f, limiterOffsetUnits: Float(settings.limiterOffsetVolts / u),
-                                        multiplierGain: Float(settings.multiplierGain), railUnits: rail)
+                                        multiplierGain: Float(settings.multiplierGain), railUnits: rail,
+                                        reluLimitUnits: settings.reluLimitVolts.map { Float($0 / u) })
+                return Double(t.scalars[0])
+            })
+        }
+        // ReLU with the output limiter at V_p (the memristive ShuffleNetV2's ReLU): the chip's
+        // --relu-limit, or 1.5 units when none is set, swept past both knees.
+        do {
+            var limited = settings
+            let vp = config.periphery.reluLimitVolts ?? 1.5 * u
+            limited.reluLimitVolts = vp
+            let top = vp / u
+            var range = -max(3, 1.5 * top)...max(3, 1.5 * top)
+            if let r = rail.map(Double.init) { range = max(range.lowerBound, -r)...min(range.upperBound, r) }
+            let xs = (0..<points).map { range.lowerBound + (range.upperBound - range.lowerBound) * Double($0) / Double(points - 1) }
+            items.append(try sweep(name: "relu-limit", xs: xs.map { [$0] }, u: u, ngspice: ngspice,
+                                   path: "\(directory)/relu-limit.cir") { b, inputs, y in
+                b.relu("A", input: inputs[0], output: y, settings: limited)
+            } engine: { x in
+                var t = Tensor(shape: [1, 1, 1, 1], scalars: [Float(x[0])])
+                AnalogCircuits.activate(&t, .relu, limiterOffsetUnits: Float(settings.limiterOffsetVolts / u),
+                                        multiplierGain: Float(settings.multiplierGain), railUnits: rail,
+                                        reluLimitUnits: Float(vp / u))
                 return Double(t.scalars[0])
             })
         }

@@ -13,6 +13,8 @@ public struct ModuleCircuitSettings: Sendable, Hashable {
     public var railVolts: Double?
     /// Resistance scale of the op-amp adders and of the clamps' series resistor, ohms.
     public var resistorOhms: Double = 10e3
+    /// Output limiter of the ReLUs, volts (`Periphery.reluLimitVolts`); nil for none.
+    public var reluLimitVolts: Double?
 
     public init(voltsPerUnit: Double) { self.voltsPerUnit = voltsPerUnit }
 
@@ -22,6 +24,7 @@ public struct ModuleCircuitSettings: Sendable, Hashable {
         limiterOffsetVolts = periphery.limiterOffsetVolts
         multiplierGain = 1 + periphery.multiplierGainError
         railVolts = periphery.opAmp.railVolts
+        reluLimitVolts = periphery.reluLimitVolts
     }
 }
 
@@ -42,12 +45,17 @@ extension SpiceCircuitBuilder {
         if let hi = highVolts { clamp("\(name)_hi", node: output, levelNode: reference(hi), floor: false) }
     }
 
-    /// ReLU with the engine's limiter offset and rails: `min(max(x, δ), r)` (units).
-    /// A precision clamp at `min(δ, r)` and, with rails, one at `r`.
+    /// ReLU with the engine's limiter offset, output limiter and rails:
+    /// `min(max(x, δ), V_p + δ, r)` (volts; no `V_p` term without `reluLimitVolts`).
+    /// A precision clamp at `min(δ, r)` (the diode ReLU) and, with rails or an output
+    /// limiter, a ceiling clamp at `min(V_p + δ, r)` (the limiter): one op-amp and one diode
+    /// per clamp, both fed through the series resistor `R`.
     public mutating func relu(_ name: String, input: String, output: String, settings s: ModuleCircuitSettings) {
         let d = s.limiterOffsetVolts
         let r = s.railVolts ?? .infinity
-        limiter(name, input: input, output: output, lowVolts: min(d, r), highVolts: s.railVolts, ohms: s.resistorOhms)
+        let top = min(s.reluLimitVolts.map { $0 + d } ?? .infinity, r)
+        limiter(name, input: input, output: output, lowVolts: min(d, r), highVolts: top.isFinite ? top : nil,
+                ohms: s.resistorOhms)
     }
 
     /// `(x + 3)/6` in units: an inverting summer (`x` and a `3·u` reference through `6R`,

@@ -125,7 +125,7 @@ struct SweepOptionsTests {
         "input-voltage": "0.2", "limiter-offset": "0.01", "maxpool-offset": "0.003", "multiplier-gain-error": "0.02",
         "calibration-images": "64", "calibrate": "all",
         "wire-resistance": "1", "stuck-scope": "batchnorm", "headroom": "0.1", "ir-drop": "exact",
-        "pooling-conductance": "10uS",
+        "pooling-conductance": "10uS", "relu-limit": "0.3",
     ]
 
     @Test func parameterTableAgreesWithTheEvalFlags() throws {

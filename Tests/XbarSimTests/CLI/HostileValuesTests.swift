@@ -14,6 +14,9 @@ struct HostileValuesTests {
         (["eval", "--threads", "-1"], "--threads: must be in 1...1024, got -1"),
         (["eval", "--limit", "-5"], "--limit: must be positive, got -5"),
         (["eval", "--limiter-offset", "-1e308"], "--limiter-offset: must be in -1...1 V"),
+        (["eval", "--relu-limit", "-0.5"], "--relu-limit: must be"),
+        (["eval", "--relu-limit", "1e308"], "--relu-limit: must be"),
+        (["eval", "--relu-limit", "nan"], "--relu-limit"),
         // Overflowing or enormous counts and sizes.
         (["eval", "--threads", "9223372036854775807"], "--threads: must be in 1...1024"),
         (["eval", "--chips", "9223372036854775807"], "--chips: must be in 1...100000"),

@@ -23,10 +23,14 @@ struct ModuleCircuitTests {
         let items = try ModuleCheck.run(config: config, voltsPerUnit: 0.05, points: 41, ngspice: ngspice, directory: dir)
         #expect(Set(items.map(\.name)).isSuperset(of: ["relu", "hardsigmoid", "hardswish", "add", "mul"]))
         #expect(items.contains { $0.name.contains("max_pool2d") } && items.contains { $0.name.contains("clamp") })
-        #expect(items.count == 10)
+        #expect(items.contains { $0.name == "relu-limit" })
+        #expect(items.count == 11)
         for item in items {
             #expect(item.relativeError <= 1e-4, "\(item.name): \(item.relativeError) (max abs \(item.maxAbsoluteError))")
             #expect(item.values >= 8 && item.scale > 0)
         }
+        // The diode ReLU with its output limiter at V_p (docs/shufflenetv2.md) to 1e-6.
+        let limited = try #require(items.first { $0.name == "relu-limit" })
+        #expect(limited.relativeError <= 1e-6, "relu-limit: \(limited.relativeError)")
     }
 }

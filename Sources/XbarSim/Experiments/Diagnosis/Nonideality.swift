@@ -31,7 +31,7 @@ public enum Nonideality: String, Sendable, Hashable, CaseIterable, Codable {
     /// Op-amp rails and finite open-loop gain (`--rail`, `--opamp-gain`).
     case opAmp = "op-amp"
     /// Offsets and gain errors of the analog modules (`--limiter-offset`,
-    /// `--multiplier-gain-error`, `--maxpool-offset`).
+    /// `--multiplier-gain-error`, `--maxpool-offset`) and the ReLU output limiter (`--relu-limit`).
     case circuits
 
     /// `ideal` with this group's parameters taken from `full`.
@@ -55,6 +55,7 @@ public enum Nonideality: String, Sendable, Hashable, CaseIterable, Codable {
             c.periphery.limiterOffsetVolts = full.periphery.limiterOffsetVolts
             c.periphery.multiplierGainError = full.periphery.multiplierGainError
             c.periphery.maxPoolOffsetVolts = full.periphery.maxPoolOffsetVolts
+            c.periphery.reluLimitVolts = full.periphery.reluLimitVolts
         }
         return c
     }
@@ -87,6 +88,7 @@ extension AnalogConfig {
         c.periphery.limiterOffsetVolts = 0
         c.periphery.multiplierGainError = 0
         c.periphery.maxPoolOffsetVolts = 0
+        c.periphery.reluLimitVolts = nil
         return c
     }
 }

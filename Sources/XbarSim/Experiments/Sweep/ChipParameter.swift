@@ -96,6 +96,7 @@ public struct ChipParameter: Sendable {
         real("input-voltage", \.periphery.inputVoltageVolts),
         real("limiter-offset", \.periphery.limiterOffsetVolts),
         real("maxpool-offset", \.periphery.maxPoolOffsetVolts),
+        optionalReal("relu-limit", \.periphery.reluLimitVolts),
         real("multiplier-gain-error", \.periphery.multiplierGainError),
         ChipParameter(
             name: "wire-resistance", kind: .real,
