@@ -38,7 +38,9 @@ public struct MappingComparison: Sendable, Hashable, Codable {
     /// wire, no input inverters): twice the paper scheme's TIAs of the convolution, FC and
     /// pooling crossbars.
     public var twoTIACrossbarOpAmps: Int
-    /// The paper scheme's convolution/FC/pooling op-amps (TIAs and input inverters) over the two-TIA design's.
+    /// The paper scheme's convolution/FC/pooling TIAs and input inverters over the two-TIA
+    /// design's op-amps (drift gain stages, which either design needs for global drift
+    /// compensation, left out of both).
     public var paperOverTwoTIA: Double
     /// The same over the paper scheme's TIAs alone (what "halved" counts: 0.5 by construction).
     public var paperTIAsOverTwoTIA: Double
@@ -96,7 +98,9 @@ extension Evaluation {
     ) -> MappingComparison {
         let paper = rows.first { $0.mapping == .paper }
         let paperTIAs = paper?.opAmpsByRole.tias ?? 0
-        let paperCrossbar = paper?.crossbarOpAmps ?? 0
+        let paperInverters = paper?.opAmpsByRole.inputInverters ?? 0
+        let paperCrossbar = paperTIAs + paperInverters
+        let gains = paper?.opAmpsByRole.driftGainStages ?? 0
         let twoTIA = 2 * paperTIAs
         let ratio = twoTIA > 0 ? Double(paperCrossbar) / Double(twoTIA) : 0
         let verdict: String
@@ -107,9 +111,9 @@ extension Evaluation {
                 + "\(formatRatio(ratio)) of a two-TIA design's (\(twoTIA))"
         } else {
             verdict = "does not hold as measured: with its input inverters the paper scheme's conv/FC/pooling op-amps "
-                + "(\(paperCrossbar) = \(paperTIAs) TIAs + \(paper?.opAmpsByRole.inputInverters ?? 0) inverters"
-                + ((paper?.opAmpsByRole.driftGainStages ?? 0) > 0 ? " + \(paper?.opAmpsByRole.driftGainStages ?? 0) drift gain stages" : "")
-                + ") are \(formatRatio(ratio)) of a two-TIA design's (\(twoTIA)), not 0.5; counting TIAs alone gives 0.5"
+                + "(\(paperCrossbar) = \(paperTIAs) TIAs + \(paperInverters) inverters) are \(formatRatio(ratio)) of a "
+                + "two-TIA design's (\(twoTIA)), not 0.5; counting TIAs alone gives 0.5"
+                + (gains > 0 ? " (the \(gains) drift gain stages behind its TIAs, which a two-TIA design would need too, left out)" : "")
         }
         return MappingComparison(
             model: model, preset: preset, layout: layout, schedule: schedule, images: images, rows: rows,
