@@ -22,6 +22,23 @@ public struct MappingComparisonRow: Sendable, Hashable, Codable {
     public var latencySeconds: Double
     /// Top-1 of this scheme's chip on the images run.
     public var accuracy: Double
+
+    public init(
+        mapping: MappingScheme, opAmps: Int, opAmpsByRole: OpAmpCounts, crossbarOpAmps: Int, memristors: Int, crossbarRows: Int,
+        tiles: Int, energyPerImageJoules: Double, energy: EnergyBreakdown, latencySeconds: Double, accuracy: Double
+    ) {
+        self.mapping = mapping
+        self.opAmps = opAmps
+        self.opAmpsByRole = opAmpsByRole
+        self.crossbarOpAmps = crossbarOpAmps
+        self.memristors = memristors
+        self.crossbarRows = crossbarRows
+        self.tiles = tiles
+        self.energyPerImageJoules = energyPerImageJoules
+        self.energy = energy
+        self.latencySeconds = latencySeconds
+        self.accuracy = accuracy
+    }
 }
 
 /// Op-amps, devices, crossbar rows and energy per image of the same network and chip under
