@@ -177,6 +177,28 @@ public struct Technology: Sendable, Hashable, Codable {
     }
 }
 
+extension Technology {
+    struct FieldKey: CodingKey {
+        var stringValue: String
+        var intValue: Int? { nil }
+        init(stringValue: String) { self.stringValue = stringValue }
+        init?(intValue: Int) { nil }
+    }
+
+    /// Decodes the fields present; a field missing (a report written before it existed) keeps
+    /// its default.
+    public init(from decoder: any Decoder) throws {
+        self.init()
+        let c = try decoder.container(keyedBy: FieldKey.self)
+        for (name, path) in Self.numericFields {
+            if let v = try c.decodeIfPresent(Double.self, forKey: FieldKey(stringValue: name)) { self[keyPath: path] = v }
+        }
+        for (name, path) in Self.boolFields {
+            if let v = try c.decodeIfPresent(Bool.self, forKey: FieldKey(stringValue: name)) { self[keyPath: path] = v }
+        }
+    }
+}
+
 /// A bad technology file or override: names the file (or flag) and the field.
 public struct TechnologyError: Error, Sendable, Equatable, CustomStringConvertible {
     /// The file path or command-line flag the value came from.

@@ -57,5 +57,12 @@ struct MappingComparisonTests {
         e.tiaJoules = 0.25
         #expect(e.totalJoules == 6.75)
         #expect(try JSONDecoder().decode(EnergyBreakdown.self, from: JSONEncoder().encode(e)) == e)
+        // A technology written before the supply voltages existed keeps their defaults.
+        let oldTech = Data(#"{"opAmpStaticPowerWatts": 0.001, "opAmpPowerGating": true}"#.utf8)
+        let t = try JSONDecoder().decode(Technology.self, from: oldTech)
+        #expect(t.opAmpStaticPowerWatts == 0.001 && t.opAmpPowerGating && t.driverSupplyVolts == 1.8 && t.tiaSupplyVolts == 1.8)
+        var u = Technology.paper
+        u.tiaSupplyVolts = 0.9
+        #expect(try JSONDecoder().decode(Technology.self, from: JSONEncoder().encode(u)) == u)
     }
 }
