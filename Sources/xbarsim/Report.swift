@@ -50,6 +50,10 @@ extension XbarSimCommand {
         @Option(help: ArgumentHelp("Also write the report as Markdown to this file.", valueName: "path"))
         var markdown: String?
 
+        @Flag(name: .customLong("compare-mappings"),
+              help: "Instead of the report: op-amps by role, devices, crossbar rows and energy per image under every mapping scheme (paper, differential, inverted-output), and the 'op-amps halved' verdict.")
+        var compareMappings = false
+
         var settings: EvaluationSettings { common.settings(limit: images, batch: batch) }
 
         /// The preset's technology with --tech and --tech-set applied.
@@ -79,6 +83,22 @@ extension XbarSimCommand {
 
         func run() throws {
             let inputs = try EvaluationInputs(settings: settings)
+            if compareMappings {
+                let comparison = try Evaluation.compareMappings(
+                    inputs, settings: settings, config: try chip.uncalibratedConfig(command: "report"), preset: chip.preset,
+                    seed: seed, technology: try technology(), layout: layout, schedule: schedule)
+                let text = ReportFormat.markdown(comparison)
+                if let markdown {
+                    do {
+                        try text.write(toFile: markdown, atomically: true, encoding: .utf8)
+                    } catch {
+                        throw ValidationError("--markdown: cannot write \(markdown): \(error.localizedDescription)")
+                    }
+                }
+                if json { return try printJSON(comparison) }
+                print(text, terminator: "")
+                return
+            }
             let report = try Evaluation.chipReport(
                 inputs, settings: settings, config: try chip.uncalibratedConfig(command: "report"), preset: chip.preset, seed: seed,
                 technology: try technology(), layout: layout, schedule: schedule)
@@ -106,6 +126,41 @@ enum ReportFormat {
         return String(format: "%.3g %@%@", value / scale, prefix, unit)
     }
 
+    /// The mapping-scheme comparison as Markdown: one column per scheme.
+    static func markdown(_ c: MappingComparison) -> String {
+        var s = "# Mapping schemes compared\n\n"
+        s += "- model `\(c.model)`, preset \(c.preset ?? "-"), \(c.images) test images, layout \(c.layout.rawValue), "
+            + "schedule \(c.schedule.rawValue)\n\n"
+        s += "| | " + c.rows.map(\.mapping.rawValue).joined(separator: " | ") + " |\n"
+        s += "|---|" + c.rows.map { _ in "---:|" }.joined() + "\n"
+        func row(_ name: String, _ f: (MappingComparisonRow) -> String) { s += "| \(name) | " + c.rows.map(f).joined(separator: " | ") + " |\n" }
+        for (k, entry) in OpAmpCounts().byRole.enumerated() {
+            let values = c.rows.map { $0.opAmpsByRole.byRole[k].count }
+            guard values.contains(where: { $0 > 0 }) else { continue }
+            row("op-amps: \(entry.role)") { "\($0.opAmpsByRole.byRole[k].count)" }
+        }
+        row("**op-amps, total**") { "**\($0.opAmps)**" }
+        row("of which conv/FC/pooling crossbars") { "\($0.crossbarOpAmps)" }
+        row("analog multipliers") { "\($0.opAmpsByRole.multipliers)" }
+        row("memristors") { "\($0.memristors)" }
+        row("crossbar rows") { "\($0.crossbarRows)" }
+        row("crossbars (tiles)") { "\($0.tiles)" }
+        row("**energy per image**") { "**\(si($0.energyPerImageJoules, "J"))**" }
+        row("- op-amps (quiescent)") { si($0.energy.opAmpJoules, "J") }
+        row("- multipliers") { si($0.energy.multiplierJoules, "J") }
+        row("- crossbar devices (V²Gt)") { si($0.energy.crossbarReadJoules, "J") }
+        row("- row drivers' supply") { si($0.energy.driverJoules, "J") }
+        row("- TIAs' supply") { si($0.energy.tiaJoules, "J") }
+        row("- wires, DACs, ADCs") { si($0.energy.wireJoules + $0.energy.dacJoules + $0.energy.adcJoules, "J") }
+        row("latency per image") { si($0.latencySeconds, "s") }
+        row("top-1 on these images") { formatPercent($0.accuracy) }
+        s += "\nTwo-TIA design (2 TIAs per conv/FC/pooling output, no inverters): \(c.twoTIACrossbarOpAmps) op-amps; "
+            + "paper / two-TIA = \(String(format: "%.3f", c.paperOverTwoTIA)) (TIAs alone: "
+            + "\(String(format: "%.3f", c.paperTIAsOverTwoTIA))).\n\n"
+        s += "\"Op-amps halved\": \(c.verdict).\n"
+        return s
+    }
+
     static func markdown(_ r: ChipReport) -> String {
         var s = ""
         let c = r.parameters
@@ -117,10 +172,8 @@ enum ReportFormat {
         s += "- headline layout \(r.layout.rawValue), schedule \(r.schedule.rawValue)\n"
         s += "- accuracy on these images: analog \(formatPercent(r.analogAccuracy)), float \(formatPercent(r.floatAccuracy))\n\n"
         s += "## Totals\n\n| | |\n|---|---|\n"
-        s += "| memristors | \(r.memristors) |\n| op-amps | \(r.opAmps) (TIAs \(r.opAmpsByRole.tias), subtractors "
-            + "\(r.opAmpsByRole.subtractors), inverters \(r.opAmpsByRole.inverters), BN \(r.opAmpsByRole.batchNorm), "
-            + "activation \(r.opAmpsByRole.activation), "
-            + "summers \(r.opAmpsByRole.summers), max-pool \(r.opAmpsByRole.maxPool)) |\n"
+        s += "| memristors | \(r.memristors) |\n| op-amps | \(r.opAmps) ("
+            + r.opAmpsByRole.byRole.map { "\($0.role) \($0.count)" }.joined(separator: ", ") + ") |\n"
             + "| analog multipliers | \(r.opAmpsByRole.multipliers) |\n"
         if let digital = r.digitalOps, !digital.isEmpty {
             s += "| digital ops (ADC, function, DAC) | \(digital.count): \(digital.joined(separator: ", ")) |\n"
@@ -130,7 +183,9 @@ enum ReportFormat {
         s += "| energy per image | \(si(r.energyPerImageJoules, "J")) |\n"
         let e = r.energyBreakdownJoules
         s += "| - crossbar read (V²Gt, measured) | \(si(e.crossbarReadJoules, "J")) |\n"
-        s += "| - wires and drivers (I²R) | \(si(e.wireJoules, "J")) |\n| - op-amps | \(si(e.opAmpJoules, "J")) |\n"
+        s += "| - wires and drivers (I²R) | \(si(e.wireJoules, "J")) |\n"
+        s += "| - row drivers' supply (V_drv·Σ|I_r|·t − V²Gt) | \(si(e.driverJoules, "J")) |\n"
+        s += "| - TIAs' supply (V_tia·Σ|I_out|·t) | \(si(e.tiaJoules, "J")) |\n| - op-amps (quiescent) | \(si(e.opAmpJoules, "J")) |\n"
         s += "| - multipliers | \(si(e.multiplierJoules, "J")) |\n| - DACs | \(si(e.dacJoules, "J")) |\n"
         s += "| - ADCs | \(si(e.adcJoules, "J")) |\n"
         s += "| read energy from | \(readEnergySource(r)) |\n"
@@ -145,12 +200,13 @@ enum ReportFormat {
                 + "\(si(l.latencySeconds, "s")) | \(String(format: "%.4g", l.imagesPerSecond)) | \(si(l.energyPerImageJoules, "J")) |\n"
         }
         s += "\n## Mapping schemes (\(r.layout.rawValue))\n\n"
-        s += "| mapping | memristors | op-amps | of which conv/FC | TIAs | subtractors | inverters | BN | tiles |\n"
-        s += "|---|---|---|---|---|---|---|---|---|\n"
+        s += "| mapping | memristors | op-amps | of which conv/FC | TIAs | subtractors | inverters | input inverters | BN | "
+            + "BN input inverters | tiles |\n"
+        s += "|---|---|---|---|---|---|---|---|---|---|---|\n"
         for m in r.schemes {
             let o = m.opAmpsByRole
             s += "| \(m.mapping.rawValue) | \(m.memristors) | \(m.opAmps) | \(m.convolutionAndFCOpAmps) | \(o.tias) | "
-                + "\(o.subtractors) | \(o.inverters) | \(o.batchNorm) | \(m.tiles) |\n"
+                + "\(o.subtractors) | \(o.inverters) | \(o.inputInverters) | \(o.batchNorm) | \(o.batchNormInputInverters) | \(m.tiles) |\n"
         }
         let ref = r.reference
         s += "\n## Reference design's figures\n\n| | |\n|---|---|\n"

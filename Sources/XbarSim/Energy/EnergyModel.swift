@@ -8,7 +8,12 @@ public struct EnergyBreakdown: Sendable, Hashable, Codable {
     public var crossbarReadJoules = 0.0
     /// `I²R` in word/bit lines and the drivers' source resistances (0 with ideal wires).
     public var wireJoules = 0.0
-    /// Op-amp quiescent power over their active time (TIAs, subtractors, BN, activations, summers).
+    /// Row drivers: supply energy to source/sink the row currents beyond what reaches the
+    /// devices, `V_drv·Σ|I_r|·t − Σ G·V²·t` (ideal-wire currents; docs/energy.md).
+    public var driverJoules = 0.0
+    /// TIAs: supply energy to sink the column currents, `V_tia·Σ|I_out|·t`.
+    public var tiaJoules = 0.0
+    /// Op-amp quiescent power over their active time (every role of ``OpAmpCounts``).
     public var opAmpJoules = 0.0
     /// Analog multipliers (SE scaling, hard-swish) over their active time.
     public var multiplierJoules = 0.0
@@ -17,14 +22,34 @@ public struct EnergyBreakdown: Sendable, Hashable, Codable {
 
     public init() {}
 
+    enum CodingKeys: String, CodingKey {
+        case crossbarReadJoules, wireJoules, driverJoules, tiaJoules, opAmpJoules, multiplierJoules, dacJoules, adcJoules
+    }
+
+    /// Decodes the components present (reports written before a component existed have none of it).
+    public init(from decoder: any Decoder) throws {
+        self.init()
+        let c = try decoder.container(keyedBy: CodingKeys.self)
+        crossbarReadJoules = try c.decodeIfPresent(Double.self, forKey: .crossbarReadJoules) ?? 0
+        wireJoules = try c.decodeIfPresent(Double.self, forKey: .wireJoules) ?? 0
+        driverJoules = try c.decodeIfPresent(Double.self, forKey: .driverJoules) ?? 0
+        tiaJoules = try c.decodeIfPresent(Double.self, forKey: .tiaJoules) ?? 0
+        opAmpJoules = try c.decodeIfPresent(Double.self, forKey: .opAmpJoules) ?? 0
+        multiplierJoules = try c.decodeIfPresent(Double.self, forKey: .multiplierJoules) ?? 0
+        dacJoules = try c.decodeIfPresent(Double.self, forKey: .dacJoules) ?? 0
+        adcJoules = try c.decodeIfPresent(Double.self, forKey: .adcJoules) ?? 0
+    }
+
     public var totalJoules: Double {
-        crossbarReadJoules + wireJoules + opAmpJoules + multiplierJoules + dacJoules + adcJoules
+        crossbarReadJoules + wireJoules + driverJoules + tiaJoules + opAmpJoules + multiplierJoules + dacJoules + adcJoules
     }
 
     public static func + (a: EnergyBreakdown, b: EnergyBreakdown) -> EnergyBreakdown {
         var c = EnergyBreakdown()
         c.crossbarReadJoules = a.crossbarReadJoules + b.crossbarReadJoules
         c.wireJoules = a.wireJoules + b.wireJoules
+        c.driverJoules = a.driverJoules + b.driverJoules
+        c.tiaJoules = a.tiaJoules + b.tiaJoules
         c.opAmpJoules = a.opAmpJoules + b.opAmpJoules
         c.multiplierJoules = a.multiplierJoules + b.multiplierJoules
         c.dacJoules = a.dacJoules + b.dacJoules
@@ -61,7 +86,8 @@ public struct LayoutSummary: Sendable, Hashable, Codable {
 /// observed in a run into energy and latency per image.
 ///
 /// - Crossbar read (and wire) energy: measured (``ReadEnergyAccumulator``); the same for
-///   both layouts (every output position is read once either way).
+///   both layouts (every output position is read once either way). So are the row drivers'
+///   and TIAs' supply energy for the crossbar currents.
 /// - Op-amps and multipliers, quiescent power `P`: with power gating each is on only while
 ///   its op computes, `E_op = n_op · P · busy_op` (layout-independent too: `P` times
 ///   more circuits for `1/P` of the time); without (default) every one is on for the whole
@@ -71,7 +97,8 @@ public struct LayoutSummary: Sendable, Hashable, Codable {
 public enum EnergyModel {
     public static func summary(
         chip: AnalogChip, layout: ConvolutionLayout, schedule: Schedule, technology: Technology,
-        readJoulesPerImage: [Double], wireJoulesPerImage: [Double]? = nil
+        readJoulesPerImage: [Double], wireJoulesPerImage: [Double]? = nil, driverJoulesPerImage: [Double]? = nil,
+        tiaJoulesPerImage: [Double]? = nil
     ) -> LayoutSummary {
         let layers = ChipResources.layers(chip: chip, layout: layout, technology: technology)
         let inputDACs = ChipResources.inputDACs(chip: chip)
@@ -84,6 +111,8 @@ public enum EnergyModel {
             var e = EnergyBreakdown()
             e.crossbarReadJoules = i < readJoulesPerImage.count ? readJoulesPerImage[i] : 0
             e.wireJoules = wireJoulesPerImage.map { i < $0.count ? $0[i] : 0 } ?? 0
+            e.driverJoules = driverJoulesPerImage.map { i < $0.count ? $0[i] : 0 } ?? 0
+            e.tiaJoules = tiaJoulesPerImage.map { i < $0.count ? $0[i] : 0 } ?? 0
             let onSeconds = technology.opAmpPowerGating ? r.busySeconds : interval
             e.opAmpJoules = Double(r.opAmps.total) * technology.opAmpStaticPowerWatts * onSeconds
             e.multiplierJoules = Double(r.opAmps.multipliers) * technology.multiplierStaticPowerWatts * onSeconds
@@ -112,6 +141,8 @@ public enum EnergyModel {
         let ops = chip.graph.ops.count
         return summary(chip: chip, layout: layout, schedule: schedule, technology: technology,
                        readJoulesPerImage: observed.joulesPerImage(ops: ops),
-                       wireJoulesPerImage: observed.wireJoulesPerImage(ops: ops)).energyPerImageJoules
+                       wireJoulesPerImage: observed.wireJoulesPerImage(ops: ops),
+                       driverJoulesPerImage: observed.driverJoulesPerImage(ops: ops),
+                       tiaJoulesPerImage: observed.tiaJoulesPerImage(ops: ops)).energyPerImageJoules
     }
 }

@@ -85,6 +85,83 @@ public enum ReadEnergy {
         return (sum * v2 * readSeconds, maxPower)
     }
 
+    /// Charge (ampere-seconds) the row drivers and the TIAs pass to read one crossbar op on a
+    /// `[C, H, W, N]` batch (whole batch), ideal wires and virtual grounds at 0 V:
+    ///
+    ///     rows:  t · Σ_reads Σ_r |I_r|,   I_r = V_r · Σ_c G_rc
+    ///     TIAs:  t · Σ_reads Σ_TIAs |I_out|
+    ///
+    /// with `I_out` the current through each TIA's output: paper `|I⁻ − I⁺|` (one column,
+    /// `I± = u·Σ_i x_i·G±_i`: `G⁺` devices on the `−x` rows); differential `|I⁺| + |I⁻|` (two
+    /// TIAs); inverted-output `2·|I⁻| + |I⁺ − I⁻|` (TIA_a sinks `I⁻` through its feedback and
+    /// `V_a/R_f = −I⁻` from TIA_b's input; TIA_b's feedback carries `I⁺ − I⁻`). Bias rows are
+    /// at 1 unit. A driver (TIA) draws `V_supply·|I|` from its rails (`docs/energy.md`).
+    /// Digitized mode: the whole column's current (its row tiles' TIAs each sink their part;
+    /// parts of one sign add up to the same, opposite signs give more than this).
+    public static func supplyCharge(
+        layer: CrossbarLayer, input: Tensor, voltsPerUnit: Double, readSeconds: Double, dac: SymmetricQuantizer?,
+        threads: Int = 1
+    ) -> (rowAmpSeconds: Double, tiaAmpSeconds: Double) {
+        let m = layer.mapped
+        let p = layer.programmed
+        var g = layer.geometry
+        var x = input
+        if let dac { x.scalars.withUnsafeMutableBufferPointer { dac.apply($0) } }
+        let rows = m.rows
+        var gPlus = [Float](repeating: 0, count: m.outputs * m.inputs)
+        var gMinus = gPlus
+        var biasPlus = [Float](repeating: 0, count: m.outputs)
+        var biasMinus = biasPlus
+        for o in 0..<m.outputs {
+            for r in 0..<rows {
+                let gp = Float(p.positiveSiemens[o * rows + r]), gn = Float(p.negativeSiemens[o * rows + r])
+                if r < m.inputs {
+                    gPlus[o * m.inputs + r] = gp
+                    gMinus[o * m.inputs + r] = gn
+                } else {
+                    biasPlus[o] += gp
+                    biasMinus[o] += gn
+                }
+            }
+        }
+        // Rows: |x| against the row conductance sums (both physical rows of a paper input carry |x|).
+        var magnitude = x
+        magnitude.scalars.withUnsafeMutableBufferPointer { b in for k in b.indices { b[k] = abs(b[k]) } }
+        let rowReads: Tensor
+        var both = [Float](repeating: 0, count: gPlus.count)
+        for k in both.indices { both[k] = gPlus[k] + gMinus[k] }
+        let biasBoth = zip(biasPlus, biasMinus).map { $0 + $1 }
+        if g.groups == 1 {
+            var rowSums = [Float](repeating: 0, count: m.inputs)
+            for o in 0..<m.outputs { for r in 0..<m.inputs { rowSums[r] += both[o * m.inputs + r] } }
+            var single = g
+            single.outChannels = 1
+            rowReads = Kernels.conv2d(magnitude, weight: rowSums, bias: [biasBoth.reduce(0, +)], geometry: single, threads: threads)
+        } else {
+            rowReads = Kernels.conv2d(magnitude, weight: both, bias: biasBoth, geometry: g, threads: threads)
+        }
+        var rowSum = 0.0
+        rowReads.scalars.withUnsafeBufferPointer { for v in $0 { rowSum += Double(v) } }
+        // Columns: I⁺ and I⁻ of every output and read.
+        g = layer.geometry
+        let plus = Kernels.conv2d(x, weight: gPlus, bias: biasPlus, geometry: g, threads: threads)
+        let minus = Kernels.conv2d(x, weight: gMinus, bias: biasMinus, geometry: g, threads: threads)
+        var tiaSum = 0.0
+        plus.scalars.withUnsafeBufferPointer { a in
+            minus.scalars.withUnsafeBufferPointer { b in
+                for k in a.indices {
+                    let ip = Double(a[k]), im = Double(b[k])
+                    switch m.scheme {
+                    case .paper: tiaSum += abs(im - ip)
+                    case .differential: tiaSum += abs(ip) + abs(im)
+                    case .invertedOutput: tiaSum += 2 * abs(im) + abs(ip - im)
+                    }
+                }
+            }
+        }
+        return (rowSum * voltsPerUnit * readSeconds, tiaSum * voltsPerUnit * readSeconds)
+    }
+
     /// The same energy for one physical tile and explicit row voltages, by direct loops over
     /// devices (`[rows, batch]` volts, images innermost): `t · Σ_n Σ_r Σ_c G_rc · V_rn²`.
     /// The reference the fast path is tested against, and the ideal-wire ``TileDissipationModel``.
@@ -164,6 +241,14 @@ public struct ReadEnergyAccumulator: Sendable {
     /// The ideal-wire closed form on the same voltages, summed over ops and images (equals the
     /// device energy with ideal wires): with IR drop, what the wires changed.
     public private(set) var idealWireJoules = 0.0
+    /// Supply rails of the row drivers and of the TIAs (``Technology``), volts.
+    public let driverSupplyVolts: Double
+    public let tiaSupplyVolts: Double
+    /// Row drivers' supply energy beyond what they deliver to the devices,
+    /// `V_drv·Σ|I_r|·t − Σ G·V²·t` (ideal-wire currents), per op index, summed over images.
+    public private(set) var driverJoulesByOp: [Int: Double] = [:]
+    /// TIAs' supply energy for the column currents, `V_tia·Σ|I_out|·t`, per op index.
+    public private(set) var tiaJoulesByOp: [Int: Double] = [:]
     /// Largest single-device power bound per op index (watts).
     public private(set) var maxDevicePowerByOp: [Int: Double] = [:]
     /// Largest single-device power bound seen (watts) and the op where.
@@ -177,6 +262,8 @@ public struct ReadEnergyAccumulator: Sendable {
     public init(chip: AnalogChip, technology: Technology, threads: Int = 1) throws {
         voltsPerUnit = chip.voltsPerUnit
         readSeconds = technology.crossbarReadSeconds
+        driverSupplyVolts = technology.driverSupplyVolts
+        tiaSupplyVolts = technology.tiaSupplyVolts
         digitizedDACBits = chip.config.mode == .digitized ? chip.config.periphery.dac.bits : nil
         self.threads = threads
         solver = chip.config.circuit.irDrop
@@ -210,6 +297,12 @@ public struct ReadEnergyAccumulator: Sendable {
         var (e, pMax) = ReadEnergy.crossbarJoules(layer: o.layer, input: o.input, voltsPerUnit: voltsPerUnit,
                                                   readSeconds: readSeconds, dac: dac, threads: threads)
         idealWireJoules += e
+        if driverSupplyVolts > 0 || tiaSupplyVolts > 0 {
+            let q = ReadEnergy.supplyCharge(layer: o.layer, input: o.input, voltsPerUnit: voltsPerUnit, readSeconds: readSeconds,
+                                            dac: dac, threads: threads)
+            driverJoulesByOp[o.stage, default: 0] += driverSupplyVolts > 0 ? driverSupplyVolts * q.rowAmpSeconds - e : 0
+            tiaJoulesByOp[o.stage, default: 0] += tiaSupplyVolts * q.tiaAmpSeconds
+        }
         if let f = forms[[o.stage, o.part]] {
             let solved = ReadEnergy.solvedCrossbarJoules(forms: f, layer: o.layer, input: o.input, voltsPerUnit: voltsPerUnit,
                                                          readSeconds: readSeconds, dac: dac, threads: threads)
@@ -230,6 +323,16 @@ public struct ReadEnergyAccumulator: Sendable {
     /// Device read energy per image of each op (0 where it has no crossbar).
     public func joulesPerImage(ops: Int) -> [Double] {
         (0..<ops).map { (joulesByOp[$0] ?? 0) / Double(max(images, 1)) }
+    }
+
+    /// Row drivers' supply energy (beyond the devices') per image of each op.
+    public func driverJoulesPerImage(ops: Int) -> [Double] {
+        (0..<ops).map { (driverJoulesByOp[$0] ?? 0) / Double(max(images, 1)) }
+    }
+
+    /// TIAs' supply energy for the column currents per image of each op.
+    public func tiaJoulesPerImage(ops: Int) -> [Double] {
+        (0..<ops).map { (tiaJoulesByOp[$0] ?? 0) / Double(max(images, 1)) }
     }
 
     /// Wire energy per image of each op (all 0 with ideal wires).

@@ -34,6 +34,12 @@ public struct Technology: Sendable, Hashable, Codable {
     public var adcConversionSeconds: Double = 0.78e-9
     /// Power of a CMOS circuit doing one memristor's multiply (the reference design's comparison, 60 µW).
     public var cmosEquivalentCellPowerWatts: Double = 60e-6
+    /// Supply rails `±V` of the op-amps driving crossbar rows (the previous stage's output,
+    /// the paper scheme's input inverters, bias references): a driver sourcing or sinking
+    /// `|I|` draws `|I|·V` from its rails (`docs/energy.md`, "Driver and TIA supply energy").
+    public var driverSupplyVolts: Double = 1.8
+    /// Supply rails `±V` of the TIAs sinking the crossbar column currents.
+    public var tiaSupplyVolts: Double = 1.8
 
     public init() {}
 
@@ -58,6 +64,13 @@ public struct Technology: Sendable, Hashable, Codable {
         max(readPulseSeconds, deviceResponseSeconds + opAmpSettlingSeconds)
     }
 
+    /// Duration of one crossbar read whose signal path has `opAmpStages` op-amps in series
+    /// (input inverter, TIAs, subtractor or output inverter, gain stage), all settling within
+    /// the read: `max(readPulse, deviceResponse + opAmpStages·opAmpSettling)`.
+    public func crossbarReadSeconds(opAmpStages: Int) -> Double {
+        max(readPulseSeconds, deviceResponseSeconds + Double(max(1, opAmpStages)) * opAmpSettlingSeconds)
+    }
+
     /// Numeric fields by their JSON / `--tech-set` name.
     static var numericFields: [(String, WritableKeyPath<Technology, Double>)] { [
         ("deviceResponseSeconds", \.deviceResponseSeconds),
@@ -71,6 +84,8 @@ public struct Technology: Sendable, Hashable, Codable {
         ("adcEnergyPerConversionJoules", \.adcEnergyPerConversionJoules),
         ("adcConversionSeconds", \.adcConversionSeconds),
         ("cmosEquivalentCellPowerWatts", \.cmosEquivalentCellPowerWatts),
+        ("driverSupplyVolts", \.driverSupplyVolts),
+        ("tiaSupplyVolts", \.tiaSupplyVolts),
     ] }
     static var boolFields: [(String, WritableKeyPath<Technology, Bool>)] { [("opAmpPowerGating", \.opAmpPowerGating)] }
 
@@ -89,6 +104,10 @@ public struct Technology: Sendable, Hashable, Codable {
             guard v <= 1e3 else {
                 throw TechnologyError(source: source, field: name, message: "must be at most 1e3 (SI units), got \(v)")
             }
+        }
+        // Op-amp supplies: 0 leaves their supply energy out; above 100 V is no op-amp supply.
+        for (name, v) in [("driverSupplyVolts", driverSupplyVolts), ("tiaSupplyVolts", tiaSupplyVolts)] where v > 100 {
+            throw TechnologyError(source: source, field: name, message: "must be at most 100 V (an op-amp supply rail), got \(v)")
         }
         guard deviceResponseSeconds + opAmpSettlingSeconds + readPulseSeconds > 0 else {
             throw TechnologyError(source: source, field: "readPulseSeconds",
@@ -155,6 +174,28 @@ public struct Technology: Sendable, Hashable, Codable {
             throw TechnologyError(source: path, field: nil, message: "cannot read the file")
         }
         return try applying(json: data, source: path)
+    }
+}
+
+extension Technology {
+    struct FieldKey: CodingKey {
+        var stringValue: String
+        var intValue: Int? { nil }
+        init(stringValue: String) { self.stringValue = stringValue }
+        init?(intValue: Int) { nil }
+    }
+
+    /// Decodes the fields present; a field missing (a report written before it existed) keeps
+    /// its default.
+    public init(from decoder: any Decoder) throws {
+        self.init()
+        let c = try decoder.container(keyedBy: FieldKey.self)
+        for (name, path) in Self.numericFields {
+            if let v = try c.decodeIfPresent(Double.self, forKey: FieldKey(stringValue: name)) { self[keyPath: path] = v }
+        }
+        for (name, path) in Self.boolFields {
+            if let v = try c.decodeIfPresent(Bool.self, forKey: FieldKey(stringValue: name)) { self[keyPath: path] = v }
+        }
     }
 }
 

@@ -31,9 +31,12 @@ public struct SchemeResources: Sendable, Hashable, Codable {
     public var memristors: Int
     public var opAmps: Int
     public var opAmpsByRole: OpAmpCounts
-    /// Op-amps reading the convolution and fully connected crossbars (TIAs, subtractors, inverters).
+    /// Op-amps of the convolution and fully connected crossbars (TIAs, subtractors, output
+    /// inverters, input inverters, drift gain stages).
     public var convolutionAndFCOpAmps: Int
     public var tiles: Int
+    /// TIAs of the convolution and fully connected crossbars alone (nil in older reports).
+    public var convolutionAndFCTIAs: Int?
 }
 
 /// The reference design's published figures next to what this run gives under the same assumptions.
@@ -66,7 +69,8 @@ public struct ReferenceComparison: Sendable, Hashable, Codable {
     public var weightStationaryCriticalPathReadsBatchNormAsOne: Int
     /// The same counting only convolution, FC and GAP crossbars (batch-norm free).
     public var weightStationaryCriticalPathReadsWithoutBatchNorm: Int
-    /// Op-amps of the convolution and FC layers: paper scheme, a two-TIA design, and differential with subtractor.
+    /// Op-amps of the convolution and FC layers: paper scheme (TIAs and the `−x` input
+    /// inverters), a two-TIA design (two TIAs per output, no inverters), and differential with subtractor.
     public var convolutionAndFCOpAmpsPaper: Int
     public var convolutionAndFCOpAmpsTwoTIA: Int
     public var convolutionAndFCOpAmpsDifferential: Int
@@ -160,11 +164,14 @@ extension Evaluation {
         }
         let reads = observed.joulesPerImage(ops: graph.ops.count)
         let wires = observed.wireJoulesPerImage(ops: graph.ops.count)
+        let drivers = observed.driverJoulesPerImage(ops: graph.ops.count)
+        let tias = observed.tiaJoulesPerImage(ops: graph.ops.count)
         var summaries: [LayoutSummary] = []
         for l in ConvolutionLayout.allCases {
             for s in Schedule.allCases {
                 summaries.append(EnergyModel.summary(chip: chip, layout: l, schedule: s, technology: technology,
-                                                     readJoulesPerImage: reads, wireJoulesPerImage: wires))
+                                                     readJoulesPerImage: reads, wireJoulesPerImage: wires,
+                                                     driverJoulesPerImage: drivers, tiaJoulesPerImage: tias))
             }
         }
         guard let chosen = summaries.first(where: { $0.layout == layout && $0.schedule == schedule }) else {
@@ -194,7 +201,7 @@ extension Evaluation {
             schemes.append(SchemeResources(
                 mapping: scheme, memristors: r.reduce(0) { $0 + $1.memristors }, opAmps: roles.total, opAmpsByRole: roles,
                 convolutionAndFCOpAmps: convolutionAndFCOpAmps(r, graph: graph),
-                tiles: r.reduce(0) { $0 + $1.tiles }))
+                tiles: r.reduce(0) { $0 + $1.tiles }, convolutionAndFCTIAs: convolutionAndFCOpAmps(r, graph: graph, tiasOnly: true)))
         }
 
         let reference = referenceComparison(
@@ -221,11 +228,11 @@ extension Evaluation {
             digitalOps: zip(chip.graph.ops, chip.stages).filter { $0.1.isDigital }.map { "\($0.0.name) (\($0.0.kind.typeName))" })
     }
 
-    /// TIAs, subtractors and inverters of the convolution and FC ops.
-    static func convolutionAndFCOpAmps(_ layers: [LayerResources], graph: Graph) -> Int {
+    /// Op-amps of the convolution and FC crossbars (`OpAmpCounts.crossbarOpAmps`), or their TIAs only.
+    static func convolutionAndFCOpAmps(_ layers: [LayerResources], graph: Graph, tiasOnly: Bool = false) -> Int {
         layers.reduce(0) { sum, r in
             switch graph.ops[r.index].kind {
-            case .conv2d, .linear: sum + r.opAmps.tias + r.opAmps.subtractors + r.opAmps.inverters
+            case .conv2d, .linear: sum + (tiasOnly ? r.opAmps.tias : r.opAmps.crossbarOpAmps)
             default: sum
             }
         }
@@ -269,6 +276,7 @@ extension Evaluation {
             return Int(Latency.latencySeconds(graph: chip.graph, layers: layers, inputSeconds: 0).rounded())
         }
         let paper = schemes.first { $0.mapping == .paper }?.convolutionAndFCOpAmps ?? 0
+        let paperTIAs = schemes.first { $0.mapping == .paper }?.convolutionAndFCTIAs ?? 0
         let differential = schemes.first { $0.mapping == .differential }?.convolutionAndFCOpAmps ?? 0
         let opName = observed.maxDevicePowerOp >= 0 ? chip.graph.ops[observed.maxDevicePowerOp].name : ""
         var convMax = (power: 0.0, op: "")
@@ -289,7 +297,7 @@ extension Evaluation {
             unrolledCriticalPathReads: reads(.spatiallyUnrolled), weightStationaryCriticalPathReads: reads(.weightStationary),
             weightStationaryCriticalPathReadsBatchNormAsOne: reads(.weightStationary, batchNormReads: 1),
             weightStationaryCriticalPathReadsWithoutBatchNorm: reads(.weightStationary, batchNormReads: 0),
-            convolutionAndFCOpAmpsPaper: paper, convolutionAndFCOpAmpsTwoTIA: 2 * paper,
+            convolutionAndFCOpAmpsPaper: paper, convolutionAndFCOpAmpsTwoTIA: 2 * paperTIAs,
             convolutionAndFCOpAmpsDifferential: differential)
     }
 }

@@ -7,7 +7,11 @@ extension SpiceCircuitBuilder {
     /// (inverted-output scheme) TIA_a → R_f → TIA_b → inverter chains.
     ///
     /// - Row drivers are ideal: a direct row is the input node itself, an inverted row an
-    ///   ideal inverter (`E n 0 in 0 −1`); bias rows are driven at `±u` (one unit).
+    ///   ideal inverter (`E n 0 in 0 −1`), one per signal in the netlist (shared by every row
+    ///   and copy that needs it) and only where the inverted row carries a device (an empty
+    ///   row is grounded); bias rows are driven at `±u` (one unit) from reference sources.
+    /// - Op-amps are tagged with their `OpAmpCounts` role (`*@opamp ROLE`); `batchNormStage`
+    ///   tags them `batchNorm` / `batchNormInputInverters`.
     /// - Row tiles of the same columns feed one TIA (analog mode: their currents add on the
     ///   wire), so the finite-gain error sees the whole column's conductance, as in the engine.
     /// - Each group of outputs gets its own copy of the tile columns it needs: all outputs
@@ -26,8 +30,13 @@ extension SpiceCircuitBuilder {
     public mutating func crossbar(
         _ name: String, mapped: MappedCrossbar, positiveSiemens: [Double], negativeSiemens: [Double], tile: TileSize,
         wires: WireParameters, opAmp: OpAmp, voltsPerUnit u: Double, outputs: [Int], sharedInputs: Bool,
-        driftCompensation: Double = 1, inputNode: (Int, Int) -> String
+        driftCompensation: Double = 1, batchNormStage: Bool = false, inputNode: (Int, Int) -> String
     ) -> [String] {
+        let tiaRole = batchNormStage ? "batchNorm" : "tias"
+        let subtractorRole = batchNormStage ? "batchNorm" : "subtractors"
+        let inverterRole = batchNormStage ? "batchNorm" : "inverters"
+        let inputInverterRole = batchNormStage ? "batchNormInputInverters" : "inputInverters"
+        let gainRole = batchNormStage ? "batchNorm" : "driftGainStages"
         let tiles = PhysicalLayout.tiles(mapped, positiveSiemens: positiveSiemens, negativeSiemens: negativeSiemens, tile: tile,
                                          wires: wires, openLoopGain: opAmp.openLoopGain)
         let groups: [[Int]]
@@ -51,18 +60,23 @@ extension SpiceCircuitBuilder {
         }
         var result: [Int: String] = [:]
         let unit = reference(u)
+        var minusUnit: String?
         for (gi, group) in groups.enumerated() {
             let wanted = Set(group)
             let representative = group[0]
-            var inverted: [String: String] = [:]
-            func drive(_ d: RowDrive) -> String {
-                let base = d.logicalRow < mapped.inputs ? inputNode(representative, d.logicalRow) : unit
+            // `occupied`: the physical row carries a device in the kept columns.
+            func drive(_ d: RowDrive, occupied: Bool) -> String {
+                if d.logicalRow >= mapped.inputs {
+                    if d.sign > 0 { return unit }
+                    guard occupied else { return "0" }
+                    if let n = minusUnit { return n }
+                    let n = reference(-u)
+                    minusUnit = n
+                    return n
+                }
+                let base = inputNode(representative, d.logicalRow)
                 if d.sign > 0 || base == "0" { return base }
-                if let n = inverted[base] { return n }
-                let n = "\(name)g\(gi)_inv_\(base)"
-                netlist.add("E\(n) \(n) 0 \(base) 0 -1")
-                inverted[base] = n
-                return n
+                return occupied ? inverter(of: base, role: inputInverterRole) : "0"
             }
             // TIA nodes: output o, its k-th column (differential: G+ then G-).
             var tiaOrder: [Int: [String]] = [:]
@@ -87,7 +101,10 @@ extension SpiceCircuitBuilder {
                     }
                     return node
                 }
-                tileArray(sub, prefix: "\(name)g\(gi)t\(ti)_", driverNodes: t.rowDrives.map(drive), tiaNodes: tia)
+                let drivers = t.rowDrives.enumerated().map { r, d in
+                    drive(d, occupied: (0..<keep.count).contains { g[r * keep.count + $0] > 0 })
+                }
+                tileArray(sub, prefix: "\(name)g\(gi)t\(ti)_", driverNodes: drivers, tiaNodes: tia)
             }
             for o in group {
                 let nodes = tiaOrder[o] ?? []
@@ -100,10 +117,11 @@ extension SpiceCircuitBuilder {
                     let rf = 1 / mapped.siemensPerUnit[o]
                     let (positive, negative) = (nodes[0], nodes[1])
                     invertingStage("\(negative)_A", inputNode: negative, outputNode: "\(negative)_out", feedbackOhms: rf,
-                                   openLoopGain: opAmp.openLoopGain, railVolts: opAmp.railVolts)
+                                   openLoopGain: opAmp.openLoopGain, railVolts: opAmp.railVolts, role: tiaRole)
                     resistor("\(positive)_a", "\(negative)_out", positive, ohms: rf)
                     invertingStage("\(positive)_A", inputNode: positive, outputNode: "\(positive)_out", feedbackOhms: rf,
-                                   openLoopGain: opAmp.openLoopGain, railVolts: opAmp.railVolts)
+                                   openLoopGain: opAmp.openLoopGain, railVolts: opAmp.railVolts, role: tiaRole)
+                    opAmpTag(inverterRole)
                     netlist.add("E\(y)_d \(y)_d 0 \(positive)_out 0 \(spiceNumber(-driftCompensation))")
                     rails("\(y)_r", input: "\(y)_d", output: y, railVolts: opAmp.railVolts)
                     result[o] = y
@@ -111,18 +129,20 @@ extension SpiceCircuitBuilder {
                 }
                 for node in nodes {
                     invertingStage("\(node)_A", inputNode: node, outputNode: "\(node)_out", feedbackOhms: feedback[node] ?? 0,
-                                   openLoopGain: opAmp.openLoopGain, railVolts: opAmp.railVolts)
+                                   openLoopGain: opAmp.openLoopGain, railVolts: opAmp.railVolts, role: tiaRole)
                 }
                 switch (mapped.scheme, driftCompensation == 1) {
                 case (.paper, true):
                     result[o] = "\(nodes[0])_out"
                 case (.paper, false):
                     // Global drift compensation: an ideal gain stage c after the TIA, then rails.
+                    opAmpTag(gainRole)
                     netlist.add("E\(y)_d \(y)_d 0 \(nodes[0])_out 0 \(spiceNumber(driftCompensation))")
                     rails("\(y)_r", input: "\(y)_d", output: y, railVolts: opAmp.railVolts)
                     result[o] = y
                 case (.differential, _), (.invertedOutput, _):
                     // Subtractor (ideal difference amplifier, gain c): c·(V(G- TIA) - V(G+ TIA)), then rails.
+                    opAmpTag(subtractorRole)
                     netlist.add("E\(y)_d \(y)_d 0 \(nodes[1])_out \(nodes[0])_out \(spiceNumber(driftCompensation))")
                     rails("\(y)_r", input: "\(y)_d", output: y, railVolts: opAmp.railVolts)
                     result[o] = y

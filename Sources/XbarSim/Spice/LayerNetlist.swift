@@ -137,12 +137,12 @@ public struct LayerNetlist: Sendable {
                         "S\(flat)_", mapped: subtract.mapped, positiveSiemens: subtract.programmed.positiveSiemens,
                         negativeSiemens: subtract.programmed.negativeSiemens, tile: subtractTile, wires: subtractWires,
                         opAmp: opAmp, voltsPerUnit: u, outputs: [c], sharedInputs: false,
-                        driftCompensation: subtract.programmed.driftCompensation) { _, _ in inputNode(0, flat) }
+                        driftCompensation: subtract.programmed.driftCompensation, batchNormStage: true) { _, _ in inputNode(0, flat) }
                     let y = b.crossbar(
                         "C\(flat)_", mapped: scale.mapped, positiveSiemens: scale.programmed.positiveSiemens,
                         negativeSiemens: scale.programmed.negativeSiemens, tile: scaleTile, wires: scaleWires,
                         opAmp: opAmp, voltsPerUnit: u, outputs: [c], sharedInputs: false,
-                        driftCompensation: scale.programmed.driftCompensation) { _, _ in v[0] }
+                        driftCompensation: scale.programmed.driftCompensation, batchNormStage: true) { _, _ in v[0] }
                     elements.append(flat)
                     nodes.append(y[0])
                 }

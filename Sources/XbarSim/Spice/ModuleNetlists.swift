@@ -64,9 +64,9 @@ extension SpiceCircuitBuilder {
         let r0 = s.resistorOhms
         let three = reference(3 * s.voltsPerUnit)
         invertingSummer("\(name)A", inputs: [(input, 6 * r0), (three, 6 * r0)], outputNode: "\(name)_n1", feedbackOhms: r0,
-                        openLoopGain: nil, railVolts: rails)
+                        openLoopGain: nil, railVolts: rails, role: "activation")
         invertingSummer("\(name)B", inputs: [("\(name)_n1", r0)], outputNode: output, feedbackOhms: r0,
-                        openLoopGain: nil, railVolts: rails)
+                        openLoopGain: nil, railVolts: rails, role: "summerInverters")
     }
 
     /// Hard-sigmoid `min(clamp((x+3)/6, δ, 1+δ), r)`: the adder, then precision clamps at
@@ -100,9 +100,9 @@ extension SpiceCircuitBuilder {
     public mutating func add(_ name: String, a: String, b: String, output: String, settings s: ModuleCircuitSettings) {
         let r0 = s.resistorOhms
         invertingSummer("\(name)A", inputs: [(a, r0), (b, r0)], outputNode: "\(name)_n1", feedbackOhms: r0,
-                        openLoopGain: nil, railVolts: s.railVolts)
+                        openLoopGain: nil, railVolts: s.railVolts, role: "summers")
         invertingSummer("\(name)B", inputs: [("\(name)_n1", r0)], outputNode: output, feedbackOhms: r0,
-                        openLoopGain: nil, railVolts: s.railVolts)
+                        openLoopGain: nil, railVolts: s.railVolts, role: "summerInverters")
     }
 
     /// Clamp (ReLU6, hardtanh) `min(max(x, lo + δ), hi + δ)` in units, then the rails:
@@ -129,6 +129,7 @@ extension SpiceCircuitBuilder {
         let node = "\(name)_m"
         for (k, x) in inputs.enumerated() {
             let o = "\(name)_o\(k)"
+            opAmpTag("maxPool")
             netlist.add("X\(name)_\(k) \(x) \(node) \(o) xb_opamp gain=\(spiceNumber(clampGain))")
             netlist.add("D\(name)_\(k) \(o) \(node) xb_diode")
         }

@@ -17,10 +17,26 @@ import XbarSimCircuit
 /// the clamped node with the clamp level and drives it through a diode (`xb_diode`,
 /// `IS = 1e-14 A`, `N = 1`). The diode's forward drop is divided by the loop gain, so the
 /// clamp is ideal to `≈ 0.7 V / clampGain`.
+///
+/// **Role tags.** Every op-amp element (an `X` instance of `xb_opamp`/`xb_opamp_rails`, the
+/// `H` source of an ideal inverting stage, the `E` source of an ideal inverter, subtractor or
+/// gain stage) is written right after a comment line `*@opamp ROLE`, ROLE an `OpAmpCounts`
+/// coding key (`tias`, `inputInverters`, `clamps`, ...), so the op-amps of a netlist can be
+/// counted by role from its text. `B` sources (rail clips, multipliers, the max circuit's
+/// offset) and DC sources are not op-amps.
 public struct SpiceCircuitBuilder {
     public var netlist: SpiceNetlist
     var subcircuits: Set<String> = []
     var counter = 0
+    /// Inverters already written, by the node they invert: one per signal, shared by every
+    /// crossbar row (and kernel copy) of the netlist that needs `−x`.
+    var invertedSignals: [String: String] = [:]
+
+    /// The comment line that precedes every op-amp element (`*@opamp ROLE`).
+    public static let opAmpTagPrefix = "*@opamp "
+
+    /// Marks the next element as an op-amp of `role`.
+    mutating func opAmpTag(_ role: String) { netlist.add(Self.opAmpTagPrefix + role) }
 
     /// Open-loop gain of the op-amps of the precision clamps.
     public var clampGain = 1e9
@@ -88,9 +104,10 @@ public struct SpiceCircuitBuilder {
     @discardableResult
     public mutating func invertingStage(
         _ name: String, inputNode: String, outputNode: String, feedbackOhms: Double, openLoopGain: Double?,
-        railVolts: Double?
+        railVolts: Double?, role: String
     ) -> String? {
         if let a = openLoopGain {
+            opAmpTag(role)
             if let r = railVolts {
                 include("xb_opamp_rails")
                 netlist.add("X\(name) 0 \(inputNode) \(outputNode) xb_opamp_rails gain=\(spiceNumber(a)) rail=\(spiceNumber(r))")
@@ -105,6 +122,7 @@ public struct SpiceCircuitBuilder {
         let ground = "VVG\(name)"
         netlist.add("\(ground) \(inputNode) 0 DC 0")
         let inner = railVolts == nil ? outputNode : "\(outputNode)_i"
+        opAmpTag(role)
         netlist.add("H\(name) \(inner) 0 \(ground) \(spiceNumber(-feedbackOhms))")
         if railVolts != nil { rails("RL\(name)", input: inner, output: outputNode, railVolts: railVolts) }
         return ground
@@ -113,12 +131,24 @@ public struct SpiceCircuitBuilder {
     /// An inverting summer: `V_out = −Σ_k (R_f/R_k)·V_k`.
     public mutating func invertingSummer(
         _ name: String, inputs: [(node: String, ohms: Double)], outputNode: String, feedbackOhms: Double,
-        openLoopGain: Double?, railVolts: Double?
+        openLoopGain: Double?, railVolts: Double?, role: String
     ) {
         let sum = "\(name)_sum"
         for (k, input) in inputs.enumerated() { resistor("\(name)_in\(k)", input.node, sum, ohms: input.ohms) }
         invertingStage(name, inputNode: sum, outputNode: outputNode, feedbackOhms: feedbackOhms,
-                       openLoopGain: openLoopGain, railVolts: railVolts)
+                       openLoopGain: openLoopGain, railVolts: railVolts, role: role)
+    }
+
+    /// An ideal inverter `V(n) = −V(node)` (op-amp with `R`, `R`), one per signal in the
+    /// netlist: the first call writes it (`E n 0 node 0 −1`), later calls for the same node
+    /// return the same output node.
+    mutating func inverter(of node: String, role: String) -> String {
+        if let n = invertedSignals[node] { return n }
+        let n = "inv_\(node)"
+        opAmpTag(role)
+        netlist.add("E\(n) \(n) 0 \(node) 0 -1")
+        invertedSignals[node] = n
+        return n
     }
 
     /// Precision clamp keeping `v(node) >= v(level)` (`floor`) or `<= v(level)` (ceiling):
@@ -128,6 +158,7 @@ public struct SpiceCircuitBuilder {
         include("xb_opamp")
         include("xb_diode")
         let o = "\(name)_o"
+        opAmpTag("clamps")
         netlist.add("X\(name) \(levelNode) \(node) \(o) xb_opamp gain=\(spiceNumber(clampGain))")
         netlist.add(floor ? "D\(name) \(o) \(node) xb_diode" : "D\(name) \(node) \(o) xb_diode")
     }

@@ -71,7 +71,7 @@ public struct TileNetlist: Sendable {
         b.netlist.comment("TIAs: op-amp macro, feedback R_f per column")
         for k in 0..<circuit.columns {
             b.invertingStage("TIA\(k)", inputNode: tia[k], outputNode: "out\(k)", feedbackOhms: circuit.feedbackOhms[k],
-                             openLoopGain: circuit.openLoopGain, railVolts: railVolts)
+                             openLoopGain: circuit.openLoopGain, railVolts: railVolts, role: "tias")
         }
         currentVectors = ammeters.map { "i(\($0.lowercased()))" }
         outputVectors = (0..<circuit.columns).map { "v(out\($0))" }

@@ -157,7 +157,11 @@ struct InvertedOutputTests {
         #expect(inverted.subtractors == 0)
         #expect(inverted.batchNorm == 3 * paper.batchNorm)
         #expect(inverted.activation == paper.activation && inverted.summers == paper.summers && inverted.maxPool == paper.maxPool)
-        #expect(inverted.total == paper.total + 2 * paper.tias + 2 * paper.batchNorm)
+        // The inverters move from the paper scheme's inputs (conv/FC/GAP and BN rows) to the outputs.
+        #expect(paper.inputInverters > 0 && paper.batchNormInputInverters > 0)
+        #expect(inverted.inputInverters == 0 && inverted.batchNormInputInverters == 0)
+        #expect(inverted.total == paper.total - paper.inputInverters - paper.batchNormInputInverters
+            + 2 * paper.tias + 2 * paper.batchNorm)
         #expect(invertedDevices == paperDevices)
     }
 

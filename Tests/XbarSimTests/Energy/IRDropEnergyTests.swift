@@ -176,8 +176,11 @@ struct IRDropEnergyTests {
         }
         #expect(device[2] == 0 && wire[2] == 0)
         let summary = EnergyModel.summary(chip: chip, layout: .spatiallyUnrolled, schedule: .layerByLayer, technology: technology,
-                                          readJoulesPerImage: device, wireJoulesPerImage: wire)
+                                          readJoulesPerImage: device, wireJoulesPerImage: wire,
+                                          driverJoulesPerImage: accumulator.driverJoulesPerImage(ops: 3),
+                                          tiaJoulesPerImage: accumulator.tiaJoulesPerImage(ops: 3))
         #expect(Self.relative(summary.energy.wireJoules, wire.reduce(0, +)) <= 1e-12)
+        #expect(summary.energy.driverJoules > 0 && summary.energy.tiaJoules > 0)
         #expect(EnergyModel.energyPerImage(chip: chip, observed: accumulator, technology: technology)
             == summary.energyPerImageJoules)
     }

@@ -40,6 +40,17 @@ struct ResourceLatencyTests {
         #expect(ws[0].opAmps.tias == tias && ws[0].opAmps.subtractors == subtractors)
         #expect(ws[1].opAmps.batchNorm == 2 * (tias + subtractors))
         #expect(ws[2].opAmps.activation == 4 && ws[2].opAmps.multipliers == 4)
+        // Hard-swish: the summer's inverter and two precision clamps per element.
+        #expect(ws[2].opAmps.summerInverters == 4 && ws[2].opAmps.clamps == 8)
+        // Paper input inverters: weight k = 18·o + l is positive (a device on the -x row) for even
+        // l, the same parity for every output: 9 logical rows need one. Unrolled: every element
+        // of the 2x4x4 input is read through such a row by some position (channel 0 by the
+        // kernel centre, channel 1 by its left and right taps): 32. BN: the subtract stage's -x
+        // row carries a device where γ >= 0 (3 channels), the scale stage's always (4).
+        #expect(ws[0].opAmps.inputInverters == (mapping == .paper ? 9 : 0))
+        #expect(un[0].opAmps.inputInverters == (mapping == .paper ? 32 : 0))
+        #expect(ws[1].opAmps.batchNormInputInverters == (mapping == .paper ? 7 : 0))
+        #expect(un[1].opAmps.batchNormInputInverters == (mapping == .paper ? 7 * 16 : 0))
         #expect(ws.map(\.steps) == [16, 16, 16])
         // Unrolled: one copy per output position (16).
         #expect(un[0].opAmps.tias == 16 * tias && un[0].opAmps.subtractors == 16 * subtractors)
@@ -80,7 +91,9 @@ struct ResourceLatencyTests {
         ], outputIndex: 3)
     }
 
-    @Test(arguments: [(10e-9, 10e-9), (1e-9, 2.1e-9)])
+    /// The paper scheme's read path holds two op-amps in series (input inverter, TIA): a read
+    /// lasts `max(pulse, 0.1 ns + 2·2 ns)`.
+    @Test(arguments: [(10e-9, 10e-9), (1e-9, 4.1e-9)])
     func latencyOfThreeLayerChain(readPulseSeconds: Double, readSeconds: Double) throws {
         var t = Technology()
         t.readPulseSeconds = readPulseSeconds
@@ -110,19 +123,22 @@ struct ResourceLatencyTests {
         t.readPulseSeconds = 10e-9
         t.opAmpStaticPowerWatts = 1e-3
         let chip = try Self.chip(Self.chain(), mapping: .paper)
-        // Op-amps: 2 + 2 + 3 TIAs (weight-stationary). Ungated, all 7 are on for the 21 reads.
+        // Op-amps (weight-stationary): 2 + 2 + 3 TIAs and, every weight positive, one input
+        // inverter per logical row: 9 + 8 + 8. Ungated, all 32 are on for the 21 reads.
         let ws = EnergyModel.summary(chip: chip, layout: .weightStationary, schedule: .layerByLayer, technology: t,
                                      readJoulesPerImage: [1e-12, 2e-12, 0, 3e-12])
-        #expect(ws.opAmps == 7)
-        #expect(abs(ws.energy.opAmpJoules - 7 * 1e-3 * 210e-9) < 1e-15)
+        #expect(ws.opAmps == 32)
+        #expect(abs(ws.energy.opAmpJoules - 32 * 1e-3 * 210e-9) < 1e-15)
         #expect(abs(ws.energy.crossbarReadJoules - 6e-12) < 1e-24)
-        // Gated: each op's op-amps only while it computes: (2·16 + 2·4 + 3·1) reads·mW.
+        // Gated: each op's op-amps only while it computes: (11·16 + 10·4 + 11·1) reads·mW.
         t.opAmpPowerGating = true
         let gated = EnergyModel.summary(chip: chip, layout: .weightStationary, schedule: .layerByLayer, technology: t,
                                         readJoulesPerImage: [0, 0, 0, 0])
-        #expect(abs(gated.energy.opAmpJoules - 43 * 1e-3 * 10e-9) < 1e-15)
+        #expect(abs(gated.energy.opAmpJoules - 227 * 1e-3 * 10e-9) < 1e-15)
+        // Unrolled: TIAs scale with the positions, but an input inverter serves every copy
+        // reading its signal: c1 32 TIAs + 16 inverters, c2 8 + 32, fc 3 + 8, one read each.
         let unrolledGated = EnergyModel.summary(chip: chip, layout: .spatiallyUnrolled, schedule: .layerByLayer,
                                                 technology: t, readJoulesPerImage: [0, 0, 0, 0])
-        #expect(abs(unrolledGated.energy.opAmpJoules - gated.energy.opAmpJoules) < 1e-15)
+        #expect(abs(unrolledGated.energy.opAmpJoules - 99 * 1e-3 * 10e-9) < 1e-15)
     }
 }

@@ -191,7 +191,8 @@ struct NewOpsTests {
         #expect(unrolled[0].opAmps.maxPool == 8 * 4)      // 8 outputs, one super diode per window input
         #expect(unrolled[1].adcs == 8 && unrolled[1].dacs == 8)
         #expect(unrolled[1].adcConversionsPerImage == 8 && unrolled[1].dacConversionsPerImage == 8)
-        #expect(unrolled[2].opAmps.total == 0 && unrolled[2].adcs == 0)   // diode limiters only
+        // Clamp 0..6: a precision clamp (op-amp + diode) at each bound, no converters.
+        #expect(unrolled[2].opAmps.clamps == 16 && unrolled[2].opAmps.total == 16 && unrolled[2].adcs == 0)
         let stationary = ChipResources.layers(chip: chip, layout: .weightStationary, technology: .default)
         #expect(stationary[1].adcs == 2 && stationary[1].adcConversionsPerImage == 8)
     }
