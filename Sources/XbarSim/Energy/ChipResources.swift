@@ -111,8 +111,9 @@ public enum ChipResources {
             case .activation(let f):
                 switch f {
                 case .relu:
-                    // Precision clamp at the floor, and at the rail when rails are set.
-                    r.opAmps.clamps = elements * (rails ? 2 : 1)
+                    // Precision clamp at the floor, and a ceiling clamp at the rail or at the
+                    // output limiter `V_p` (`--relu-limit`) when either is set.
+                    r.opAmps.clamps = elements * (rails || config.periphery.reluLimitVolts != nil ? 2 : 1)
                     r.stageSeconds = settling
                 case .hardSigmoid:
                     // Inverting summer, inverter, then the clamps at 0 and 1 (in series: three settlings).

@@ -118,6 +118,20 @@ struct NetlistOpAmpCountTests {
         return Tensor(shape: shape + [1], scalars: (0..<n).map { k in Float((k * 37) % 23 - 11) / 7 })
     }
 
+    /// `--relu-limit` on a chip without rails adds the ceiling clamp of each ReLU: counted as the netlist has it.
+    @Test func reluOutputLimiterClampsAreCounted() throws {
+        let graph = Self.network()
+        var config = Preset.ideal.config
+        config.mode = .analog
+        config.periphery.reluLimitVolts = 0.5
+        let calibration = Calibration(maxAbs: [Float](repeating: 2, count: graph.ops.count + 1), images: 1)
+        let chip = try AnalogChip(graph: graph, config: config, seed: 5, chip: 0, inputMaxAbs: 2, calibration: calibration)
+        #expect(try Self.compare(chip, image: Self.image(graph.inputShape)) == graph.ops.count - 1)
+        let total = ChipResources.layers(chip: chip, layout: .spatiallyUnrolled, technology: .default)
+            .reduce(OpAmpCounts()) { $0 + $1.opAmps }
+        #expect(total.clamps == 36 * 2 + 16 * 2 + 2 * (144 + 36))
+    }
+
     @Test(arguments: [Preset.ideal, .rram], MappingScheme.allCases)
     func netlistOpAmpsEqualTheResourceCount(preset: Preset, mapping: MappingScheme) throws {
         let graph = Self.network()
