@@ -48,6 +48,13 @@ struct ChipOptions: ParsableArguments {
     var driftNuSigma: Double?
     @Option(help: "Drift compensation.")
     var driftCompensation: DriftCompensation?
+    @Option(parsing: .unconditional, help: ArgumentHelp(
+        "Write-verify: program-and-verify rounds after the first programming; each reads the device and re-programs it "
+            + "if outside --write-verify-tolerance (0: off).", valueName: "rounds"))
+    var writeVerify: Int?
+    @Option(parsing: .unconditional, help: ArgumentHelp("Relative half-width of the write-verify band (default 0.02).",
+                                                       valueName: "fraction"))
+    var writeVerifyTolerance: Double?
 
     // Mapping and tiles
     @Option(help: ArgumentHelp(
@@ -105,6 +112,10 @@ struct ChipOptions: ParsableArguments {
     var irDrop: IRDropMode?
     @Option(parsing: .unconditional, help: ArgumentHelp("Relative residual at which the fast IR-drop solver stops.", valueName: "tolerance"))
     var irDropTolerance: Double?
+    @Option(parsing: .unconditional, help: ArgumentHelp(
+        "IR-drop-aware programming: fixed-point iterations pre-distorting the target conductances with the tile solve "
+            + "so the effective weights approach the ideal ones (0: off; needs --ir-drop fast|exact).", valueName: "iterations"))
+    var irCompensation: Int?
 
     /// The preset with every given flag applied.
     func config() throws -> AnalogConfig {
@@ -132,6 +143,8 @@ struct ChipOptions: ParsableArguments {
         if let driftNu { c.device.drift.nuMean = driftNu }
         if let driftNuSigma { c.device.drift.nuSigma = driftNuSigma }
         if let driftCompensation { c.device.drift.compensation = driftCompensation }
+        if let writeVerify { c.device.writeVerify.iterations = writeVerify }
+        if let writeVerifyTolerance { c.device.writeVerify.tolerance = writeVerifyTolerance }
         if let mapping { c.mapping = mapping }
         if let scaling {
             guard let s = WeightScaling(argument: scaling) else {
@@ -173,6 +186,7 @@ struct ChipOptions: ParsableArguments {
             c.circuit.irDrop = .fast
         }
         if let irDropTolerance { c.circuit.fastTolerance = irDropTolerance }
+        if let irCompensation { c.irCompensation.iterations = irCompensation }
         c = c.normalizingNegativeZeros()
         do {
             try c.validate()
