@@ -9,6 +9,7 @@ extension DriftCompensation: ExpressibleByArgument {}
 extension FaultScope: ExpressibleByArgument {}
 extension IRDropMode: ExpressibleByArgument {}
 extension PostCalibration: ExpressibleByArgument {}
+extension IRCompensation.WindowPolicy: ExpressibleByArgument {}
 
 /// Every parameter of a simulated chip. A preset sets them all; each flag given overrides it.
 struct ChipOptions: ParsableArguments {
@@ -116,6 +117,11 @@ struct ChipOptions: ParsableArguments {
         "IR-drop-aware programming: fixed-point iterations pre-distorting the target conductances with the tile solve "
             + "so the effective weights approach the ideal ones (0: off; needs --ir-drop fast|exact).", valueName: "iterations"))
     var irCompensation: Int?
+    @Option(help: ArgumentHelp(
+        "Where a pre-distorted target leaves the window: clip (the device, leaving a residual) or rescale (lower the "
+            + "column's siemens per unit, i.e. raise its TIA feedback, until its largest target fits).",
+        valueName: "clip|rescale"))
+    var irCompensationWindow: IRCompensation.WindowPolicy?
 
     /// The preset with every given flag applied.
     func config() throws -> AnalogConfig {
@@ -187,6 +193,7 @@ struct ChipOptions: ParsableArguments {
         }
         if let irDropTolerance { c.circuit.fastTolerance = irDropTolerance }
         if let irCompensation { c.irCompensation.iterations = irCompensation }
+        if let irCompensationWindow { c.irCompensation.window = irCompensationWindow }
         c = c.normalizingNegativeZeros()
         do {
             try c.validate()

@@ -63,7 +63,7 @@ public struct CrossbarLayer: Sendable {
                                               driftCompensation: 1, columnDriftCompensation: nil, threads: threads)
             let predistorted = try IRCompensation.predistortCached(
                 mapped, options: options, window: config.device.window, levels: config.device.levels,
-                iterations: config.irCompensation.iterations)
+                iterations: config.irCompensation.iterations, policy: config.irCompensation.window)
             mapped = predistorted.mapped
             compensation = predistorted.result
         }

@@ -6,11 +6,29 @@ import XbarSimDevice
 /// pre-distorted so that the crossbar's effective weights, read through its wires, approach the
 /// ideal weights. See `IRCompensation.predistort` and docs/remedies.md.
 public struct IRCompensation: Sendable, Hashable, Codable {
+    /// What happens where a pre-distorted target leaves the window (`--ir-compensation-window`).
+    public enum WindowPolicy: String, Sendable, Hashable, Codable, CaseIterable {
+        /// Clip the device at `G_min`/`G_max`; the weight keeps a residual error.
+        case clip
+        /// Where a column's largest target would exceed `G_max`, lower the column's siemens per
+        /// unit `s_o` (raise its TIA feedback `R_f = 1/s_o`) by `κ_o = G_max/max G` and scale its
+        /// targets by `κ_o`, so that the column fits; then clip what is still outside (`G_min`).
+        case rescale
+    }
+
     /// Fixed-point iterations; 0: off (targets as mapped).
     public var iterations: Int = 0
+    public var window: WindowPolicy = .clip
 
-    public init(iterations: Int = 0) {
+    public init(iterations: Int = 0, window: WindowPolicy = .clip) {
         self.iterations = iterations
+        self.window = window
+    }
+
+    public init(from decoder: any Decoder) throws {
+        let c = try decoder.container(keyedBy: CodingKeys.self)
+        iterations = try c.decodeIfPresent(Int.self, forKey: .iterations) ?? 0
+        window = try c.decodeIfPresent(WindowPolicy.self, forKey: .window) ?? .clip
     }
 
     public static let maxIterations = 50
@@ -111,6 +129,11 @@ extension IRCompensation {
     /// The wires only attenuate and couple (`W_eff = W − ΔW(G)` with `‖∂ΔW/∂G‖` small), so without
     /// clipping the error contracts by about the relative IR drop each iteration.
     ///
+    /// With `policy` `.rescale`, a column whose largest proposal exceeds `G_max` gets its scale
+    /// lowered, `s_o → κ_o·s_o` with `κ_o = G_max/max G` (differential: `(G_max − G_min)/max(G_min + |D|)`),
+    /// and every proposal of the column scaled by `κ_o`: the same weights on lower conductances and
+    /// a larger TIA feedback `R_f = 1/s_o` (the returned mapping carries the new `siemensPerUnit`).
+    ///
     /// The returned targets are continuous; programming rounds them to the levels and then applies
     /// variation, faults and drift to them as to any target. `residual` is measured with the targets
     /// rounded to `levels` (one more solve).
@@ -119,7 +142,7 @@ extension IRCompensation {
     ///   separate TIA halves are ignored (nominal devices).
     public static func predistort(
         _ mapped: MappedCrossbar, options: EffectiveWeightOptions, window: ConductanceWindow,
-        levels: ConductanceLevels, iterations: Int
+        levels: ConductanceLevels, iterations: Int, policy: WindowPolicy = .clip
     ) throws -> (mapped: MappedCrossbar, result: IRCompensationResult) {
         var options = options
         options.readNoiseSigma = 0
@@ -132,19 +155,25 @@ extension IRCompensation {
         let floor = max(gMin, gMax * 1e-9)
         let rows = mapped.rows
         let quantized = { (g: [Double]) in g.map { $0 == 0 ? 0 : levels.quantize($0, in: window) } }
-        var gPos = mapped.positiveSiemens, gNeg = mapped.negativeSiemens
-        let before = try effectiveMatrix(mapped, positive: quantized(gPos), negative: quantized(gNeg), options: options)
+        var work = mapped
+        let before = try effectiveMatrix(mapped, positive: quantized(mapped.positiveSiemens),
+                                         negative: quantized(mapped.negativeSiemens), options: options)
         let residualBefore = relativeError(before, target)
         var history: [Double] = []
         var atLimit = 0
         var current = iterations > 0
-            ? try effectiveMatrix(mapped, positive: gPos, negative: gNeg, options: options) : before
+            ? try effectiveMatrix(work, positive: work.positiveSiemens, negative: work.negativeSiemens, options: options)
+            : before
+        var proposal = [Double](repeating: 0, count: rows)
         for _ in 0..<iterations {
             atLimit = 0
             for o in 0..<mapped.outputs {
-                let s = mapped.siemensPerUnit[o]
+                let s = work.siemensPerUnit[o]
                 let biasError = mapped.biasRows > 0
                     ? (target.bias[o] - current.bias[o]) / Double(mapped.biasRows) : 0
+                // Unclipped proposals: the device's conductance (paper, inverted-output) or the
+                // pair's difference D = G⁺ − G⁻ (differential), moved by the weight error in siemens.
+                var largest = 0.0
                 for r in 0..<rows {
                     let i = o * rows + r
                     let e = r < mapped.inputs
@@ -153,31 +182,55 @@ extension IRCompensation {
                     switch mapped.scheme {
                     case .paper, .invertedOutput:
                         if mapped.positiveSiemens[i] > 0 {
-                            let g = gPos[i] + step
-                            gPos[i] = min(max(g, floor), gMax)
-                            if g < floor || g > gMax { atLimit += 1 }
+                            proposal[r] = work.positiveSiemens[i] + step
                         } else if mapped.negativeSiemens[i] > 0 {
-                            let g = gNeg[i] - step
-                            gNeg[i] = min(max(g, floor), gMax)
-                            if g < floor || g > gMax { atLimit += 1 }
+                            proposal[r] = work.negativeSiemens[i] - step
+                        } else {
+                            proposal[r] = 0
                         }
+                        largest = max(largest, proposal[r])
                     case .differential:
-                        let d = gPos[i] - gNeg[i] + step
-                        let p = gMin + max(d, 0), n = gMin + max(-d, 0)
-                        if p > gMax || n > gMax { atLimit += 1 }
-                        gPos[i] = min(p, gMax)
-                        gNeg[i] = min(n, gMax)
+                        proposal[r] = work.positiveSiemens[i] - work.negativeSiemens[i] + step
+                        largest = max(largest, gMin + abs(proposal[r]))
+                    }
+                }
+                // Rescale: the column's scale drops so its largest target lands on G_max.
+                if policy == .rescale, largest > gMax {
+                    let kappa = mapped.scheme == .differential ? (gMax - gMin) / (largest - gMin) : gMax / largest
+                    work.siemensPerUnit[o] *= kappa
+                    for r in 0..<rows { proposal[r] *= kappa }
+                }
+                for r in 0..<rows {
+                    let i = o * rows + r
+                    let g = proposal[r]
+                    switch mapped.scheme {
+                    case .paper, .invertedOutput:
+                        let clipped = min(max(g, floor), gMax)
+                        if mapped.positiveSiemens[i] > 0 {
+                            work.positiveSiemens[i] = clipped
+                        } else if mapped.negativeSiemens[i] > 0 {
+                            work.negativeSiemens[i] = clipped
+                        } else {
+                            continue
+                        }
+                        if g < floor || g > gMax * (1 + 1e-12) { atLimit += 1 }
+                    case .differential:
+                        let p = gMin + max(g, 0), n = gMin + max(-g, 0)
+                        if p > gMax * (1 + 1e-12) || n > gMax * (1 + 1e-12) { atLimit += 1 }
+                        work.positiveSiemens[i] = min(p, gMax)
+                        work.negativeSiemens[i] = min(n, gMax)
                     }
                 }
             }
-            current = try effectiveMatrix(mapped, positive: gPos, negative: gNeg, options: options)
+            current = try effectiveMatrix(work, positive: work.positiveSiemens, negative: work.negativeSiemens,
+                                          options: options)
             history.append(relativeError(current, target))
         }
-        var out = mapped
-        out.positiveSiemens = gPos
-        out.negativeSiemens = gNeg
+        let out = work
         let final = iterations > 0
-            ? try effectiveMatrix(mapped, positive: quantized(gPos), negative: quantized(gNeg), options: options) : before
+            ? try effectiveMatrix(work, positive: quantized(work.positiveSiemens), negative: quantized(work.negativeSiemens),
+                                  options: options)
+            : before
         return (out, IRCompensationResult(iterations: iterations, residualBefore: residualBefore,
                                           residual: relativeError(final, target), residualHistory: history,
                                           devicesAtWindowLimit: atLimit))
@@ -196,6 +249,7 @@ extension IRCompensation {
         var window: ConductanceWindow
         var levels: ConductanceLevels
         var iterations: Int
+        var policy: WindowPolicy
     }
 
     /// Pre-distortions computed in this process (`predistortCached`). Pre-distortion depends only on
@@ -226,13 +280,14 @@ extension IRCompensation {
     /// them, so caching changes no number).
     public static func predistortCached(
         _ mapped: MappedCrossbar, options: EffectiveWeightOptions, window: ConductanceWindow,
-        levels: ConductanceLevels, iterations: Int
+        levels: ConductanceLevels, iterations: Int, policy: WindowPolicy = .clip
     ) throws -> (mapped: MappedCrossbar, result: IRCompensationResult) {
         let key = CacheKey(mapped: mapped, tile: options.tile, circuit: options.circuit, opAmp: options.opAmp,
                            partPerRowTile: options.partPerRowTile, separateOutputs: options.separateOutputs,
-                           window: window, levels: levels, iterations: iterations)
+                           window: window, levels: levels, iterations: iterations, policy: policy)
         if let hit = cache.value(key) { return hit }
-        let value = try predistort(mapped, options: options, window: window, levels: levels, iterations: iterations)
+        let value = try predistort(mapped, options: options, window: window, levels: levels, iterations: iterations,
+                                   policy: policy)
         cache.store(key, value)
         return value
     }

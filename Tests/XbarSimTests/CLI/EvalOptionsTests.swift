@@ -33,6 +33,7 @@ struct EvalOptionsTests {
         (["--ir-compensation=-1"], "--ir-compensation: must be in 0...50 iterations, got -1"),
         (["--ir-compensation", "51"], "--ir-compensation: must be in 0...50"),
         (["--ir-compensation", "two"], "--ir-compensation"),
+        (["--ir-compensation-window", "stretch"], "--ir-compensation-window"),
         (["--write-verify", "65"], "--write-verify: must be in 0...64 rounds, got 65"),
         (["--write-verify=-2"], "--write-verify: must be in 0...64"),
         (["--write-verify-tolerance", "0"], "--write-verify-tolerance: must be in (0, 1]"),
@@ -133,6 +134,7 @@ struct SweepOptionsTests {
         "calibration-images": "64", "calibrate": "all",
         "wire-resistance": "1", "stuck-scope": "batchnorm", "headroom": "0.1", "ir-drop": "exact",
         "pooling-conductance": "10uS", "write-verify": "3", "write-verify-tolerance": "0.05", "ir-compensation": "4",
+        "ir-compensation-window": "rescale",
     ]
 
     @Test func parameterTableAgreesWithTheEvalFlags() throws {

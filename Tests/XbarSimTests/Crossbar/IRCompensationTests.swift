@@ -56,6 +56,26 @@ struct IRCompensationTests {
         #expect(result.devicesAtWindowLimit == 1)
     }
 
+    /// The same infeasible weight with `.rescale`: the column's scale drops so that the needed
+    /// conductance fits under `G_max`, and the weight is reached. With `s' = κ·s` and the device at
+    /// `G`, `w_eff = 1/((1/G + 2R)·s')` must be 1: the device lands on `G_max` exactly when
+    /// `s' = 1/(1/G_max + 2R)` (the closed form).
+    @Test func rescaleMakesTheInfeasibleWeightFeasible() throws {
+        let s = 50e-6, r = 1000.0, gMax = 52e-6
+        let matrix = CrossbarMatrix(inputs: 1, outputs: 1, weights: [1], bias: nil)
+        let window = ConductanceWindow(gMinSiemens: 1e-6, gMaxSiemens: gMax)
+        let mapped = MappedCrossbar.map(matrix, scheme: .paper, scaling: .fixed(siemensPerUnit: s), window: window)
+        let (out, result) = try IRCompensation.predistort(mapped, options: Self.options(ohms: r), window: window,
+                                                          levels: .continuous, iterations: 30, policy: .rescale)
+        #expect(result.residual < 1e-6)
+        #expect(result.residualBefore > 0.05)
+        let g = out.positiveSiemens[0], sNew = out.siemensPerUnit[0]
+        #expect(g <= gMax)
+        #expect(abs(1 / ((1 / g + 2 * r) * sNew) - 1) < 1e-6)
+        // The first rescale puts the proposal on G_max; later iterations only move it down.
+        #expect(sNew < s)
+    }
+
     /// Levels: the residual is measured on the targets rounded to the levels, so it cannot go
     /// below the rounding of the pre-distorted target (here 55.56 µS between levels 55 and 56 µS).
     @Test func levelsBoundTheResidual() throws {

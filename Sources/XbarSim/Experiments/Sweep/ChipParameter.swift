@@ -117,6 +117,7 @@ public struct ChipParameter: Sendable {
             name: "ir-compensation", kind: .integer,
             apply: { text, c in c.irCompensation.iterations = try integer(text, "ir-compensation") },
             read: { "\($0.irCompensation.iterations)" }),
+        choice("ir-compensation-window", \.irCompensation.window),
         ChipParameter(
             name: "calibration-images", kind: .integer,
             apply: { text, c in c.calibrationImages = try integer(text, "calibration-images") },
