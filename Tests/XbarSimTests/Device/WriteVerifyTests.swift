@@ -117,6 +117,22 @@ struct WriteVerifyTests {
         #expect(zip(targets, a.atReadTime).allSatisfy { $0 != 0 || $1 == 0 })
     }
 
+    /// A programmed crossbar counts the pulses and reads of both its halves (the chip and the
+    /// report sum these).
+    @Test func crossbarCountsBothHalves() throws {
+        var rng = RandomStream(seed: 4, 4)
+        let matrix = CrossbarMatrix(inputs: 20, outputs: 10, weights: (0..<200).map { _ in Float(rng.nextGaussian()) },
+                                    bias: nil)
+        let device = Self.device(rounds: 2, readNoise: 0.02)
+        let mapped = MappedCrossbar.map(matrix, scheme: .differential, scaling: .perLayer, window: device.window)
+        let programmed = ProgrammedCrossbar(mapped, device: device, opAmp: .ideal, seed: 9, key: [3, 1])
+        let positive = device.programCounting(mapped.positiveSiemens, seed: 9, key: [3, 1, 1]).counts
+        let negative = device.programCounting(mapped.negativeSiemens, seed: 9, key: [3, 1, 2]).counts
+        #expect(programmed.programmingCounts == positive + negative)
+        #expect(programmed.programmingCounts.devices == 400)
+        #expect(programmed.programmingCounts.programPulses > 400 && programmed.programmingCounts.verifyReads >= 400)
+    }
+
     /// Energy: pulses·10 pJ + reads·1 pJ, time pulses·100 ns + reads·100 ns.
     @Test func costModel() {
         let cost = ProgrammingCostModel().cost(ProgrammingCounts(programPulses: 1500, verifyReads: 700, devices: 1000))
