@@ -84,6 +84,8 @@ public struct CrossbarMappingSummary: Sendable, Equatable, Codable {
     public var irCompensationResidualBefore: Double?
     public var irCompensationResidual: Double?
     public var irCompensationDevicesAtWindowLimit: Int?
+    /// The continuous iterate's residual after each fixed-point iteration (convergence).
+    public var irCompensationResidualHistory: [Double]?
     /// With `--write-verify`: program pulses (first programming included), verify reads and devices
     /// left outside the tolerance band (`ProgrammingCounts`); nil (absent from JSON) otherwise.
     public var programPulses: Int?
@@ -266,6 +268,7 @@ public struct AnalogChip: Sendable {
                 irCompensationResidualBefore: layer.irCompensation?.residualBefore,
                 irCompensationResidual: layer.irCompensation?.residual,
                 irCompensationDevicesAtWindowLimit: layer.irCompensation?.devicesAtWindowLimit,
+                irCompensationResidualHistory: layer.irCompensation?.residualHistory,
                 programPulses: verify ? layer.programmed.programmingCounts.programPulses : nil,
                 verifyReads: verify ? layer.programmed.programmingCounts.verifyReads : nil,
                 devicesOutsideTolerance: verify ? layer.programmed.programmingCounts.devicesOutsideTolerance : nil))
