@@ -63,15 +63,18 @@ REAL_CHIP_FLAGS = [
     ("--column-wire-resistance", ["-2", "1e9"]),
     ("--source-resistance", ["-1", "1e7"]),
     ("--ir-drop-tolerance", ["0", "1", "-0.5", "1e-300"]),
+    ("--write-verify-tolerance", ["0", "-0.1", "2", "1e-9"]),
 ]
 INT_CHIP_FLAGS = [
     ("--levels", ["1", "-1", "9223372036854775807", "2000000"]),
     ("--dac-bits", ["1", "25", "-1", "9223372036854775807"]),
     ("--adc-bits", ["1", "64", "-8"]),
     ("--calibration-images", ["0", "-1", "10001", "60000", "9223372036854775807"]),
+    ("--ir-compensation", ["-1", "51", "9223372036854775807"]),
+    ("--write-verify", ["-1", "65", "9223372036854775807"]),
 ]
 ENUM_CHIP_FLAGS = ["--preset", "--mapping", "--mode", "--variation-distribution", "--stuck-scope",
-                   "--drift-compensation", "--ir-drop"]
+                   "--drift-compensation", "--ir-drop", "--ir-compensation-window"]
 
 
 class Case:

@@ -9,6 +9,7 @@ extension DriftCompensation: ExpressibleByArgument {}
 extension FaultScope: ExpressibleByArgument {}
 extension IRDropMode: ExpressibleByArgument {}
 extension PostCalibration: ExpressibleByArgument {}
+extension IRCompensation.WindowPolicy: ExpressibleByArgument {}
 
 /// Every parameter of a simulated chip. A preset sets them all; each flag given overrides it.
 struct ChipOptions: ParsableArguments {
@@ -48,6 +49,13 @@ struct ChipOptions: ParsableArguments {
     var driftNuSigma: Double?
     @Option(help: "Drift compensation.")
     var driftCompensation: DriftCompensation?
+    @Option(parsing: .unconditional, help: ArgumentHelp(
+        "Write-verify: program-and-verify rounds after the first programming; each reads the device and re-programs it "
+            + "if outside --write-verify-tolerance (0: off).", valueName: "rounds"))
+    var writeVerify: Int?
+    @Option(parsing: .unconditional, help: ArgumentHelp("Relative half-width of the write-verify band (default 0.02).",
+                                                       valueName: "fraction"))
+    var writeVerifyTolerance: Double?
 
     // Mapping and tiles
     @Option(help: ArgumentHelp(
@@ -109,6 +117,15 @@ struct ChipOptions: ParsableArguments {
     var irDrop: IRDropMode?
     @Option(parsing: .unconditional, help: ArgumentHelp("Relative residual at which the fast IR-drop solver stops.", valueName: "tolerance"))
     var irDropTolerance: Double?
+    @Option(parsing: .unconditional, help: ArgumentHelp(
+        "IR-drop-aware programming: fixed-point iterations pre-distorting the target conductances with the tile solve "
+            + "so the effective weights approach the ideal ones (0: off; needs --ir-drop fast|exact).", valueName: "iterations"))
+    var irCompensation: Int?
+    @Option(help: ArgumentHelp(
+        "Where a pre-distorted target leaves the window: clip (the device, leaving a residual) or rescale (lower the "
+            + "column's siemens per unit, i.e. raise its TIA feedback, until its largest target fits).",
+        valueName: "clip|rescale"))
+    var irCompensationWindow: IRCompensation.WindowPolicy?
 
     /// The preset with every given flag applied.
     func config() throws -> AnalogConfig {
@@ -136,6 +153,8 @@ struct ChipOptions: ParsableArguments {
         if let driftNu { c.device.drift.nuMean = driftNu }
         if let driftNuSigma { c.device.drift.nuSigma = driftNuSigma }
         if let driftCompensation { c.device.drift.compensation = driftCompensation }
+        if let writeVerify { c.device.writeVerify.iterations = writeVerify }
+        if let writeVerifyTolerance { c.device.writeVerify.tolerance = writeVerifyTolerance }
         if let mapping { c.mapping = mapping }
         if let scaling {
             guard let s = WeightScaling(argument: scaling) else {
@@ -178,6 +197,8 @@ struct ChipOptions: ParsableArguments {
             c.circuit.irDrop = .fast
         }
         if let irDropTolerance { c.circuit.fastTolerance = irDropTolerance }
+        if let irCompensation { c.irCompensation.iterations = irCompensation }
+        if let irCompensationWindow { c.irCompensation.window = irCompensationWindow }
         c = c.normalizingNegativeZeros()
         do {
             try c.validate()

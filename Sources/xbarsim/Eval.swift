@@ -109,6 +109,20 @@ extension XbarSimCommand.Eval {
             print("IR drop     effective weights off ideal wires by up to \(String(format: "%.2f", error * 100))% "
                   + "(\(worst.op), \(worst.role)); per crossbar: irDropWeightError in --json")
         }
+        let compensated = report.mapping.filter { $0.irCompensationResidual != nil }
+        if let worst = compensated.max(by: { ($0.irCompensationResidual ?? 0) < ($1.irCompensationResidual ?? 0) }),
+           let after = worst.irCompensationResidual {
+            let before = compensated.compactMap(\.irCompensationResidualBefore).max() ?? 0
+            let limited = compensated.reduce(0) { $0 + ($1.irCompensationDevicesAtWindowLimit ?? 0) }
+            print("IR comp.    nominal weights off ideal by up to \(String(format: "%.3f", after * 100))% after "
+                  + "pre-distortion (\(worst.op), \(worst.role)), \(String(format: "%.2f", before * 100))% before; "
+                  + "\(limited) devices at the window; per crossbar: irCompensationResidual in --json")
+        }
+        if let cost = report.programming {
+            print("write-verify \(cost.programPulses) pulses, \(cost.verifyReads) verify reads for \(cost.devices) devices "
+                  + "(chip 0): \(String(format: "%.3g", cost.energyJoules)) J, \(String(format: "%.3g", cost.serialSeconds)) s serial; "
+                  + "\(cost.devicesOutsideTolerance) devices outside the band")
+        }
         print("speed       \(String(format: "%.1f", report.imagesPerSecond)) images/s "
               + "(\(String(format: "%.2f", report.imagesPerSecond / report.floatImagesPerSecond))x float)")
         printProfile(report.secondsByOpType, total: report.seconds)

@@ -191,6 +191,10 @@ enum ReportFormat {
         s += "| read energy from | \(readEnergySource(r)) |\n"
         s += "| latency per image | \(si(r.latencySeconds, "s")) |\n"
         s += "| chip throughput | \(String(format: "%.4g", r.imagesPerSecond)) images/s |\n"
+        if let p = r.programming {
+            s += "| write-verify programming (once per chip) | \(p.programPulses) pulses, \(p.verifyReads) verify reads: "
+                + "\(si(p.energyJoules, "J")), \(si(p.serialSeconds, "s")) serial |\n"
+        }
         s += "| float reference on this CPU | \(si(r.floatCPUSecondsPerImage, "s")) per image "
             + "(\(String(format: "%.1f", r.floatImagesPerSecond)) images/s, \(r.threads) threads) |\n\n"
         s += "## Layouts and schedules\n\n"

@@ -78,6 +78,19 @@ public struct CrossbarMappingSummary: Sendable, Equatable, Codable {
     /// With IR drop on: `‖W − W₀‖/‖W₀‖` of the effective weights against ideal wires
     /// (`CrossbarLayer.irDropWeightError`); nil (absent from JSON) with IR drop off.
     public var irDropWeightError: Double?
+    /// With `--ir-compensation`: relative RMS error of the nominal effective weights against the
+    /// ideal ones without and with pre-distortion (`IRCompensationResult`), and the devices whose
+    /// pre-distorted target hit the window; nil (absent from JSON) otherwise.
+    public var irCompensationResidualBefore: Double?
+    public var irCompensationResidual: Double?
+    public var irCompensationDevicesAtWindowLimit: Int?
+    /// The continuous iterate's residual after each fixed-point iteration (convergence).
+    public var irCompensationResidualHistory: [Double]?
+    /// With `--write-verify`: program pulses (first programming included), verify reads and devices
+    /// left outside the tolerance band (`ProgrammingCounts`); nil (absent from JSON) otherwise.
+    public var programPulses: Int?
+    public var verifyReads: Int?
+    public var devicesOutsideTolerance: Int?
 }
 
 /// One Monte Carlo chip: every conductance of the network programmed once.
@@ -226,9 +239,24 @@ public struct AnalogChip: Sendable {
                           calibration: calibration, opConfigs: configs)
     }
 
+    /// Program pulses and verify reads of every crossbar of this chip, summed (`ProgrammingCounts`).
+    public var programmingCounts: ProgrammingCounts {
+        var total = ProgrammingCounts()
+        for stage in stages {
+            switch stage {
+            case .crossbar(let layer), .averagePool(let layer, _, _): total = total + layer.programmed.programmingCounts
+            case .batchNorm(let subtract, let scale):
+                total = total + subtract.programmed.programmingCounts + scale.programmed.programmingCounts
+            default: break
+            }
+        }
+        return total
+    }
+
     /// Mapping of every crossbar, in execution order.
     public var mappingSummary: [CrossbarMappingSummary] {
         var rows: [CrossbarMappingSummary] = []
+        let verify = config.device.writeVerify.isActive
         func add(_ op: Op, _ role: String, _ layer: CrossbarLayer) {
             let m = layer.mapped
             rows.append(CrossbarMappingSummary(
@@ -236,7 +264,14 @@ public struct AnalogChip: Sendable {
                 rowTiles: layer.rowTiles.count, devices: m.deviceCount,
                 siemensPerUnitRange: [m.siemensPerUnit.min() ?? 0, m.siemensPerUnit.max() ?? 0],
                 weightsRoundedToZero: m.weightsRoundedToZero, weightsClipped: m.weightsClipped,
-                irDropWeightError: layer.irDropWeightError()))
+                irDropWeightError: layer.irDropWeightError(),
+                irCompensationResidualBefore: layer.irCompensation?.residualBefore,
+                irCompensationResidual: layer.irCompensation?.residual,
+                irCompensationDevicesAtWindowLimit: layer.irCompensation?.devicesAtWindowLimit,
+                irCompensationResidualHistory: layer.irCompensation?.residualHistory,
+                programPulses: verify ? layer.programmed.programmingCounts.programPulses : nil,
+                verifyReads: verify ? layer.programmed.programmingCounts.verifyReads : nil,
+                devicesOutsideTolerance: verify ? layer.programmed.programmingCounts.devicesOutsideTolerance : nil))
         }
         for (op, stage) in zip(graph.ops, stages) {
             switch stage {

@@ -73,6 +73,10 @@ public struct AnalogConfig: Sendable, Hashable, Codable {
     /// Post-programming calibration (`--calibrate`): per-column TIA gain/offset trim, BN
     /// re-estimation, both or none (`ChipCalibration`, `docs/remedies.md`).
     public var postCalibration = PostCalibration.none
+    /// IR-drop-aware programming (`--ir-compensation N`): targets pre-distorted with the tiles'
+    /// circuit solve so the effective weights approach the ideal ones (`IRCompensation`); only
+    /// acts when tiles are solved (`circuit.irDrop` fast or exact).
+    public var irCompensation = IRCompensation()
     /// Crossbars that get stuck-at faults (`--stuck-scope`).
     public var faultScope = FaultScope.all
     /// Programming headroom `h` (`--headroom`): scaled weights reach `G_max/(1+h)`, not
@@ -152,6 +156,7 @@ public struct AnalogConfig: Sendable, Hashable, Codable {
         try tile.validate()
         try periphery.validate()
         try circuit.validate()
+        try irCompensation.validate()
         if case .fixed(let s) = scaling, !(s > 0 && s.isFinite) {
             throw CrossbarParameterError(parameter: "--scaling", message: "fixed siemens per unit must be positive, got \(s)")
         }
@@ -178,6 +183,7 @@ extension AnalogConfig {
         circuit = try c.decodeIfPresent(CircuitModel.self, forKey: .circuit) ?? circuit
         calibrationImages = try c.decodeIfPresent(Int.self, forKey: .calibrationImages) ?? calibrationImages
         postCalibration = try c.decodeIfPresent(PostCalibration.self, forKey: .postCalibration) ?? postCalibration
+        irCompensation = try c.decodeIfPresent(IRCompensation.self, forKey: .irCompensation) ?? irCompensation
         faultScope = try c.decodeIfPresent(FaultScope.self, forKey: .faultScope) ?? faultScope
         mappingHeadroom = try c.decodeIfPresent(Double.self, forKey: .mappingHeadroom) ?? mappingHeadroom
         poolingConductanceSiemens = try c.decodeIfPresent(Double.self, forKey: .poolingConductanceSiemens)

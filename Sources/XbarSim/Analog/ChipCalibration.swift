@@ -212,10 +212,11 @@ public enum ChipCalibration {
                 mapped, positiveSiemens: gPos, negativeSiemens: gNeg, positiveBeforeDrift: fPos, negativeBeforeDrift: fNeg,
                 device: device, opAmp: config.periphery.opAmp,
                 keepTIAsSeparate: programmed.positiveWeights != nil)
+            programmed.programmingCounts = layer.programmed.programmingCounts
         }
         let composed = layer.tiaTrim.map { zip($0, trims).map { $0 * $1 } } ?? trims
         return try CrossbarLayer(geometry: layer.geometry, mapped: mapped, programmed: programmed, config: config,
-                                 tiaTrim: composed, threads: threads)
+                                 tiaTrim: composed, threads: threads, irCompensation: layer.irCompensation)
     }
 
     /// A crossbar layer for `matrix` whose every device is reprogrammed (`DeviceModel.reprogram`)

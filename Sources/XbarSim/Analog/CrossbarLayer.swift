@@ -31,6 +31,9 @@ public struct CrossbarLayer: Sendable {
     /// Post-programming TIA feedback trim per output (`R_f → t_o·R_f`, multiplying the whole
     /// output, bias rows and read noise included); nil: untrimmed (`ChipCalibration`).
     public var tiaTrim: [Double]?
+    /// IR-drop-aware programming of this crossbar (`--ir-compensation`): residual error of its
+    /// nominal effective weights before and after pre-distortion; nil when off.
+    public var irCompensation: IRCompensationResult?
     /// A pointwise (or regular) crossbar's weights and variance weights packed for the
     /// one-pass crossbar kernel (`ReadNoiseSampler.pointwise`), one per part, where the
     /// CPU runs it fast; empty elsewhere.
@@ -50,12 +53,39 @@ public struct CrossbarLayer: Sendable {
     ) throws {
         try MappedCrossbar.checkMappable(matrix, scheme: config.mapping, scaling: config.scaling, window: config.device.window,
                                          headroom: config.mappingHeadroom, name: "crossbar \(key)")
-        let mapped = MappedCrossbar.map(matrix, scheme: config.mapping, scaling: config.scaling,
+        var mapped = MappedCrossbar.map(matrix, scheme: config.mapping, scaling: config.scaling,
                                         window: config.device.window, headroom: config.mappingHeadroom)
+        var compensation: IRCompensationResult?
+        if config.irCompensation.isActive && config.circuit.solvesTiles {
+            // Pre-distortion targets the nominal conductances; programming (levels, variation,
+            // faults, drift, write-verify) then acts on the pre-distorted targets.
+            let options = Self.circuitOptions(mapped: mapped, config: config, groups: geometry.groups,
+                                              driftCompensation: 1, columnDriftCompensation: nil, threads: threads)
+            let predistorted = try IRCompensation.predistortCached(
+                mapped, options: options, window: config.device.window, levels: config.device.levels,
+                iterations: config.irCompensation.iterations, policy: config.irCompensation.window)
+            mapped = predistorted.mapped
+            compensation = predistorted.result
+        }
         let separate = config.mapping != .paper && config.periphery.opAmp.railVolts != nil
         let programmed = ProgrammedCrossbar(mapped, device: config.device, opAmp: config.periphery.opAmp, seed: seed,
                                             key: key, keepTIAsSeparate: separate)
-        try self.init(geometry: geometry, mapped: mapped, programmed: programmed, config: config, threads: threads)
+        try self.init(geometry: geometry, mapped: mapped, programmed: programmed, config: config, threads: threads,
+                      irCompensation: compensation)
+    }
+
+    /// The layout and circuit options of a crossbar's tiles under `config`.
+    static func circuitOptions(
+        mapped: MappedCrossbar, config: AnalogConfig, groups: Int, driftCompensation: Double,
+        columnDriftCompensation: [Double]?, threads: Int
+    ) -> EffectiveWeightOptions {
+        let separate = config.mapping != .paper && config.periphery.opAmp.railVolts != nil
+        let rowTiles = PhysicalLayout.rowTiles(mapped, tile: config.tile)
+        return EffectiveWeightOptions(
+            tile: config.tile, circuit: config.circuit, opAmp: config.periphery.opAmp,
+            partPerRowTile: config.mode == .digitized && rowTiles.count > 1, separateOutputs: groups > 1,
+            keepTIAsSeparate: separate, readNoiseSigma: config.device.readNoise.relativeSigma,
+            driftCompensation: driftCompensation, columnDriftCompensation: columnDriftCompensation, threads: threads)
     }
 
     /// A crossbar from its mapping and programmed devices (e.g. after post-programming
@@ -63,19 +93,16 @@ public struct CrossbarLayer: Sendable {
     /// `tiaTrim[o]` (nil: untrimmed). Solves the tiles' circuits.
     public init(
         geometry: Conv2DGeometry, mapped: MappedCrossbar, programmed: ProgrammedCrossbar, config: AnalogConfig,
-        tiaTrim: [Double]? = nil, threads: Int = 1
+        tiaTrim: [Double]? = nil, threads: Int = 1, irCompensation: IRCompensationResult? = nil
     ) throws {
         self.geometry = geometry
         self.mapped = mapped
         self.programmed = programmed
         self.tiaTrim = tiaTrim
-        let separate = config.mapping != .paper && config.periphery.opAmp.railVolts != nil
+        self.irCompensation = irCompensation
         rowTiles = PhysicalLayout.rowTiles(mapped, tile: config.tile)
-        let options = EffectiveWeightOptions(
-            tile: config.tile, circuit: config.circuit, opAmp: config.periphery.opAmp,
-            partPerRowTile: config.mode == .digitized && rowTiles.count > 1, separateOutputs: geometry.groups > 1,
-            keepTIAsSeparate: separate, readNoiseSigma: config.device.readNoise.relativeSigma,
-            driftCompensation: programmed.driftCompensation,
+        let options = Self.circuitOptions(
+            mapped: mapped, config: config, groups: geometry.groups, driftCompensation: programmed.driftCompensation,
             columnDriftCompensation: programmed.columnDriftCompensation, threads: threads)
         circuitOptions = options
         parts = try Self.effectiveWeights(mapped: mapped, programmed: programmed, options: options, geometry: geometry,

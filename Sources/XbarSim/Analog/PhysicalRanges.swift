@@ -96,6 +96,15 @@ extension PhysicalRange {
                       value: { c in c.circuit.wires.sourceResistanceOhms == 0 ? nil : c.circuit.wires.sourceResistanceOhms }),
         PhysicalRange(flag: "--ir-drop-tolerance", low: 1e-12, high: 0.5, unit: "", reason: "relative residual of the fast solver",
                       value: { $0.circuit.fastTolerance }),
+        PhysicalRange(flag: "--ir-compensation", low: 1, high: Double(IRCompensation.maxIterations), unit: "iterations",
+                      reason: "fixed-point iterations of the pre-distortion, each one circuit solve per tile",
+                      value: { c in c.irCompensation.iterations == 0 ? nil : Double(c.irCompensation.iterations) }),
+        PhysicalRange(flag: "--write-verify", low: 1, high: Double(WriteVerify.maxIterations), unit: "rounds",
+                      reason: "program-and-verify rounds after the first programming",
+                      value: { c in c.device.writeVerify.iterations == 0 ? nil : Double(c.device.writeVerify.iterations) }),
+        PhysicalRange(flag: "--write-verify-tolerance", low: 1e-4, high: 1, unit: "",
+                      reason: "relative half-width of the verify band",
+                      value: { $0.device.writeVerify.tolerance }),
     ]
 }
 

@@ -24,7 +24,7 @@ public struct CrossbarMatrix: Sendable, Equatable {
 /// Rows `0..<inputs` carry the inputs; rows `inputs..<inputs+biasRows` are bias rows driven
 /// by a constant 1-unit voltage (split over several rows when one device cannot reach the
 /// bias conductance). A target of exactly 0 means *no device* at that position.
-public struct MappedCrossbar: Sendable, Equatable {
+public struct MappedCrossbar: Sendable, Hashable {
     public var scheme: MappingScheme
     public var inputs: Int
     public var outputs: Int

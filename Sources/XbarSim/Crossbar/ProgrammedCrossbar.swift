@@ -42,6 +42,9 @@ public struct ProgrammedCrossbar: Sendable {
     /// Conductances at read time, for energy and SPICE (`outputs x rows`, siemens).
     public var positiveSiemens: [Double]
     public var negativeSiemens: [Double]
+    /// Program pulses and verify reads it took (`DeviceModel.writeVerify`); zero when built
+    /// from given conductances.
+    public var programmingCounts = ProgrammingCounts()
 
     /// Programs `mapped` on one chip.
     ///
@@ -53,10 +56,11 @@ public struct ProgrammedCrossbar: Sendable {
         _ mapped: MappedCrossbar, device: DeviceModel, opAmp: OpAmp, seed: UInt64, key: [UInt64],
         keepTIAsSeparate: Bool = false
     ) {
-        let (gPos, gPosFresh) = device.program(mapped.positiveSiemens, seed: seed, key: key + [1])
-        let (gNeg, gNegFresh) = device.program(mapped.negativeSiemens, seed: seed, key: key + [2])
+        let (gPos, gPosFresh, countPos) = device.programCounting(mapped.positiveSiemens, seed: seed, key: key + [1])
+        let (gNeg, gNegFresh, countNeg) = device.programCounting(mapped.negativeSiemens, seed: seed, key: key + [2])
         self.init(mapped, positiveSiemens: gPos, negativeSiemens: gNeg, positiveBeforeDrift: gPosFresh,
                   negativeBeforeDrift: gNegFresh, device: device, opAmp: opAmp, keepTIAsSeparate: keepTIAsSeparate)
+        programmingCounts = countPos + countNeg
     }
 
     /// A crossbar from its devices' conductances at read time (`positiveSiemens`, `negativeSiemens`,

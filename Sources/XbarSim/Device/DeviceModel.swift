@@ -13,12 +13,15 @@ public struct DeviceModel: Sendable, Hashable, Codable {
     public var readNoise = ReadNoise()
     public var stuck = StuckFaults()
     public var drift = Drift()
+    /// Program-and-verify rounds after the first programming (`--write-verify`); none by default.
+    public var writeVerify = WriteVerify()
 
     public init(
         window: ConductanceWindow = ConductanceWindow(), levels: ConductanceLevels = .continuous,
         variation: ProgrammingVariation = ProgrammingVariation(), readNoise: ReadNoise = ReadNoise(),
-        stuck: StuckFaults = StuckFaults(), drift: Drift = Drift()
+        stuck: StuckFaults = StuckFaults(), drift: Drift = Drift(), writeVerify: WriteVerify = WriteVerify()
     ) {
+        self.writeVerify = writeVerify
         self.window = window
         self.levels = levels
         self.variation = variation
@@ -37,6 +40,21 @@ public struct DeviceModel: Sendable, Hashable, Codable {
         try readNoise.validate()
         try stuck.validate()
         try drift.validate()
+        try writeVerify.validate()
+    }
+
+    /// Decodes every field present and keeps the default for the others (configurations
+    /// stored before a field existed, e.g. sweep manifests without `writeVerify`).
+    public init(from decoder: any Decoder) throws {
+        self.init()
+        let c = try decoder.container(keyedBy: CodingKeys.self)
+        window = try c.decodeIfPresent(ConductanceWindow.self, forKey: .window) ?? window
+        levels = try c.decodeIfPresent(ConductanceLevels.self, forKey: .levels) ?? levels
+        variation = try c.decodeIfPresent(ProgrammingVariation.self, forKey: .variation) ?? variation
+        readNoise = try c.decodeIfPresent(ReadNoise.self, forKey: .readNoise) ?? readNoise
+        stuck = try c.decodeIfPresent(StuckFaults.self, forKey: .stuck) ?? stuck
+        drift = try c.decodeIfPresent(Drift.self, forKey: .drift) ?? drift
+        writeVerify = try c.decodeIfPresent(WriteVerify.self, forKey: .writeVerify) ?? writeVerify
     }
 
     /// Programs one crossbar's devices; returns the conductances at read time and before drift
@@ -47,22 +65,34 @@ public struct DeviceModel: Sendable, Hashable, Codable {
     public func program(
         _ targets: [Double], seed: UInt64, key: [UInt64]
     ) -> (atReadTime: [Double], beforeDrift: [Double]) {
+        let r = programCounting(targets, seed: seed, key: key)
+        return (r.atReadTime, r.beforeDrift)
+    }
+
+    /// `program(_:seed:key:)`, with what programming cost (`ProgrammingCounts`: pulses and
+    /// verify reads of `writeVerify`).
+    public func programCounting(
+        _ targets: [Double], seed: UInt64, key: [UInt64]
+    ) -> (atReadTime: [Double], beforeDrift: [Double], counts: ProgrammingCounts) {
         let n = targets.count
+        var counts = ProgrammingCounts()
         guard drift.isActive else {
             let g = [Double](unsafeUninitializedCapacity: n) { out, count in
-                targets.withUnsafeBufferPointer { program($0, into: out, beforeDrift: nil, seed: seed, key: key) }
+                counts = targets.withUnsafeBufferPointer {
+                    programCounting($0, into: out, beforeDrift: nil, seed: seed, key: key)
+                }
                 count = n
             }
-            return (g, g)
+            return (g, g, counts)
         }
         var fresh = [Double](repeating: 0, count: n)
         let g = [Double](unsafeUninitializedCapacity: n) { out, count in
-            targets.withUnsafeBufferPointer { t in
-                fresh.withUnsafeMutableBufferPointer { program(t, into: out, beforeDrift: $0, seed: seed, key: key) }
+            counts = targets.withUnsafeBufferPointer { t in
+                fresh.withUnsafeMutableBufferPointer { programCounting(t, into: out, beforeDrift: $0, seed: seed, key: key) }
             }
             count = n
         }
-        return (g, fresh)
+        return (g, fresh, counts)
     }
 
     /// Programs `targets` (siemens) into `atReadTime`, and the values before drift into
@@ -75,7 +105,9 @@ public struct DeviceModel: Sendable, Hashable, Codable {
     /// 1. Levels: clip to the window, round to the nearest level (`ConductanceLevels.quantize`).
     /// 2. Programming variation with draw `z_i`, then clip to the window (`ProgrammingVariation`).
     /// 3. Stuck faults from uniform `u_i`: stuck-on devices sit at exactly gMax, stuck-off at
-    ///    exactly gMin (`StuckFaults`); they do not drift. → `beforeDrift[i]`
+    ///    exactly gMin (`StuckFaults`); they do not drift.
+    /// 3b. Write-verify (`WriteVerify`, none by default): up to `N` rounds of a verify read and,
+    ///    outside the tolerance band, a fresh programming draw; stuck devices do not move. → `beforeDrift[i]`
     /// 4. Drift: `G·(t/t0)^(−ν_i)`, `ν_i = max(0, nuMean + nuSigma·z′_i)` (`Drift`). → `atReadTime[i]`
     ///
     /// Each effect draws from its own stream, `RandomStream(seed:key: key + [purpose])` with
@@ -89,6 +121,14 @@ public struct DeviceModel: Sendable, Hashable, Codable {
         _ targets: UnsafeBufferPointer<Double>, into atReadTime: UnsafeMutableBufferPointer<Double>,
         beforeDrift: UnsafeMutableBufferPointer<Double>?, seed: UInt64, key: [UInt64]
     ) {
+        _ = programCounting(targets, into: atReadTime, beforeDrift: beforeDrift, seed: seed, key: key)
+    }
+
+    /// `program(_:into:beforeDrift:seed:key:)`, returning the pulses and verify reads it took.
+    public func programCounting(
+        _ targets: UnsafeBufferPointer<Double>, into atReadTime: UnsafeMutableBufferPointer<Double>,
+        beforeDrift: UnsafeMutableBufferPointer<Double>?, seed: UInt64, key: [UInt64]
+    ) -> ProgrammingCounts {
         let n = targets.count
         precondition(atReadTime.count == n && (beforeDrift?.count ?? n) == n, "buffer sizes differ")
         let quantizer = LevelQuantizer(levels, window)
@@ -104,11 +144,25 @@ public struct DeviceModel: Sendable, Hashable, Codable {
         var variationStream = RandomStream(seed: seed, key: key + [StreamPurpose.programming.rawValue])
         var stuckStream = RandomStream(seed: seed, key: key + [StreamPurpose.stuck.rawValue])
         var driftStream = RandomStream(seed: seed, key: key + [StreamPurpose.drift.rawValue])
+        // Write-verify: per round k, a programming and a verify-read stream.
+        let rounds = writeVerify.iterations
+        let tolerance = writeVerify.tolerance
+        let readSigma = readNoise.relativeSigma
+        let wv = StreamPurpose.writeVerify.rawValue
+        var roundProgramming = (0..<rounds).map {
+            RandomStream(seed: seed, key: key + [wv, UInt64($0 + 1), StreamPurpose.programming.rawValue])
+        }
+        var roundReads = (0..<rounds).map {
+            RandomStream(seed: seed, key: key + [wv, UInt64($0 + 1), StreamPurpose.readNoise.rawValue])
+        }
+        var counts = ProgrammingCounts()
 
         let chunk = 512  // even, so normal i is always from word i/2 of its stream
-        withUnsafeTemporaryAllocation(of: Float.self, capacity: 2 * chunk) { scratch in
+        withUnsafeTemporaryAllocation(of: Float.self, capacity: (2 + 2 * rounds) * chunk) { scratch in
             let zVariation = UnsafeMutableBufferPointer(rebasing: scratch[0..<chunk])
             let zDrift = UnsafeMutableBufferPointer(rebasing: scratch[chunk..<(2 * chunk)])
+            // Round k's draws: programming at (2 + 2k)·chunk, read at (3 + 2k)·chunk.
+            let zRounds = scratch.baseAddress! + 2 * chunk
             var start = 0
             while start < n {
                 let m = min(chunk, n - start)
@@ -116,6 +170,14 @@ public struct DeviceModel: Sendable, Hashable, Codable {
                     variationStream.fillGaussian(.init(rebasing: zVariation[0..<m]), standardDeviation: 1)
                 }
                 if drawNu { driftStream.fillGaussian(.init(rebasing: zDrift[0..<m]), standardDeviation: 1) }
+                for k in 0..<rounds {
+                    if useVariation {
+                        roundProgramming[k].fillGaussian(.init(start: zRounds + 2 * k * chunk, count: m), standardDeviation: 1)
+                    }
+                    if readSigma > 0 {
+                        roundReads[k].fillGaussian(.init(start: zRounds + (2 * k + 1) * chunk, count: m), standardDeviation: 1)
+                    }
+                }
                 for j in 0..<m {
                     let i = start + j
                     let u = useStuck ? stuckStream.nextUniform() : 1
@@ -125,16 +187,31 @@ public struct DeviceModel: Sendable, Hashable, Codable {
                         beforeDrift?[i] = 0
                         continue
                     }
-                    var g = quantizer.quantize(target)
+                    let q = quantizer.quantize(target)
+                    var g = q
                     if useVariation { g = variation.apply(g, window: window, z: Double(zVariation[j])) }
                     var drifts = useDrift
+                    var stuckHere = false
                     if useStuck {
                         switch stuck.state(forUniform: u) {
                         case .programmable: break
-                        case .stuckOn: g = gMax; drifts = false
-                        case .stuckOff: g = gMin; drifts = false
+                        case .stuckOn: g = gMax; drifts = false; stuckHere = true
+                        case .stuckOff: g = gMin; drifts = false; stuckHere = true
                         }
                     }
+                    counts.devices += 1
+                    counts.programPulses += 1
+                    let band = tolerance * q
+                    for k in 0..<rounds {
+                        let read = readSigma > 0 ? g * (1 + readSigma * Double(zRounds[(2 * k + 1) * chunk + j])) : g
+                        counts.verifyReads += 1
+                        if abs(read - q) <= band { break }
+                        counts.programPulses += 1
+                        if !stuckHere {
+                            g = useVariation ? variation.apply(q, window: window, z: Double(zRounds[2 * k * chunk + j])) : q
+                        }
+                    }
+                    if abs(g - q) > band { counts.devicesOutsideTolerance += 1 }
                     beforeDrift?[i] = g
                     if drifts {
                         let factor = drawNu ? exp(-drift.nu(z: Double(zDrift[j])) * logRatio) : fixedDriftFactor
@@ -145,6 +222,7 @@ public struct DeviceModel: Sendable, Hashable, Codable {
                 start += m
             }
         }
+        return counts
     }
 }
 

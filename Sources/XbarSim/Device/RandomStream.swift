@@ -125,6 +125,8 @@ public enum StreamPurpose: UInt64, Sendable, Hashable, Codable, CaseIterable {
     case drift = 3
     case readNoise = 4
     case periphery = 5
+    /// Write-verify rounds (`WriteVerify`): `key + [writeVerify, round, programming|readNoise]`.
+    case writeVerify = 6
 }
 
 /// SplitMix64 (Steele, Lea & Flood, OOPSLA 2014): seeds xoshiro and hashes keys.

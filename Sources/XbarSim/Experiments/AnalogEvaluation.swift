@@ -1,5 +1,7 @@
 import Foundation
 import XbarSimAnalog
+import XbarSimDevice
+import XbarSimEnergy
 import XbarSimGraph
 import XbarSimIO
 import XbarSimTensor
@@ -41,6 +43,9 @@ public struct AnalogEvaluationReport: Sendable, Equatable, Codable {
     /// Post-programming calibration of chip 0 (`--calibrate`): mode, images, their source (the
     /// training split) and what was done per op; nil (absent from JSON) without calibration.
     public var postCalibration: ChipCalibration.Summary?
+    /// With `--write-verify`: program pulses, verify reads and their energy and serial time for
+    /// chip 0 (`ProgrammingCostModel`); nil (absent from JSON) otherwise.
+    public var programming: ProgrammingCost?
 }
 
 /// The float engine's result on an evaluation's test images.
@@ -150,6 +155,7 @@ extension Evaluation {
         var voltsPerUnit = 0.0
         var mapping: [CrossbarMappingSummary] = []
         var digitalOps: [String] = []
+        var programmingCost: ProgrammingCost?
         var byType: [String: Double] = [:]
         let ops = inputs.model.graph.ops
         let timing: ((Int, Double) -> Void)? = profile ? { byType[ops[$0].kind.profileName, default: 0] += $1 } : nil
@@ -170,6 +176,9 @@ extension Evaluation {
             voltsPerUnit = chip.voltsPerUnit
             if k == 0 {
                 mapping = chip.mappingSummary
+                if config.device.writeVerify.isActive {
+                    programmingCost = ProgrammingCostModel().cost(chip.programmingCounts)
+                }
                 digitalOps = zip(ops, chip.stages).filter { $0.1.isDigital }.map { "\($0.0.name) (\($0.0.kind.typeName))" }
             }
             var correct = 0
@@ -206,7 +215,8 @@ extension Evaluation {
             imagesPerSecond: Double(total * chips) / max(seconds, 1e-9),
             floatImagesPerSecond: Double(total) / max(floatSeconds, 1e-9), batchSize: settings.batchSize,
             threads: threads, parameters: config, voltsPerUnit: voltsPerUnit, mapping: mapping,
-            secondsByOpType: profile ? byType : nil, digitalOps: digitalOps, postCalibration: calibrationSummary)
+            secondsByOpType: profile ? byType : nil, digitalOps: digitalOps, postCalibration: calibrationSummary,
+            programming: programmingCost)
     }
 
     static func countCorrect(_ logits: Tensor, labels: [Int], first: Int) -> Int {

@@ -123,6 +123,9 @@ public struct ChipReport: Sendable, Codable {
     public var floatImagesPerSecond: Double
     /// Ops in digital periphery (ADC, function, DAC), as `name (type)`; nil in older reports.
     public var digitalOps: [String]?
+    /// With `--write-verify`: program pulses, verify reads and their energy and serial time, once
+    /// per chip (`ProgrammingCostModel`); nil (absent from JSON) otherwise.
+    public var programming: ProgrammingCost? = nil
 }
 
 extension Evaluation {
@@ -225,7 +228,8 @@ extension Evaluation {
             floatAccuracy: Double(floatCorrect) / Double(total),
             floatCPUSecondsPerImage: floatSeconds / Double(total),
             floatImagesPerSecond: Double(total) / max(floatSeconds, 1e-12),
-            digitalOps: zip(chip.graph.ops, chip.stages).filter { $0.1.isDigital }.map { "\($0.0.name) (\($0.0.kind.typeName))" })
+            digitalOps: zip(chip.graph.ops, chip.stages).filter { $0.1.isDigital }.map { "\($0.0.name) (\($0.0.kind.typeName))" },
+            programming: config.device.writeVerify.isActive ? ProgrammingCostModel().cost(chip.programmingCounts) : nil)
     }
 
     /// Op-amps of the convolution and FC crossbars (`OpAmpCounts.crossbarOpAmps`), or their TIAs only.

@@ -44,6 +44,12 @@ struct PhysicalRangeTests {
         case "calibration-images":
             guard value.isFinite, abs(value) < 1e12 else { return nil }
             c.calibrationImages = Int(value)
+        case "write-verify":
+            guard value.isFinite, abs(value) < 1e12 else { return nil }
+            c.device.writeVerify.iterations = Int(value)
+        case "ir-compensation":
+            guard value.isFinite, abs(value) < 1e12 else { return nil }
+            c.irCompensation.iterations = Int(value)
         case "scaling": c.scaling = .fixed(siemensPerUnit: value)
         case "rail": c.periphery.opAmp.railVolts = value
         case "opamp-gain": c.periphery.opAmp.openLoopGain = value

@@ -30,6 +30,14 @@ struct EvalOptionsTests {
         (["--ir-drop", "spice"], "--ir-drop"),
         (["--ir-drop-tolerance", "0"], "--ir-drop-tolerance: must be in (0, 1), got 0.0"),
         (["--ir-drop-tolerance", "2"], "--ir-drop-tolerance: must be in (0, 1)"),
+        (["--ir-compensation=-1"], "--ir-compensation: must be in 0...50 iterations, got -1"),
+        (["--ir-compensation", "51"], "--ir-compensation: must be in 0...50"),
+        (["--ir-compensation", "two"], "--ir-compensation"),
+        (["--ir-compensation-window", "stretch"], "--ir-compensation-window"),
+        (["--write-verify", "65"], "--write-verify: must be in 0...64 rounds, got 65"),
+        (["--write-verify=-2"], "--write-verify: must be in 0...64"),
+        (["--write-verify-tolerance", "0"], "--write-verify-tolerance: must be in (0, 1]"),
+        (["--write-verify-tolerance", "nan"], "--write-verify-tolerance"),
     ]
 
     @Test(arguments: invalid.indices)
@@ -125,7 +133,8 @@ struct SweepOptionsTests {
         "input-voltage": "0.2", "limiter-offset": "0.01", "maxpool-offset": "0.003", "multiplier-gain-error": "0.02",
         "calibration-images": "64", "calibrate": "all",
         "wire-resistance": "1", "stuck-scope": "batchnorm", "headroom": "0.1", "ir-drop": "exact",
-        "pooling-conductance": "10uS", "relu-limit": "0.3",
+        "pooling-conductance": "10uS", "relu-limit": "0.3", "write-verify": "3", "write-verify-tolerance": "0.05",
+        "ir-compensation": "4", "ir-compensation-window": "rescale",
     ]
 
     @Test func parameterTableAgreesWithTheEvalFlags() throws {

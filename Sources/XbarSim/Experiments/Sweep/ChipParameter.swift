@@ -83,6 +83,11 @@ public struct ChipParameter: Sendable {
         real("drift-nu", \.device.drift.nuMean),
         real("drift-nu-sigma", \.device.drift.nuSigma),
         choice("drift-compensation", \.device.drift.compensation),
+        ChipParameter(
+            name: "write-verify", kind: .integer,
+            apply: { text, c in c.device.writeVerify.iterations = try integer(text, "write-verify") },
+            read: { "\($0.device.writeVerify.iterations)" }),
+        real("write-verify-tolerance", \.device.writeVerify.tolerance),
         choice("mapping", \.mapping),
         parsed("scaling", words: ["layer", "column", "S"], \.scaling, WeightScaling.init(argument:), \.description,
                expected: "layer, column or a positive number of siemens per unit"),
@@ -109,6 +114,11 @@ public struct ChipParameter: Sendable {
             },
             read: { formatNumber($0.circuit.wires.rowWireResistanceOhms) }),
         choice("ir-drop", \.circuit.irDrop),
+        ChipParameter(
+            name: "ir-compensation", kind: .integer,
+            apply: { text, c in c.irCompensation.iterations = try integer(text, "ir-compensation") },
+            read: { "\($0.irCompensation.iterations)" }),
+        choice("ir-compensation-window", \.irCompensation.window),
         ChipParameter(
             name: "calibration-images", kind: .integer,
             apply: { text, c in c.calibrationImages = try integer(text, "calibration-images") },
