@@ -224,6 +224,13 @@ enum ReportFormat {
             + "\(ref.observedMaxConvolutionDevicePowerOp) |\n"
         s += "| CMOS equivalent cell | \(si(ref.cmosEquivalentCellPowerWatts, "W")) |\n"
         s += "| 1.24 µs in device responses | \(String(format: "%.0f", ref.paperLatencyInDeviceResponses)) |\n"
+        if let p = ref.observedMaxNeuronPowerWatts {
+            s += "| largest power of one memristive neuron, Σ V²G of a column (ShuffleNetV2 reference: ≤ 2.8 µW) | "
+                + "\(si(p, "W")) at \(ref.observedMaxNeuronPowerOp ?? "") |\n"
+        }
+        if let n = ref.shuffleNetLatencyInDeviceResponses {
+            s += "| 137 ns (ShuffleNetV2 reference) in device responses | \(String(format: "%.0f", n)) |\n"
+        }
         s += "| critical-path reads: unrolled / weight-stationary | \(ref.unrolledCriticalPathReads) / "
             + "\(ref.weightStationaryCriticalPathReads) (BN as one read: \(ref.weightStationaryCriticalPathReadsBatchNormAsOne), "
             + "without BN: \(ref.weightStationaryCriticalPathReadsWithoutBatchNorm)) |\n"

@@ -85,6 +85,32 @@ public enum ReadEnergy {
         return (sum * v2 * readSeconds, maxPower)
     }
 
+    /// Largest power of one memristive neuron during the reads of one crossbar op on a
+    /// `[C, H, W, N]` batch (watts): over every output column, output position and image,
+    /// `Σ_i V_i²·(G⁺_i + G⁻_i)` of the column's devices (bias rows at 1 unit), ideal wires:
+    /// the figure the memristive ShuffleNetV2 reference reports (at most 2.8 µW per neuron).
+    public static func maxNeuronPowerWatts(
+        layer: CrossbarLayer, input: Tensor, voltsPerUnit: Double, dac: SymmetricQuantizer?, threads: Int = 1
+    ) -> Double {
+        let m = layer.mapped
+        let p = layer.programmed
+        var x = input
+        if let dac { x.scalars.withUnsafeMutableBufferPointer { dac.apply($0) } }
+        let rows = m.rows
+        var conductance = [Float](repeating: 0, count: m.outputs * m.inputs)
+        var biasConductance = [Float](repeating: 0, count: m.outputs)
+        for o in 0..<m.outputs {
+            for r in 0..<rows {
+                let g = Float(p.positiveSiemens[o * rows + r] + p.negativeSiemens[o * rows + r])
+                if r < m.inputs { conductance[o * m.inputs + r] = g } else { biasConductance[o] += g }
+            }
+        }
+        let perNeuron = Kernels.conv2d(Kernels.squared(x), weight: conductance, bias: biasConductance, geometry: layer.geometry,
+                                       threads: threads)
+        let largest = perNeuron.scalars.reduce(Float(0)) { max($0, $1) }
+        return Double(largest) * voltsPerUnit * voltsPerUnit
+    }
+
     /// Charge (ampere-seconds) the row drivers and the TIAs pass to read one crossbar op on a
     /// `[C, H, W, N]` batch (whole batch), ideal wires and virtual grounds at 0 V:
     ///
@@ -249,6 +275,11 @@ public struct ReadEnergyAccumulator: Sendable {
     public private(set) var driverJoulesByOp: [Int: Double] = [:]
     /// TIAs' supply energy for the column currents, `V_tia·Σ|I_out|·t`, per op index.
     public private(set) var tiaJoulesByOp: [Int: Double] = [:]
+    /// Largest power of one memristive neuron (a column's devices, `Σ V²G`) per op index, and
+    /// over the run with the op where (``ReadEnergy/maxNeuronPowerWatts(layer:input:voltsPerUnit:dac:threads:)``).
+    public private(set) var maxNeuronPowerByOp: [Int: Double] = [:]
+    public private(set) var maxNeuronPowerWatts = 0.0
+    public private(set) var maxNeuronPowerOp = -1
     /// Largest single-device power bound per op index (watts).
     public private(set) var maxDevicePowerByOp: [Int: Double] = [:]
     /// Largest single-device power bound seen (watts) and the op where.
@@ -310,6 +341,13 @@ public struct ReadEnergyAccumulator: Sendable {
             wireJoulesByOp[o.stage, default: 0] += solved.wireJoules
         }
         joulesByOp[o.stage, default: 0] += e
+        let neuron = ReadEnergy.maxNeuronPowerWatts(layer: o.layer, input: o.input, voltsPerUnit: voltsPerUnit, dac: dac,
+                                                    threads: threads)
+        maxNeuronPowerByOp[o.stage] = max(maxNeuronPowerByOp[o.stage] ?? 0, neuron)
+        if neuron > maxNeuronPowerWatts {
+            maxNeuronPowerWatts = neuron
+            maxNeuronPowerOp = o.stage
+        }
         maxDevicePowerByOp[o.stage] = max(maxDevicePowerByOp[o.stage] ?? 0, pMax)
         if pMax > maxDevicePowerWatts {
             maxDevicePowerWatts = pMax

@@ -59,6 +59,13 @@ public struct ReferenceComparison: Sendable, Hashable, Codable {
     public var observedMaxConvolutionDevicePowerWatts: Double
     public var observedMaxConvolutionDevicePowerOp: String
     public var cmosEquivalentCellPowerWatts: Double
+    /// Largest power of one memristive neuron in the run (`Σ V²G` of one crossbar column at one
+    /// output position, ideal wires), and its op: the memristive ShuffleNetV2 reference's
+    /// figure (at most 2.8 µW). Nil in reports written before it was measured.
+    public var observedMaxNeuronPowerWatts: Double?
+    public var observedMaxNeuronPowerOp: String?
+    /// Reads of `deviceResponseSeconds` that the ShuffleNetV2 reference's 137 ns allows.
+    public var shuffleNetLatencyInDeviceResponses: Double?
     /// Reads of `deviceResponseSeconds` that 1.24 µs allows (the paper's figure / its 100 ps).
     public var paperLatencyInDeviceResponses: Double
     /// Crossbar reads on the critical path, spatially unrolled (each op one step).
@@ -297,6 +304,9 @@ extension Evaluation {
             closedFormMaxDevicePowerWatts: v * v * largestG, observedMaxDevicePowerWatts: observed.maxDevicePowerWatts,
             observedMaxDevicePowerOp: opName, observedMaxConvolutionDevicePowerWatts: convMax.power,
             observedMaxConvolutionDevicePowerOp: convMax.op, cmosEquivalentCellPowerWatts: technology.cmosEquivalentCellPowerWatts,
+            observedMaxNeuronPowerWatts: observed.maxNeuronPowerWatts,
+            observedMaxNeuronPowerOp: observed.maxNeuronPowerOp >= 0 ? chip.graph.ops[observed.maxNeuronPowerOp].name : "",
+            shuffleNetLatencyInDeviceResponses: 137e-9 / technology.deviceResponseSeconds,
             paperLatencyInDeviceResponses: 1.24e-6 / technology.deviceResponseSeconds,
             unrolledCriticalPathReads: reads(.spatiallyUnrolled), weightStationaryCriticalPathReads: reads(.weightStationary),
             weightStationaryCriticalPathReadsBatchNormAsOne: reads(.weightStationary, batchNormReads: 1),

@@ -36,6 +36,26 @@ struct ReadEnergyTests {
         #expect(direct.wireJoules == 0)
     }
 
+    /// The largest power of one neuron: `Σ_i V_i² G_i` of the hottest column, over images.
+    @Test func largestNeuronPowerIsTheHottestColumn() throws {
+        // Devices 0.1, 0.2 (column 0) and 0.05, 0.3 S (column 1). Image 0: 2 mV, -3 mV;
+        // image 1: 4 mV, 1 mV. Column powers: image 0: 4e-6·0.1 + 9e-6·0.2 = 2.2 µW,
+        // 4e-6·0.05 + 9e-6·0.3 = 2.9 µW; image 1: 1.6e-5·0.1 + 1e-6·0.2 = 1.8 µW,
+        // 1.6e-5·0.05 + 1e-6·0.3 = 1.1 µW. Largest: 2.9 µW.
+        let l = try Self.layer([0.1, -0.2, 0.05, 0.3], inputs: 2, outputs: 2, config: Self.paperConfig)
+        let x = Tensor(shape: [2, 1, 1, 2], scalars: [0.2, 0.4, -0.3, 0.1])  // [input][image]
+        let p = ReadEnergy.maxNeuronPowerWatts(layer: l, input: x, voltsPerUnit: 0.01, dac: nil)
+        #expect(abs(p - 2.9e-6) < 2.9e-6 * 1e-6)
+        // A 3x3 convolution: the centre output of an all-ones 3x3 input sees all nine devices.
+        let g = Conv2DGeometry(inChannels: 1, outChannels: 1, kernel: (3, 3), padding: (1, 1), input: (3, 3))
+        let w: [Float] = (1...9).map { Float($0) / 100 }
+        let conv = try CrossbarLayer(geometry: g, matrix: CrossbarMatrix(inputs: 9, outputs: 1, weights: w, bias: nil),
+                                     config: Self.paperConfig, seed: 0, key: [0])
+        let ones = Tensor(shape: [1, 3, 3, 1], scalars: [Float](repeating: 1, count: 9))
+        // Σ G = 0.45 S at 10 mV: 45 µW.
+        #expect(abs(ReadEnergy.maxNeuronPowerWatts(layer: conv, input: ones, voltsPerUnit: 0.01, dac: nil) - 45e-6) < 45e-6 * 1e-6)
+    }
+
     @Test func twoByTwoDifferentialCountsBothDevicesOfEveryWeight() throws {
         var config = AnalogConfig()
         config.device = .ideal
