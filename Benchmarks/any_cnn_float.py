@@ -9,6 +9,10 @@
    share of float time spent in the new ops (max_pool2d, concat, channel_slice, channel_shuffle).
 
     ~/torchenv/bin/python Benchmarks/any_cnn_float.py [--images 2000] [--repeats 3] [--xbarsim .build/release/xbarsim]
+        [--im2col-baseline] [--skip-shufflenet]
+
+`--im2col-baseline` also times xbarsim with `XBARSIM_CONV=im2col` (3x3 stride-1 convolutions
+as im2col + GEMM instead of Winograd F(2x2, 3x3)) in the same run, alternated.
 """
 from __future__ import annotations
 
@@ -57,9 +61,10 @@ def time_torch(module, x, labels, batch, channels_last) -> float:
         return x.shape[0] / (time.perf_counter() - start)
 
 
-def time_xbarsim(xbarsim, model, images, batch) -> tuple[float, float]:
+def time_xbarsim(xbarsim, model, images, batch, im2col=False) -> tuple[float, float]:
+    env = dict(os.environ, XBARSIM_CONV="im2col") if im2col else None
     r = subprocess.run([xbarsim, "eval", "--float", "--model", model, "--limit", str(images), "--batch", str(batch),
-                        "--threads", "2", "--json"], capture_output=True, text=True, check=True)
+                        "--threads", "2", "--json"], capture_output=True, text=True, check=True, env=env)
     j = json.loads(r.stdout)
     return j["imagesPerSecond"], j["accuracy"]
 
@@ -70,6 +75,9 @@ def main() -> None:
     ap.add_argument("--repeats", type=int, default=3)
     ap.add_argument("--xbarsim", default=os.path.join(HERE, "..", ".build", "release", "xbarsim"))
     ap.add_argument("--out", default="/tmp/xbarsim-any-cnn")
+    ap.add_argument("--im2col-baseline", action="store_true",
+                    help="also time xbarsim with XBARSIM_CONV=im2col (no Winograd), alternated in the same run")
+    ap.add_argument("--skip-shufflenet", action="store_true", help="only the ResNet-18 comparison")
     args = ap.parse_args()
     torch.set_num_threads(2)
     os.makedirs(args.out, exist_ok=True)
@@ -81,7 +89,7 @@ def main() -> None:
     x = torch.from_numpy(normalise_images(ds["images"][:args.images]))
     labels = torch.from_numpy(ds["labels"][:args.images])
     batches = (32, 64, 128, 256)
-    best_torch, best_xb = {}, {}
+    best_torch, best_xb, best_im2col = {}, {}, {}
     for _ in range(args.repeats):
         for b in batches:
             for cl in (False, True):
@@ -89,6 +97,9 @@ def main() -> None:
                 best_torch[key] = max(best_torch.get(key, 0), time_torch(net, x, labels, b, cl))
             ips, _ = time_xbarsim(args.xbarsim, path, args.images, b)
             best_xb[b] = max(best_xb.get(b, 0), ips)
+            if args.im2col_baseline:
+                ips, _ = time_xbarsim(args.xbarsim, path, args.images, b, im2col=True)
+                best_im2col[b] = max(best_im2col.get(b, 0), ips)
     tk = max(best_torch, key=best_torch.get)
     xb = max(best_xb, key=best_xb.get)
     result = {"network": "resnet18_cifar_maxpool", "images": args.images, "threads": 2,
@@ -97,6 +108,14 @@ def main() -> None:
               "ratio": round(best_xb[xb] / best_torch[tk], 3),
               "pytorch_all": {k: round(v, 1) for k, v in best_torch.items()},
               "xbarsim_all": {str(k): round(v, 1) for k, v in best_xb.items()}, "torch": torch.__version__}
+    if best_im2col:
+        ib = max(best_im2col, key=best_im2col.get)
+        result["xbarsim_im2col_best"] = {"batch": ib, "imagesPerSecond": round(best_im2col[ib], 1),
+                                         "ratio": round(best_im2col[ib] / best_torch[tk], 3)}
+        result["xbarsim_im2col_all"] = {str(k): round(v, 1) for k, v in best_im2col.items()}
+    if args.skip_shufflenet:
+        print(json.dumps(result, indent=1))
+        return
     # ShuffleNetV2: share of the new ops in float time.
     sh = os.path.join(args.out, "shufflenet_v2_x1_0.h5")
     export_random("shufflenet_v2_x1_0", torchvision_net("shufflenet_v2_x1_0"), sh, ds, golden=16)

@@ -38,15 +38,45 @@ public struct FloatExecutor: Sendable {
         var values = [Tensor?](repeating: nil, count: graph.ops.count + 1)
         values[0] = input
         let lastUse = graph.lastUse
+        // Without an observer (which must see every op's output), copies are fused: see `CopyFusion`.
+        let fusion = observe == nil ? CopyFusion(graph) : nil
+        var views: [Int: (tensor: Tensor, channels: Range<Int>)] = [:]
+        var computedEarlier = -1                  // an op already computed with the one before it
         for (i, op) in graph.ops.enumerated() {
+            if i == computedEarlier {
+                timing?(i, 0)
+                continue
+            }
             let start = timing == nil ? 0 : DispatchTime.now().uptimeNanoseconds
             // Inputs read for the last time are moved out, so elementwise ops can reuse their storage.
-            var inputs: [Tensor] = []
+            var parts: [(tensor: Tensor, channels: Range<Int>)] = []
             for v in op.inputs {
-                inputs.append(values[v]!)
-                if lastUse[v] == i { values[v] = nil }
+                if let view = views[v] {
+                    parts.append(view)
+                } else {
+                    let t = values[v]!
+                    parts.append((t, 0..<t.shape[0]))
+                }
+                if lastUse[v] == i { (values[v], views[v]) = (nil, nil) }
             }
-            values[i + 1] = apply(op, &inputs)
+            if let fusion, fusion.sliceIsView[i], case .channelSlice(let first, let stop) = op.kind {
+                let offset = parts[0].channels.lowerBound
+                views[i + 1] = (parts[0].tensor, (offset + first)..<(offset + stop))
+            } else if let fusion, case .concat = op.kind {
+                if let groups = fusion.shuffleAfter[i] {
+                    values[i + 2] = Kernels.concatenateChannels(parts, shuffleGroups: groups)
+                    computedEarlier = i + 1
+                } else {
+                    values[i + 1] = Kernels.concatenateChannels(parts)
+                }
+            } else {
+                var inputs = parts.map { part in
+                    part.channels.count == part.tensor.shape[0] ? part.tensor
+                        : Kernels.sliceChannels(part.tensor, start: part.channels.lowerBound, stop: part.channels.upperBound)
+                }
+                parts = []                          // so elementwise ops own their input's storage
+                values[i + 1] = apply(op, &inputs)
+            }
             if let timing { timing(i, Double(DispatchTime.now().uptimeNanoseconds - start) * 1e-9) }
             if let observe { observe(i, values[i + 1]!) }
         }
@@ -110,5 +140,33 @@ public struct FloatExecutor: Sendable {
         var y = x
         Kernels.activate(&y, f, threads: threads)
         return y
+    }
+}
+
+/// Copies `FloatExecutor.run` leaves out in ShuffleNet-style graphs, where a unit's input
+/// is split by two channel slices and its output is a concatenation then a channel shuffle:
+/// a slice read only by concatenations stays a view of its input (its channels are copied
+/// once, by the concatenation), and a concatenation read only by the shuffle right after it
+/// is written shuffled. Every value is bitwise the one the unfused ops give.
+struct CopyFusion {
+    /// `sliceIsView[i]`: op `i` is a channel slice read only by concatenations, not the output.
+    var sliceIsView: [Bool]
+    /// Op `i` (a concatenation) → the groups of the channel shuffle `i + 1` that alone reads it.
+    var shuffleAfter: [Int: Int] = [:]
+
+    init(_ graph: Graph) {
+        var readers = [[Int]](repeating: [], count: graph.ops.count + 1)
+        for (i, op) in graph.ops.enumerated() { for v in op.inputs { readers[v].append(i) } }
+        let isConcat: (Int) -> Bool = { if case .concat = graph.ops[$0].kind { true } else { false } }
+        sliceIsView = graph.ops.indices.map { i in
+            guard case .channelSlice = graph.ops[i].kind, i != graph.outputIndex else { return false }
+            return !readers[i + 1].isEmpty && readers[i + 1].allSatisfy(isConcat)
+        }
+        for i in graph.ops.indices where isConcat(i) && i != graph.outputIndex && i + 1 < graph.ops.count {
+            if case .channelShuffle(let groups) = graph.ops[i + 1].kind, graph.ops[i + 1].inputs == [i + 1],
+               readers[i + 1] == [i + 1] {
+                shuffleAfter[i] = groups
+            }
+        }
     }
 }

@@ -55,8 +55,9 @@ extension Kernels {
     ///   - bias: `outChannels` values, or nil.
     /// - Returns: `[outChannels, outHeight, outWidth, N]`.
     ///
-    /// Regular and grouped convolutions run as im2col + `cblas_sgemm` (pointwise ones
-    /// as one GEMM with no copy); depthwise ones as a direct loop over kernel taps whose
+    /// Regular 3x3 stride-1 undilated convolutions run as Winograd F(2x2, 3x3) (see
+    /// `winogradConvolution`); other regular and grouped ones as im2col + `cblas_sgemm`
+    /// (pointwise ones as one GEMM with no copy); depthwise ones as a direct loop over kernel taps whose
     /// inner loop runs over the images, which BLAS cannot speed up.
     public static func conv2d(
         _ input: Tensor, weight: [Float], bias: [Float]?, geometry g: Conv2DGeometry, threads: Int
@@ -87,6 +88,8 @@ extension Kernels {
                         }
                     } else if g.isDepthwise {
                         depthwise(x, w, out, g, images: n, threads: threads)
+                    } else if winogradAllowed && usesWinograd(g) {
+                        winogradConvolution(x, w, out, g, images: n, threads: threads)
                     } else {
                         im2colConvolution(x, w, out, g, images: n, threads: threads)
                     }

@@ -166,6 +166,36 @@ extension Kernels {
         }
     }
 
+    /// Channels `channels` of each `[C_i, ...]` batch, concatenated, then (with `shuffleGroups`
+    /// > 1) channel-shuffled, in one copy: concatenated channel `k = i·(C/g) + j` lands at
+    /// `j·g + i`, as `shuffleChannels(concatenateChannels(slices), groups: g)` (ShuffleNet's
+    /// concat + shuffle with its identity half taken straight from the unit's input).
+    public static func concatenateChannels(
+        _ parts: [(tensor: Tensor, channels: Range<Int>)], shuffleGroups g: Int = 1
+    ) -> Tensor {
+        precondition(!parts.isEmpty && g > 0)
+        let inner = parts[0].tensor.count / max(1, parts[0].tensor.shape[0])
+        var shape = parts[0].tensor.shape
+        shape[0] = parts.reduce(0) { $0 + $1.channels.count }
+        precondition(shape[0] % g == 0)
+        let perGroup = shape[0] / g
+        return Tensor(shape: shape) { out in
+            guard let o = out.baseAddress else { return }
+            var k = 0
+            for (tensor, channels) in parts {
+                precondition(tensor.count == tensor.shape[0] * inner && channels.upperBound <= tensor.shape[0])
+                tensor.scalars.withUnsafeBufferPointer { src in
+                    guard let s = src.baseAddress else { return }
+                    for c in channels {
+                        let destination = (k % perGroup) * g + k / perGroup
+                        (o + destination * inner).update(from: s + c * inner, count: inner)
+                        k += 1
+                    }
+                }
+            }
+        }
+    }
+
     /// Channels `start..<stop` of a `[C, ...]` batch (a contiguous block).
     public static func sliceChannels(_ x: Tensor, start: Int, stop: Int) -> Tensor {
         precondition(0 <= start && start < stop && stop <= x.shape[0])
