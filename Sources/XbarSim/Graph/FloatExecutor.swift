@@ -69,6 +69,11 @@ public struct FloatExecutor: Sendable {
                 } else {
                     values[i + 1] = Kernels.concatenateChannels(parts)
                 }
+            } else if case .conv2d(let geometry, let weight, let bias) = op.kind, geometry.isPointwise,
+                      parts.count == 1, parts[0].channels.count != parts[0].tensor.shape[0] {
+                // A pointwise convolution of a slice view: the GEMM reads the channels in place.
+                values[i + 1] = Kernels.pointwiseConv2d(parts[0].tensor, channels: parts[0].channels, weight: weight, bias: bias,
+                                                        geometry: geometry)
             } else {
                 var inputs = parts.map { part in
                     part.channels.count == part.tensor.shape[0] ? part.tensor
@@ -145,11 +150,13 @@ public struct FloatExecutor: Sendable {
 
 /// Copies `FloatExecutor.run` leaves out in ShuffleNet-style graphs, where a unit's input
 /// is split by two channel slices and its output is a concatenation then a channel shuffle:
-/// a slice read only by concatenations stays a view of its input (its channels are copied
-/// once, by the concatenation), and a concatenation read only by the shuffle right after it
+/// a slice read only by concatenations and pointwise convolutions stays a view of its input
+/// (its channels are copied once, by the concatenation; the convolution's GEMM reads them in
+/// place: in `[C, H, W, N]` a channel range is one contiguous block), and a concatenation read only by the shuffle right after it
 /// is written shuffled. Every value is bitwise the one the unfused ops give.
 struct CopyFusion {
-    /// `sliceIsView[i]`: op `i` is a channel slice read only by concatenations, not the output.
+    /// `sliceIsView[i]`: op `i` is a channel slice read only by concatenations and pointwise
+    /// convolutions, not the output.
     var sliceIsView: [Bool]
     /// Op `i` (a concatenation) → the groups of the channel shuffle `i + 1` that alone reads it.
     var shuffleAfter: [Int: Int] = [:]
@@ -158,9 +165,10 @@ struct CopyFusion {
         var readers = [[Int]](repeating: [], count: graph.ops.count + 1)
         for (i, op) in graph.ops.enumerated() { for v in op.inputs { readers[v].append(i) } }
         let isConcat: (Int) -> Bool = { if case .concat = graph.ops[$0].kind { true } else { false } }
+        let isPointwise: (Int) -> Bool = { if case .conv2d(let g, _, _) = graph.ops[$0].kind { g.isPointwise } else { false } }
         sliceIsView = graph.ops.indices.map { i in
             guard case .channelSlice = graph.ops[i].kind, i != graph.outputIndex else { return false }
-            return !readers[i + 1].isEmpty && readers[i + 1].allSatisfy(isConcat)
+            return !readers[i + 1].isEmpty && readers[i + 1].allSatisfy { isConcat($0) || isPointwise($0) }
         }
         for i in graph.ops.indices where isConcat(i) && i != graph.outputIndex && i + 1 < graph.ops.count {
             if case .channelShuffle(let groups) = graph.ops[i + 1].kind, graph.ops[i + 1].inputs == [i + 1],

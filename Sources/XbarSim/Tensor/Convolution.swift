@@ -100,6 +100,28 @@ extension Kernels {
         return output
     }
 
+    /// Pointwise (1x1, stride 1, ungrouped) convolution of input channels `channels` of
+    /// `input` (a channel slice read in place: one contiguous block of `[C, H, W, N]`).
+    public static func pointwiseConv2d(
+        _ input: Tensor, channels: Range<Int>, weight: [Float], bias: [Float]?, geometry g: Conv2DGeometry
+    ) -> Tensor {
+        precondition(g.isPointwise && channels.count == g.inChannels && channels.upperBound <= input.shape[0]
+            && input.shape.count == 4 && input.shape[1] == g.inHeight && input.shape[2] == g.inWidth)
+        precondition(weight.count == g.outChannels * g.inChannels)
+        let n = input.shape[3]
+        let plane = g.inHeight * g.inWidth * n
+        var output = Tensor(shape: [g.outChannels, g.outHeight, g.outWidth, n]) { out in
+            input.scalars.withUnsafeBufferPointer { x in
+                weight.withUnsafeBufferPointer { w in
+                    BLAS.sgemm(m: g.outChannels, n: plane, k: g.inChannels, a: w.baseAddress!, lda: g.inChannels,
+                               b: x.baseAddress! + channels.lowerBound * plane, ldb: plane, c: out.baseAddress!, ldc: plane)
+                }
+            }
+        }
+        if let bias { addChannelBias(&output, bias, threads: 1) }
+        return output
+    }
+
     /// Convolution over the receptive-field rows `inputRows` only (a row tile of a
     /// crossbar): `weight` is `outChannels x inputRows.count`; other rows count as zero
     /// weights. Regular (`groups == 1`) convolutions only, unless `inputRows` is every row.

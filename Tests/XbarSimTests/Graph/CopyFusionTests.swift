@@ -46,10 +46,30 @@ struct CopyFusionTests {
         return Graph(inputShape: [4, 3, 3], ops: ops, outputIndex: 10)
     }
 
+    /// A pointwise convolution reading channels 3..<5 of a 6-channel batch in place equals one
+    /// on the copied slice, and a hand computation.
+    @Test func pointwiseConvolutionReadsAChannelRangeInPlace() {
+        var values = TestValues(seed: 5)
+        let x = Tensor(shape: [6, 2, 3, 3], scalars: values.array(6 * 18))
+        let g = Conv2DGeometry(inChannels: 2, outChannels: 3, kernel: (1, 1), input: (2, 3))
+        let w = values.array(6), b = values.array(3)
+        let inPlace = Kernels.pointwiseConv2d(x, channels: 3..<5, weight: w, bias: b, geometry: g)
+        let copied = Kernels.conv2d(Kernels.sliceChannels(x, start: 3, stop: 5), weight: w, bias: b, geometry: g, threads: 1)
+        #expect(inPlace == copied)
+        let plane = 18
+        for o in 0..<3 {
+            for k in 0..<plane {
+                let hand = b[o] + w[o * 2] * x.scalars[3 * plane + k] + w[o * 2 + 1] * x.scalars[4 * plane + k]
+                #expect(abs(inPlace.scalars[o * plane + k] - hand) <= 1e-5 * max(1, abs(hand)))
+            }
+        }
+    }
+
     @Test func planFusesOnlyWhatItMay() {
         let fusion = CopyFusion(Self.unitGraph())
-        // s1 feeds only the concatenation; s2 feeds a convolution; s3 a ReLU; s4 a concatenation.
-        #expect(fusion.sliceIsView == [true, false, false, false, false, false, false, true, false, false, false])
+        // s1 feeds only the concatenation; s2 a pointwise convolution (read in place); s3 a ReLU;
+        // s4 a concatenation.
+        #expect(fusion.sliceIsView == [true, true, false, false, false, false, false, true, false, false, false])
         #expect(fusion.shuffleAfter == [3: 2])
     }
 
