@@ -129,8 +129,7 @@ extension Kernels {
                                     } else if average {
                                         for k in 0..<n { dst[k] += row[k] }
                                     } else {
-                                        // NaN propagates as in PyTorch (a NaN tap wins).
-                                        for k in 0..<n { dst[k] = (row[k] > dst[k] || row[k].isNaN) ? row[k] : dst[k] }
+                                        maxAccumulate(dst, row, n)
                                     }
                                 }
                             }
@@ -145,6 +144,24 @@ extension Kernels {
                     }
                 }
             }
+        }
+    }
+
+    /// `dst[k] = max(dst[k], row[k])` for `k < n`, NaN propagating as in PyTorch (a NaN tap
+    /// wins), eight images at a time (the batch is the innermost, contiguous axis).
+    @inline(__always)
+    static func maxAccumulate(_ dst: UnsafeMutablePointer<Float>, _ row: UnsafePointer<Float>, _ n: Int) {
+        var k = 0
+        while k + 8 <= n {
+            let r = UnsafeRawPointer(row + k).loadUnaligned(as: SIMD8<Float>.self)
+            var d = UnsafeRawPointer(dst + k).loadUnaligned(as: SIMD8<Float>.self)
+            d.replace(with: r, where: (r .> d) .| (r .!= r))
+            UnsafeMutableRawPointer(dst + k).storeBytes(of: d, as: SIMD8<Float>.self)
+            k += 8
+        }
+        while k < n {
+            if row[k] > dst[k] || row[k].isNaN { dst[k] = row[k] }
+            k += 1
         }
     }
 

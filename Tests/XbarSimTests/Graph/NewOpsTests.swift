@@ -78,6 +78,36 @@ struct NewOpsTests {
         return out
     }
 
+    /// Max pooling's eight-image vector path and its remainder (11 images), NaN taps included:
+    /// a NaN in a window wins, as in PyTorch.
+    @Test func maxPoolingVectorPathPropagatesNaN() {
+        let g = PoolGeometry(channels: 2, input: (5, 5), kernel: (3, 3), stride: (2, 2), padding: (1, 1))
+        let n = 11
+        var values = TestValues(seed: 21)
+        var x = values.array(2 * 25 * n)
+        x[(0 * 25 + 6) * n + 2] = .nan      // channel 0, pixel (1, 1), image 2 (vector lanes)
+        x[(1 * 25 + 24) * n + 9] = .nan     // channel 1, pixel (4, 4), image 9 (remainder)
+        let y = Kernels.pool(Tensor(shape: [2, 5, 5, n], scalars: x), geometry: g, average: false, threads: 1)
+        for c in 0..<2 {
+            for oy in 0..<3 {
+                for ox in 0..<3 {
+                    for k in 0..<n {
+                        var best = -Float.infinity, sawNaN = false
+                        for iy in max(0, 2 * oy - 1)...min(4, 2 * oy + 1) {
+                            for ix in max(0, 2 * ox - 1)...min(4, 2 * ox + 1) {
+                                let v = x[((c * 5 + iy) * 5 + ix) * n + k]
+                                if v.isNaN { sawNaN = true } else { best = max(best, v) }
+                            }
+                        }
+                        let got = y.scalars[((c * 3 + oy) * 3 + ox) * n + k]
+                        if sawNaN { #expect(got.isNaN, "c \(c) (\(oy), \(ox)) image \(k)") } else { #expect(got == best) }
+                    }
+                }
+            }
+        }
+        #expect(y.scalars.filter(\.isNaN).count == 4 + 1)  // pixel (1,1) is in 4 windows, (4,4) in 1
+    }
+
     @Test func poolingMatchesTheDefinition() throws {
         let cases: [(PoolGeometry, Bool)] = [
             (PoolGeometry(channels: 2, input: (7, 6), kernel: (3, 3), stride: (2, 2), padding: (1, 1), ceilMode: true), true),
