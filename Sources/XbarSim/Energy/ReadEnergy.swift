@@ -35,11 +35,9 @@ public enum ReadEnergy {
         let m = layer.mapped
         let p = layer.programmed
         var g = layer.geometry
-        var x = input
-        if let dac { x.scalars.withUnsafeMutableBufferPointer { dac.apply($0) } }
+        let x = drivenInput(input, dac: dac)
         let rows = m.rows
-        var conductance = [Float](repeating: 0, count: m.outputs * m.inputs)
-        var biasConductance = [Float](repeating: 0, count: m.outputs)
+        let (conductance, biasConductance) = columnConductances(layer)
         // Largest device conductance fed by each input channel (for the power bound).
         let taps = g.kernelHeight * g.kernelWidth
         var maxGByChannel = [Double](repeating: 0, count: g.inChannels)
@@ -49,11 +47,9 @@ public enum ReadEnergy {
             for r in 0..<rows {
                 let gp = p.positiveSiemens[o * rows + r], gn = p.negativeSiemens[o * rows + r]
                 if r < m.inputs {
-                    conductance[o * m.inputs + r] = Float(gp + gn)
                     let channel = (o / outputsPerGroup) * g.channelsPerGroup + r / taps
                     if channel < maxGByChannel.count { maxGByChannel[channel] = max(maxGByChannel[channel], gp, gn) }
                 } else {
-                    biasConductance[o] += Float(gp + gn)
                     maxBiasG = max(maxBiasG, gp, gn)
                 }
             }
@@ -85,17 +81,19 @@ public enum ReadEnergy {
         return (sum * v2 * readSeconds, maxPower)
     }
 
-    /// Largest power of one memristive neuron during the reads of one crossbar op on a
-    /// `[C, H, W, N]` batch (watts): over every output column, output position and image,
-    /// `Σ_i V_i²·(G⁺_i + G⁻_i)` of the column's devices (bias rows at 1 unit), ideal wires:
-    /// the figure the memristive ShuffleNetV2 reference reports (at most 2.8 µW per neuron).
-    public static func maxNeuronPowerWatts(
-        layer: CrossbarLayer, input: Tensor, voltsPerUnit: Double, dac: SymmetricQuantizer?, threads: Int = 1
-    ) -> Double {
+    /// The rows' input as driven: through the input DAC when there is one.
+    static func drivenInput(_ input: Tensor, dac: SymmetricQuantizer?) -> Tensor {
+        guard let dac else { return input }
+        var x = input
+        x.scalars.withUnsafeMutableBufferPointer { dac.apply($0) }
+        return x
+    }
+
+    /// `G⁺ + G⁻` of every (output, input) device pair, `outputs x inputs`, and of each output's
+    /// bias rows summed (siemens, as `Float` for the convolution kernels).
+    static func columnConductances(_ layer: CrossbarLayer) -> (weights: [Float], bias: [Float]) {
         let m = layer.mapped
         let p = layer.programmed
-        var x = input
-        if let dac { x.scalars.withUnsafeMutableBufferPointer { dac.apply($0) } }
         let rows = m.rows
         var conductance = [Float](repeating: 0, count: m.outputs * m.inputs)
         var biasConductance = [Float](repeating: 0, count: m.outputs)
@@ -105,8 +103,19 @@ public enum ReadEnergy {
                 if r < m.inputs { conductance[o * m.inputs + r] = g } else { biasConductance[o] += g }
             }
         }
-        let perNeuron = Kernels.conv2d(Kernels.squared(x), weight: conductance, bias: biasConductance, geometry: layer.geometry,
-                                       threads: threads)
+        return (conductance, biasConductance)
+    }
+
+    /// Largest power of one memristive neuron during the reads of one crossbar op on a
+    /// `[C, H, W, N]` batch (watts): over every output column, output position and image,
+    /// `Σ_i V_i²·(G⁺_i + G⁻_i)` of the column's devices (bias rows at 1 unit), ideal wires:
+    /// the figure the memristive ShuffleNetV2 reference reports (at most 2.8 µW per neuron).
+    public static func maxNeuronPowerWatts(
+        layer: CrossbarLayer, input: Tensor, voltsPerUnit: Double, dac: SymmetricQuantizer?, threads: Int = 1
+    ) -> Double {
+        let (conductance, biasConductance) = columnConductances(layer)
+        let perNeuron = Kernels.conv2d(Kernels.squared(drivenInput(input, dac: dac)), weight: conductance, bias: biasConductance,
+                                       geometry: layer.geometry, threads: threads)
         let largest = perNeuron.scalars.reduce(Float(0)) { max($0, $1) }
         return Double(largest) * voltsPerUnit * voltsPerUnit
     }
@@ -131,8 +140,7 @@ public enum ReadEnergy {
         let m = layer.mapped
         let p = layer.programmed
         var g = layer.geometry
-        var x = input
-        if let dac { x.scalars.withUnsafeMutableBufferPointer { dac.apply($0) } }
+        let x = drivenInput(input, dac: dac)
         let rows = m.rows
         var gPlus = [Float](repeating: 0, count: m.outputs * m.inputs)
         var gMinus = gPlus
