@@ -190,8 +190,11 @@ def state_dict_from_hdf5(path: str, module: nn.Module) -> dict[str, torch.Tensor
     import os
     import sys
     sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-    from h5model import read_model
-    ops, _ = read_model(path)
+    from h5model import GraphError, read_model
+    try:
+        ops, _ = read_model(path)
+    except GraphError as e:
+        raise ValueError(str(e)) from None
     own = module.state_dict()
     sd: dict[str, torch.Tensor] = {}
     names = {"weight": "weight", "bias": "bias", "gamma": "weight", "beta": "bias",

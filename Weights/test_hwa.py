@@ -57,3 +57,18 @@ def test_training_sees_noise_and_eval_and_export_do_not():
     m.eval()
     assert torch.equal(conv.weight, plain["features.0.0.weight"])
     assert hwa.plain_state_dict(m).keys() == plain.keys()
+
+
+def test_bad_noise_settings_are_one_clear_error():
+    for bad in (dict(variation=-0.1), dict(levels=1), dict(g_min_siemens=2e-4), dict(stuck_on=0.7, stuck_off=0.5),
+                dict(input_volts=0.0), dict(read_noise=float("nan"))):
+        with pytest.raises(ValueError, match="HWA noise"):
+            hwa.HWAConfig(**bad).validate()
+
+
+def test_init_from_a_missing_file_is_a_clear_error(tmp_path):
+    import subprocess
+    here = os.path.dirname(os.path.abspath(__file__))
+    r = subprocess.run([sys.executable, os.path.join(here, "train.py"), "--init-from", str(tmp_path / "none.h5"),
+                        "--epochs", "1", "--limit-train", "8", "--out", str(tmp_path / "x.pt")], capture_output=True, text=True)
+    assert r.returncode != 0 and "--init-from" in r.stderr and "Traceback" not in r.stderr
