@@ -64,10 +64,10 @@ public struct FloatExecutor: Sendable {
                 views[i + 1] = (parts[0].tensor, (offset + first)..<(offset + stop))
             } else if let fusion, case .concat = op.kind {
                 if let groups = fusion.shuffleAfter[i] {
-                    values[i + 2] = Kernels.concatenateChannels(parts, shuffleGroups: groups)
+                    values[i + 2] = Kernels.concatenateChannels(parts, shuffleGroups: groups, threads: threads)
                     computedEarlier = i + 1
                 } else {
-                    values[i + 1] = Kernels.concatenateChannels(parts)
+                    values[i + 1] = Kernels.concatenateChannels(parts, threads: threads)
                 }
             } else if case .conv2d(let geometry, let weight, let bias) = op.kind, geometry.isPointwise,
                       parts.count == 1, parts[0].channels.count != parts[0].tensor.shape[0] {

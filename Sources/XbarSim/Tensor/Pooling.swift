@@ -187,8 +187,9 @@ extension Kernels {
     /// > 1) channel-shuffled, in one copy: concatenated channel `k = i·(C/g) + j` lands at
     /// `j·g + i`, as `shuffleChannels(concatenateChannels(slices), groups: g)` (ShuffleNet's
     /// concat + shuffle with its identity half taken straight from the unit's input).
+    /// Channels are copied on up to `threads` threads (each channel whole, by index).
     public static func concatenateChannels(
-        _ parts: [(tensor: Tensor, channels: Range<Int>)], shuffleGroups g: Int = 1
+        _ parts: [(tensor: Tensor, channels: Range<Int>)], shuffleGroups g: Int = 1, threads: Int = 1
     ) -> Tensor {
         precondition(!parts.isEmpty && g > 0)
         let inner = parts[0].tensor.count / max(1, parts[0].tensor.shape[0])
@@ -196,19 +197,25 @@ extension Kernels {
         shape[0] = parts.reduce(0) { $0 + $1.channels.count }
         precondition(shape[0] % g == 0)
         let perGroup = shape[0] / g
+        // Below about 64 KiB per worker a thread costs more than it copies.
+        let workers = min(threads, max(1, shape[0] * inner / 16_384))
         return Tensor(shape: shape) { out in
             guard let o = out.baseAddress else { return }
-            var k = 0
+            let outBox = UncheckedSendable(o)
+            var first = 0                         // concatenated index of the part's first channel
             for (tensor, channels) in parts {
                 precondition(tensor.count == tensor.shape[0] * inner && channels.upperBound <= tensor.shape[0])
                 tensor.scalars.withUnsafeBufferPointer { src in
                     guard let s = src.baseAddress else { return }
-                    for c in channels {
+                    let srcBox = UncheckedSendable(s)
+                    Parallel.forEach(channels.count, threads: workers) { j in
+                        let k = first + j
                         let destination = (k % perGroup) * g + k / perGroup
-                        (o + destination * inner).update(from: s + c * inner, count: inner)
-                        k += 1
+                        (outBox.value + destination * inner).update(from: srcBox.value + (channels.lowerBound + j) * inner,
+                                                                    count: inner)
                     }
                 }
+                first += channels.count
             }
         }
     }

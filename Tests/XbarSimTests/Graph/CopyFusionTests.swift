@@ -7,8 +7,9 @@ import Testing
 struct CopyFusionTests {
     @Test func fusedConcatAndShuffleEqualTheTwoCopies() {
         var values = TestValues(seed: 3)
-        let a = Tensor(shape: [6, 2, 2, 3], scalars: values.array(72))
-        let b = Tensor(shape: [4, 2, 2, 3], scalars: values.array(48))
+        // Planes of 64x64x3 values, so that the copy is split over threads (>= 16,384 values per worker).
+        let a = Tensor(shape: [6, 64, 64, 3], scalars: values.array(6 * 12_288))
+        let b = Tensor(shape: [4, 64, 64, 3], scalars: values.array(4 * 12_288))
         for groups in [1, 2, 5] {
             let fused = Kernels.concatenateChannels([(a, 1..<5), (b, 0..<4), (a, 5..<6), (b, 3..<4)],
                                                     shuffleGroups: groups)
@@ -17,6 +18,10 @@ struct CopyFusionTests {
                 Kernels.sliceChannels(b, start: 3, stop: 4),
             ]), groups: groups)
             #expect(fused == separate, "groups \(groups)")
+            // Split over threads (per channel, by index): the same bytes.
+            let threaded = Kernels.concatenateChannels([(a, 1..<5), (b, 0..<4), (a, 5..<6), (b, 3..<4)],
+                                                       shuffleGroups: groups, threads: 3)
+            #expect(threaded == separate, "groups \(groups), 3 threads")
         }
         // Hand-checked: channels [a1, a2] ++ [b0, b1], 2 groups: a1, b0, a2, b1.
         let x = Tensor(shape: [3, 1], scalars: [10, 11, 12])
