@@ -24,8 +24,14 @@ noisy weights, the weight gradient is the identity, as in aihwkit's hardware-awa
 Outputs of every Conv2d, Linear and BatchNorm are clipped at the op-amp rails
 (``rail / input_voltage`` units) as the engine's TIAs and BN stages clip them.
 
+Batch-norm modules (``cfg.batchnorm_stages``, on by default) are realised as the engine's two
+one-input stages per channel (``realised_batchnorm``: subtract ``sign(gamma) (x - mean)``, then
+scale ``|gamma/sigma|`` and add ``beta``), each a crossbar with its own bias rows, without stuck
+faults (the rram preset keeps faults in the weight arrays), on the batch statistics the float
+BN uses while training; added straight-through like the weights.
+
 Not modelled in training (the engine still applies them at evaluation): the input DAC, IR
-drop, the BN stages' own devices, and per-image read noise correlations.
+drop, and per-image read noise correlations.
 
 The defaults are the engine's ``--preset rram``.
 """
@@ -56,6 +62,7 @@ class HWAConfig:
     rail_volts: float = 1.5          # 0: no rails
     input_volts: float = 0.1         # volts per activation unit
     scale: float = 1.0               # multiplies every noise sigma (noise-strength knob)
+    batchnorm_stages: bool = True    # the BN modules' own devices (two stages per channel, no stuck faults)
 
     def validate(self) -> None:
         problems = []
@@ -85,14 +92,27 @@ class HWAConfig:
 
 
 def realised(w: torch.Tensor, cfg: HWAConfig, bias: torch.Tensor | None = None,
-             generator: torch.Generator | None = None) -> tuple[torch.Tensor, torch.Tensor | None]:
-    """One chip's realised weights (and bias) for ``w`` (outputs first), no gradient."""
+             generator: torch.Generator | None = None, stuck: bool = True) -> tuple[torch.Tensor, torch.Tensor | None]:
+    """One chip's realised weights (and bias) for ``w`` (outputs first), no gradient.
+
+    As the engine's mapping (``ConductanceMapping.map``, per-column scaling): a column whose
+    weights are all zero takes the layer's scale; a bias is split evenly over
+    ``n = max(1, ceil(max_o |b_o| / m_o))`` bias rows (shared by every column of the
+    crossbar), each a device of its own, and the realised bias is their sum. ``stuck=False``
+    leaves the stuck faults out (the rram preset's BN stages, ``--stuck-scope weights``).
+    """
     with torch.no_grad():
         out = w.shape[0]
         flat = w.reshape(out, -1)
-        cols = flat if bias is None else torch.cat([flat, bias.reshape(out, 1)], 1)
         m = flat.abs().amax(1, keepdim=True)
-        m = torch.where(m > 0, m, torch.ones_like(m))
+        layer = m.max()
+        m = torch.where(m > 0, m, layer if layer > 0 else torch.ones_like(m))
+        rows = 0
+        cols = flat
+        if bias is not None:
+            b = bias.reshape(out, 1).to(flat.dtype)
+            rows = max(1, math.ceil((b.abs() / m).max().item() - 1e-9)) if bool((b != 0).any()) else 1
+            cols = torch.cat([flat, (b / rows).expand(out, rows)], 1)
         full = m * (1 + cfg.headroom)
         u = cols.abs() / full
         u_min = cfg.g_min_siemens / cfg.g_max_siemens
@@ -107,7 +127,7 @@ def realised(w: torch.Tensor, cfg: HWAConfig, bias: torch.Tensor | None = None,
 
         if cfg.variation > 0:
             u = torch.where(placed, (u * (1 + cfg.scale * cfg.variation * normal())).clamp(u_min, 1.0), u)
-        if cfg.stuck_on + cfg.stuck_off > 0:
+        if stuck and cfg.stuck_on + cfg.stuck_off > 0:
             r = torch.rand(u.shape, generator=generator, dtype=u.dtype)
             p_on, p_off = cfg.scale * cfg.stuck_on, cfg.scale * cfg.stuck_off
             u = torch.where(placed & (r < p_on), torch.ones_like(u), u)
@@ -119,8 +139,27 @@ def realised(w: torch.Tensor, cfg: HWAConfig, bias: torch.Tensor | None = None,
             u = u * (1 + cfg.scale * cfg.read_noise * normal())
         eff = torch.sign(cols) * u * full
         w_eff = eff[:, :flat.shape[1]].reshape(w.shape)
-        b_eff = eff[:, -1].reshape(bias.shape) if bias is not None else None
+        b_eff = eff[:, flat.shape[1]:].sum(1).reshape(bias.shape).to(bias.dtype) if bias is not None else None
         return w_eff, b_eff
+
+
+def realised_batchnorm(mean: torch.Tensor, var: torch.Tensor, gamma: torch.Tensor, beta: torch.Tensor, eps: float,
+                       cfg: HWAConfig, generator: torch.Generator | None = None,
+                       rail: float | None = None) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor]:
+    """One chip's batch-norm module (``AnalogChip``'s two one-input stages per channel), no gradient.
+
+    Stage 1 (subtract): weight ``s = sign(gamma)``, bias ``-s mean``; stage 2 (scale): weight
+    ``|k|``, ``k = gamma / sqrt(var + eps)``, bias ``beta``. Each stage is a crossbar mapped
+    and realised like any other (``realised``, per-column scaling, its own bias rows), without
+    stuck faults. Returns ``(w1, b1, w2, b2)``; the module computes
+    ``y = w2 clip(w1 x + b1) + b2`` (``clip`` at the rails when ``rail`` is given, by the caller).
+    """
+    with torch.no_grad():
+        s = torch.where(gamma >= 0, torch.ones_like(gamma), -torch.ones_like(gamma))
+        k = gamma / torch.sqrt(var + eps)
+        w1, b1 = realised(s.reshape(-1, 1), cfg, -s * mean, generator, stuck=False)
+        w2, b2 = realised(k.abs().reshape(-1, 1), cfg, beta, generator, stuck=False)
+        return w1.reshape(-1), b1, w2.reshape(-1), b2
 
 
 class _Realised(nn.Module):
@@ -164,8 +203,32 @@ def _clip_hook(rail: float):
     return hook
 
 
+def _batchnorm_hook(cfg: HWAConfig, generator: torch.Generator | None):
+    """In training mode, the BN module a fresh chip realises (batch statistics, as the float BN
+    uses them), added straight-through: ``y + (y_chip - y).detach()``."""
+    rail = cfg.rail_units
+
+    def hook(module: nn.BatchNorm2d, inputs, output: torch.Tensor) -> torch.Tensor:
+        if not module.training:
+            return output
+        with torch.no_grad():
+            x = inputs[0]
+            mean = x.mean((0, 2, 3))
+            var = x.var((0, 2, 3), unbiased=False)
+            w1, b1, w2, b2 = realised_batchnorm(mean, var, module.weight, module.bias, module.eps, cfg, generator)
+            shape = (1, -1, 1, 1)
+            v = w1.reshape(shape) * x + b1.reshape(shape)
+            if rail is not None:
+                v = v.clamp(-rail, rail)
+            chip = w2.reshape(shape) * v + b2.reshape(shape)
+        return output + (chip - output).detach()
+    return hook
+
+
 def attach(model: nn.Module, cfg: HWAConfig, generator: torch.Generator | None = None) -> None:
-    """Adds the noise (drawn from ``generator``, checkpointed by the trainer) to every Conv2d/Linear weight and the rail clipping to their outputs and BN outputs."""
+    """Adds the noise (drawn from ``generator``, checkpointed by the trainer) to every Conv2d/Linear
+    weight and, with ``cfg.batchnorm_stages``, to every BatchNorm2d module's two stages, and the
+    rail clipping to their outputs."""
     cfg.validate()
     rail = cfg.rail_units
     for m in model.modules():
@@ -173,6 +236,8 @@ def attach(model: nn.Module, cfg: HWAConfig, generator: torch.Generator | None =
             parametrize.register_parametrization(m, "weight", _Realised(cfg, m, generator))
             if m.bias is not None:
                 parametrize.register_parametrization(m, "bias", _RealisedBias(cfg, m, generator))
+        if cfg.batchnorm_stages and isinstance(m, nn.BatchNorm2d):
+            m.register_forward_hook(_batchnorm_hook(cfg, generator))
         if rail is not None and isinstance(m, (nn.Conv2d, nn.Linear, nn.BatchNorm2d)):
             m.register_forward_hook(_clip_hook(rail))
 
@@ -214,6 +279,26 @@ def state_dict_from_hdf5(path: str, module: nn.Module) -> dict[str, torch.Tensor
 
 
 @torch.no_grad()
+def realise_chip(model: nn.Module, cfg: HWAConfig, generator: torch.Generator | None = None) -> nn.Module:
+    """Replaces, in place, every Conv2d/Linear weight and bias by one chip's realised values and
+    (with ``cfg.batchnorm_stages``) every BatchNorm2d by its realised two-stage module, folded
+    into the BN as ``y = w2 (w1 x + b1) + b2`` with a zero running mean (rails not applied)."""
+    for mod in model.modules():
+        if isinstance(mod, (nn.Conv2d, nn.Linear)):
+            w_eff, b_eff = realised(mod.weight, cfg, mod.bias, generator)
+            mod.weight.copy_(w_eff)
+            if b_eff is not None:
+                mod.bias.copy_(b_eff)
+        elif cfg.batchnorm_stages and isinstance(mod, nn.BatchNorm2d):
+            w1, b1, w2, b2 = realised_batchnorm(mod.running_mean, mod.running_var, mod.weight, mod.bias, mod.eps,
+                                                cfg, generator)
+            mod.weight.copy_(w2 * w1 * torch.sqrt(mod.running_var + mod.eps))
+            mod.bias.copy_(w2 * b1 + b2)
+            mod.running_mean.zero_()
+    return model
+
+
+@torch.no_grad()
 def noisy_accuracy(make_model, state_dict: dict, cfg: HWAConfig, images: torch.Tensor, labels: torch.Tensor,
                    normalise, chips: int = 1, seed: int = 0, batch: int = 500) -> list[float]:
     """Accuracy of ``chips`` chips drawn from ``cfg`` for the plain weights ``state_dict`` of a fresh
@@ -223,13 +308,7 @@ def noisy_accuracy(make_model, state_dict: dict, cfg: HWAConfig, images: torch.T
         gen = torch.Generator().manual_seed(seed * 1000 + c)
         m = make_model()
         m.load_state_dict(state_dict)
-        m = m.eval().to(memory_format=torch.channels_last)
-        for mod in m.modules():
-            if isinstance(mod, (nn.Conv2d, nn.Linear)):
-                w_eff, b_eff = realised(mod.weight, cfg, mod.bias, gen)
-                mod.weight.copy_(w_eff)
-                if b_eff is not None:
-                    mod.bias.copy_(b_eff)
+        m = realise_chip(m.eval(), cfg, gen).to(memory_format=torch.channels_last)
         correct = 0
         for i in range(0, images.shape[0], batch):
             x = normalise(images[i:i + batch]).contiguous(memory_format=torch.channels_last)

@@ -46,6 +46,65 @@ def test_variation_has_the_stated_relative_sigma_and_stuck_fractions():
     assert abs(rel.std().item() - 0.05) < 0.001 and abs(rel.mean().item()) < 0.001
 
 
+def test_a_bias_larger_than_the_column_scale_is_split_over_bias_rows():
+    # As ConductanceMapping.map: m = 1, |b|/m = 2.5 -> 3 bias rows of 2.5/3 each; on the 5-level
+    # grid (0, .25, .5, .75, 1) each device rounds to 0.75, so the realised bias is 2.25.
+    cfg = hwa.HWAConfig(levels=5, headroom=0.0, g_min_siemens=0.0, **QUIET)
+    w_eff, b_eff = hwa.realised(torch.tensor([[1.0, 0.5]]), cfg, torch.tensor([2.5]))
+    assert torch.allclose(w_eff, torch.tensor([[1.0, 0.5]])) and torch.allclose(b_eff, torch.tensor([2.25]))
+    # A column with no weight takes the layer's scale (m = 2): its bias 0.3 is u = 0.15 -> 0.25 -> 0.5.
+    _, b_eff = hwa.realised(torch.tensor([[0.0, 0.0], [2.0, 1.0]]), cfg, torch.tensor([0.3, 0.0]))
+    assert torch.allclose(b_eff, torch.tensor([0.5, 0.0]))
+
+
+def test_batchnorm_stages_realise_the_affine_map_and_its_device_spread():
+    gamma = torch.tensor([1.5, -0.7, 0.0, 2.0])
+    beta = torch.tensor([0.2, -3.1, 0.4, 0.0])
+    mean = torch.tensor([3.4, -0.5, 1.0, 0.1])
+    var = torch.tensor([0.25, 4.0, 1.0, 0.01])
+    x = torch.randn(5, 4, 3, 3, generator=torch.Generator().manual_seed(1))
+    k = gamma / torch.sqrt(var + 1e-5)
+    clean = k.reshape(1, -1, 1, 1) * (x - mean.reshape(1, -1, 1, 1)) + beta.reshape(1, -1, 1, 1)
+    w1, b1, w2, b2 = hwa.realised_batchnorm(mean, var, gamma, beta, 1e-5, hwa.HWAConfig(levels=0, g_min_siemens=0.0, **QUIET))
+    chip = w2.reshape(1, -1, 1, 1) * (w1.reshape(1, -1, 1, 1) * x + b1.reshape(1, -1, 1, 1)) + b2.reshape(1, -1, 1, 1)
+    assert torch.allclose(chip, clean, atol=1e-5)
+    # Two independent devices in series: the gain's relative sigma is sqrt((1 + s^2)^2 - 1) ~ sqrt(2) s.
+    n, s = 200_000, 0.02
+    cfg = hwa.HWAConfig(levels=0, g_min_siemens=0.0, variation=s, read_noise=0, stuck_on=0.5, stuck_off=0.4,
+                        drift_nu_sigma=0)  # stuck faults are not applied to BN stages
+    g = torch.full((n,), 1.3)
+    w1, _, w2, _ = hwa.realised_batchnorm(torch.zeros(n), torch.ones(n), g, torch.zeros(n), 0.0, cfg,
+                                          torch.Generator().manual_seed(5))
+    rel = w1 * w2 / 1.3 - 1
+    assert abs(rel.std().item() - math.sqrt((1 + s * s) ** 2 - 1)) < 3e-4 and abs(rel.mean().item()) < 3e-4
+
+
+def test_the_training_hook_and_the_folded_chip_compute_the_same_batchnorm():
+    from model import build_model
+    quiet = hwa.HWAConfig(levels=0, g_min_siemens=0.0, rail_volts=0.0, **QUIET)
+    torch.manual_seed(0)
+    m = build_model("mobilenetv3").eval()
+    for mod in m.modules():
+        if isinstance(mod, torch.nn.BatchNorm2d):
+            mod.running_mean.uniform_(-2, 2)
+            mod.running_var.uniform_(0.2, 3)
+    x = torch.randn(4, 3, 32, 32)
+    reference = m(x)
+    folded = build_model("mobilenetv3").eval()
+    folded.load_state_dict(m.state_dict())
+    assert torch.allclose(hwa.realise_chip(folded, quiet)(x), reference, rtol=1e-4, atol=1e-4)
+    # The hook (training mode, batch statistics) with a quiet chip changes nothing; a noisy one does.
+    bn = torch.nn.BatchNorm2d(4).train()
+    bn.weight.data.uniform_(-2, 2)
+    z = torch.randn(4, 4, 5, 5) * 2 + 1
+    y_plain = bn(z)
+    h = bn.register_forward_hook(hwa._batchnorm_hook(quiet, None))
+    assert torch.allclose(bn(z), y_plain, atol=1e-5)
+    h.remove()
+    bn.register_forward_hook(hwa._batchnorm_hook(hwa.HWAConfig(rail_volts=0.0), torch.Generator().manual_seed(2)))
+    assert not torch.allclose(bn(z), y_plain, atol=1e-3)
+
+
 def test_training_sees_noise_and_eval_and_export_do_not():
     from model import build_model
     m = build_model("mobilenetv3")

@@ -98,7 +98,7 @@ def main() -> None:
                     "the engine's --preset rram) in the forward pass (hwa.py)")
     for f in dataclasses.fields(hwa.HWAConfig):
         ap.add_argument("--hwa-" + f.name.replace("_", "-"), type=float, default=None,
-                        help=f"--hwa: {f.name} (default {f.default})")
+                        help=f"--hwa: {f.name} (default {f.default}{'; 0 or 1' if f.type in (bool, 'bool') else ''})")
     ap.add_argument("--eval-every", type=int, default=5)
     ap.add_argument("--limit-train", type=int, default=0, help="use only the first N training images (smoke tests)")
     args = ap.parse_args()
@@ -124,6 +124,8 @@ def main() -> None:
         for k in ("epochs", "batch", "lr", "wd", "label_smoothing", "seed"):
             setattr(args, k, saved[k])
         args.hwa_config, args.init_from = saved.get("hwa_config"), saved.get("init_from")
+        if args.hwa_config is not None:  # runs started before the BN stages were modelled keep going without them
+            args.hwa_config.setdefault("batchnorm_stages", False)
         args.arch, args.width = saved.get("arch", "mobilenetv3"), saved.get("width", 1.0)
         args.out = args.resume
     torch.manual_seed(args.seed)
@@ -134,7 +136,8 @@ def main() -> None:
     if not args.resume:
         args.hwa_config = None
         if args.hwa:
-            cfg = hwa.HWAConfig(**{f.name: (int(v) if f.name == "levels" else v) for f in dataclasses.fields(hwa.HWAConfig)
+            cfg = hwa.HWAConfig(**{f.name: (int(v) if f.name == "levels" else bool(v) if f.type in (bool, "bool") else v)
+                                   for f in dataclasses.fields(hwa.HWAConfig)
                                    if (v := getattr(args, "hwa_" + f.name)) is not None})
             try:
                 cfg.validate()
