@@ -63,6 +63,7 @@ class HWAConfig:
     input_volts: float = 0.1         # volts per activation unit
     scale: float = 1.0               # multiplies every noise sigma (noise-strength knob)
     batchnorm_stages: bool = True    # the BN modules' own devices (two stages per channel, no stuck faults)
+    freeze_batchnorm: bool = True    # BN keeps its running statistics while training (as on the chip)
 
     def validate(self) -> None:
         problems = []
@@ -197,24 +198,44 @@ class _RealisedBias(nn.Module):
         return b + (b_eff - b).detach()
 
 
+def _noisy(module: nn.Module) -> bool:
+    """Whether ``module`` runs as on a chip now: in training mode, or a BN frozen by ``set_training``."""
+    return module.training or getattr(module, "hwa_noisy", False)
+
+
+def set_training(model: nn.Module, cfg: HWAConfig, training: bool = True) -> None:
+    """``model.train(training)``; with ``cfg.freeze_batchnorm`` every BatchNorm2d stays in eval mode
+    (its running statistics, as the chip's BN stages hold them, neither used from the batch nor
+    updated; gamma and beta still learn) and gets the chip's noise while ``training``."""
+    model.train(training)
+    if cfg.freeze_batchnorm:
+        for m in model.modules():
+            if isinstance(m, nn.BatchNorm2d):
+                m.eval()
+                m.hwa_noisy = training
+
+
 def _clip_hook(rail: float):
     def hook(module: nn.Module, inputs, output: torch.Tensor) -> torch.Tensor:
-        return output.clamp(-rail, rail) if module.training else output
+        return output.clamp(-rail, rail) if _noisy(module) else output
     return hook
 
 
 def _batchnorm_hook(cfg: HWAConfig, generator: torch.Generator | None):
-    """In training mode, the BN module a fresh chip realises (batch statistics, as the float BN
-    uses them), added straight-through: ``y + (y_chip - y).detach()``."""
+    """While training, the BN module a fresh chip realises (on the statistics the float BN uses:
+    the batch's in training mode, the running ones when frozen by ``set_training``), added
+    straight-through: ``y + (y_chip - y).detach()``."""
     rail = cfg.rail_units
 
     def hook(module: nn.BatchNorm2d, inputs, output: torch.Tensor) -> torch.Tensor:
-        if not module.training:
+        if not _noisy(module):
             return output
         with torch.no_grad():
             x = inputs[0]
-            mean = x.mean((0, 2, 3))
-            var = x.var((0, 2, 3), unbiased=False)
+            if module.training:
+                mean, var = x.mean((0, 2, 3)), x.var((0, 2, 3), unbiased=False)
+            else:
+                mean, var = module.running_mean, module.running_var
             w1, b1, w2, b2 = realised_batchnorm(mean, var, module.weight, module.bias, module.eps, cfg, generator)
             shape = (1, -1, 1, 1)
             v = w1.reshape(shape) * x + b1.reshape(shape)

@@ -105,6 +105,32 @@ def test_the_training_hook_and_the_folded_chip_compute_the_same_batchnorm():
     assert not torch.allclose(bn(z), y_plain, atol=1e-3)
 
 
+def test_a_frozen_batchnorm_trains_on_the_chip_the_engine_evaluates():
+    import copy
+    torch.manual_seed(4)
+    bn = torch.nn.BatchNorm2d(6).eval()
+    bn.running_mean.uniform_(-3, 3)
+    bn.running_var.uniform_(0.1, 4)
+    bn.weight.data.uniform_(-2, 2)
+    bn.bias.data.uniform_(-1, 1)
+    folded = copy.deepcopy(bn)
+    clean = copy.deepcopy(bn)
+    z = torch.randn(3, 6, 4, 4) * 2
+    cfg = hwa.HWAConfig(rail_volts=0.0)
+    net = torch.nn.Sequential(bn)
+    hwa.attach(net, cfg, torch.Generator().manual_seed(7))
+    hwa.set_training(net, cfg, True)
+    stats = bn.running_mean.clone()
+    y_train = net(z)
+    # The same chip, drawn by the PyTorch estimate's fold of the running statistics.
+    hwa.realise_chip(folded, cfg, torch.Generator().manual_seed(7))
+    assert torch.allclose(y_train, folded(z), atol=1e-5)
+    assert not torch.allclose(y_train, clean(z), atol=1e-3)
+    assert torch.equal(bn.running_mean, stats)          # frozen: the statistics do not move
+    hwa.set_training(net, cfg, False)
+    assert torch.equal(net(z), clean(z))                # evaluation and export see the plain BN
+
+
 def test_training_sees_noise_and_eval_and_export_do_not():
     from model import build_model
     m = build_model("mobilenetv3")

@@ -126,6 +126,7 @@ def main() -> None:
         args.hwa_config, args.init_from = saved.get("hwa_config"), saved.get("init_from")
         if args.hwa_config is not None:  # runs started before the BN stages were modelled keep going without them
             args.hwa_config.setdefault("batchnorm_stages", False)
+            args.hwa_config.setdefault("freeze_batchnorm", False)
         args.arch, args.width = saved.get("arch", "mobilenetv3"), saved.get("width", 1.0)
         args.out = args.resume
     torch.manual_seed(args.seed)
@@ -180,7 +181,10 @@ def main() -> None:
     os.makedirs(os.path.dirname(os.path.abspath(args.out)), exist_ok=True)
 
     for epoch in range(start_epoch, args.epochs):
-        model.train()
+        if hwa_cfg is not None:
+            hwa.set_training(model, hwa_cfg, True)
+        else:
+            model.train()
         t0 = time.time()
         perm = torch.randperm(tr_x.shape[0], generator=gen)
         loss_sum, correct, seen = 0.0, 0, 0
@@ -198,6 +202,8 @@ def main() -> None:
             correct += (out.argmax(1) == y).sum().item()
             seen += y.shape[0]
         elapsed += time.time() - t0
+        if hwa_cfg is not None:
+            hwa.set_training(model, hwa_cfg, False)
         rec = {"epoch": epoch + 1, "loss": loss_sum / seen, "train_acc": correct / seen, "minutes": elapsed / 60}
         if (epoch + 1) % args.eval_every == 0 or epoch + 1 == args.epochs:
             rec["test_acc"] = evaluate(model, te_x, te_y)
