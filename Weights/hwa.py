@@ -22,7 +22,7 @@ Sources/XbarSim/Device/DeviceModel.swift, docs/devices.md). With ``u = G / G_max
 Gradients pass straight through (``w + (w_eff - w).detach()``): the input gradient sees the
 noisy weights, the weight gradient is the identity, as in aihwkit's hardware-aware training.
 Outputs of every Conv2d, Linear and BatchNorm are clipped at the op-amp rails
-(``rail / input_voltage`` units) as the engine's TIAs and BN stages clip them.
+(``rail_volts * input_max_abs / input_volts`` units, the engine's volts per unit) as the engine's TIAs and BN stages clip them.
 
 Batch-norm modules (``cfg.batchnorm_stages``, on by default) are realised as the engine's two
 one-input stages per channel (``realised_batchnorm``: subtract ``sign(gamma) (x - mean)``, then
@@ -60,7 +60,8 @@ class HWAConfig:
     drift_reference_seconds: float = 20.0
     drift_nu_sigma: float = 0.002
     rail_volts: float = 1.5          # 0: no rails
-    input_volts: float = 0.1         # volts per activation unit
+    input_volts: float = 0.1         # volts of the network input's largest magnitude (--input-voltage)
+    input_max_abs: float = 1.0       # that largest magnitude in activation units (train.py: from the data's normalisation)
     scale: float = 1.0               # multiplies every noise sigma (noise-strength knob)
     batchnorm_stages: bool = True    # the BN modules' own devices (two stages per channel, no stuck faults)
     freeze_batchnorm: bool = True    # BN keeps its running statistics while training (as on the chip)
@@ -79,6 +80,8 @@ class HWAConfig:
             problems.append("stuck_on + stuck_off > 1")
         if not (self.input_volts > 0 and math.isfinite(self.input_volts)):
             problems.append(f"input_volts {self.input_volts}: must be > 0")
+        if not (self.input_max_abs > 0 and math.isfinite(self.input_max_abs)):
+            problems.append(f"input_max_abs {self.input_max_abs}: must be > 0")
         if not (self.drift_seconds > 0 and self.drift_reference_seconds > 0):
             problems.append("drift times must be > 0")
         if problems:
@@ -89,7 +92,8 @@ class HWAConfig:
 
     @property
     def rail_units(self) -> float | None:
-        return self.rail_volts / self.input_volts if self.rail_volts > 0 else None
+        """The rails in activation units: the engine's ``voltsPerUnit`` is ``input_volts / input_max_abs``."""
+        return self.rail_volts * self.input_max_abs / self.input_volts if self.rail_volts > 0 else None
 
 
 def realised(w: torch.Tensor, cfg: HWAConfig, bias: torch.Tensor | None = None,

@@ -144,9 +144,15 @@ def test_training_sees_noise_and_eval_and_export_do_not():
     assert hwa.plain_state_dict(m).keys() == plain.keys()
 
 
+def test_rails_are_in_the_engines_activation_units():
+    # The engine: volts per unit = --input-voltage / max|input| (0.1 V / 2.126 for CIFAR-10), rails at 1.5 V.
+    assert math.isclose(hwa.HWAConfig(rail_volts=1.5, input_volts=0.1, input_max_abs=2.126).rail_units, 31.89, rel_tol=1e-9)
+    assert hwa.HWAConfig(rail_volts=0.0).rail_units is None
+
+
 def test_bad_noise_settings_are_one_clear_error():
     for bad in (dict(variation=-0.1), dict(levels=1), dict(g_min_siemens=2e-4), dict(stuck_on=0.7, stuck_off=0.5),
-                dict(input_volts=0.0), dict(read_noise=float("nan"))):
+                dict(input_volts=0.0), dict(input_max_abs=-1.0), dict(read_noise=float("nan"))):
         with pytest.raises(ValueError, match="HWA noise"):
             hwa.HWAConfig(**bad).validate()
 

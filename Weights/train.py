@@ -127,6 +127,7 @@ def main() -> None:
         if args.hwa_config is not None:  # runs started before the BN stages were modelled keep going without them
             args.hwa_config.setdefault("batchnorm_stages", False)
             args.hwa_config.setdefault("freeze_batchnorm", False)
+            args.hwa_config.setdefault("input_max_abs", 1.0)
         args.arch, args.width = saved.get("arch", "mobilenetv3"), saved.get("width", 1.0)
         args.out = args.resume
     torch.manual_seed(args.seed)
@@ -137,9 +138,11 @@ def main() -> None:
     if not args.resume:
         args.hwa_config = None
         if args.hwa:
-            cfg = hwa.HWAConfig(**{f.name: (int(v) if f.name == "levels" else bool(v) if f.type in (bool, "bool") else v)
-                                   for f in dataclasses.fields(hwa.HWAConfig)
-                                   if (v := getattr(args, "hwa_" + f.name)) is not None})
+            given = {f.name: (int(v) if f.name == "levels" else bool(v) if f.type in (bool, "bool") else v)
+                     for f in dataclasses.fields(hwa.HWAConfig) if (v := getattr(args, "hwa_" + f.name)) is not None}
+            # The engine's volts per unit: --input-voltage over the largest normalised input (Evaluation.inputMaxAbs).
+            given.setdefault("input_max_abs", max(max(m / s, (1 - m) / s) for m, s in zip(MEAN, STD)))
+            cfg = hwa.HWAConfig(**given)
             try:
                 cfg.validate()
             except ValueError as e:
