@@ -9,7 +9,7 @@ CPU (channels_last, batched per-image augmentation on uint8 tensors).
     python Weights/train.py --epochs 40 --out Weights/checkpoints/run.pt
     python Weights/train.py --resume Weights/checkpoints/run.pt      # continue
     # hardware-aware fine-tuning (hwa.py) of the shipped float model, then export:
-    python Weights/train.py --hwa --init-from Weights/mobilenetv3_cifar10.h5 --epochs 10 --lr 0.01 \
+    python Weights/train.py --hwa --init-from Weights/mobilenetv3_cifar10.h5 --epochs 4 --lr 0.005 \
         --out Weights/checkpoints/mobilenetv3_cifar10_hwa.pt
     python Weights/train.py --arch shufflenetv2 --width 1.0 --epochs 45 --out Weights/checkpoints/shufflenetv2_cifar10.pt
     python Weights/export.py --checkpoint Weights/checkpoints/run.pt --out Weights/mobilenetv3_cifar10.h5

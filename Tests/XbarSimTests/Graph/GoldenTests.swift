@@ -39,6 +39,19 @@ struct GoldenTests {
         #expect(report.accuracy == Double(expectedCorrect) / 256)
     }
 
+    /// The hardware-aware fine-tune (`Weights/train.py --hwa`): intact, its PyTorch outputs
+    /// reproduced, and the noise it was trained with recorded (BN stages, frozen BN).
+    @Test(.enabled(if: sharedDataDirectory != nil, "needs ../shared/cifar10"))
+    func hardwareAwareModelVerifiesAndRecordsItsTrainingNoise() throws {
+        let model = try ModelFile.load(repositoryRoot + "/Weights/mobilenetv3_cifar10_hwa.h5")
+        #expect(model.integrity == .verified)
+        let noise = model.metadata.provenance.trainingNoise
+        #expect(noise.contains("\"batchnorm_stages\": true") && noise.contains("\"freeze_batchnorm\": true"), "\(noise)")
+        #expect(noise.contains("\"variation\": 0.05") && noise.contains("\"levels\": 64"), "\(noise)")
+        let result = try GoldenCheck.float(model: model, dataset: try CIFAR10.test(in: try #require(sharedDataDirectory)), threads: 2)
+        #expect(result.logitsRelativeError <= 1e-4 && result.predictionMismatches == 0)
+    }
+
     @Test func modelProvenanceIsRecorded() throws {
         let model = try ModelFile.load(defaultModelPath)
         let p = model.metadata.provenance
