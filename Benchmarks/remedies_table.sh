@@ -36,6 +36,9 @@ run hwa                "$HWA"
 run hwa-calibrate      "$HWA"   --calibrate column
 run hwa-calibrate-wv3  "$HWA"   --calibrate column --write-verify 3 --write-verify-tolerance 0.05
 run plain-wv3          "$PLAIN" --write-verify 3 --write-verify-tolerance 0.05
+# The strongest settings: every calibration, and a tighter, longer write-verify.
+run hwa-calibrate-all  "$HWA"   --calibrate all
+run hwa-calibrate-wv10 "$HWA"   --calibrate column --write-verify 10 --write-verify-tolerance 0.02
 # 1 ohm wires on 128x128 tiles (the rram preset's tiles), fast solver.
 WIRES=(--wire-resistance 1 --ir-drop fast)
 run wires-plain        "$PLAIN" "${WIRES[@]}"
