@@ -30,7 +30,7 @@ extension XbarSimCommand {
         @Flag(help: "Print one JSON object (mode, model, images, accuracy, imagesPerSecond, ...).")
         var json = false
 
-        @Flag(help: "Time every op and print the seconds spent per op type.")
+        @Flag(help: "Time every op and print the seconds spent per op type (summed over the threads that run batches side by side).")
         var profile = false
 
         @Option(help: ArgumentHelp(

@@ -35,7 +35,8 @@ public struct AnalogEvaluationReport: Sendable, Equatable, Codable {
     public var voltsPerUnit: Double
     /// How every crossbar was mapped (scaling, devices, tiles, rounding), from chip 0.
     public var mapping: [CrossbarMappingSummary]
-    /// With `profile`: analog seconds per op type (all chips), plus `programming`.
+    /// With `profile`: analog seconds per op type (all chips), summed over the workers
+    /// that ran batches side by side (busy seconds), plus `programming` (wall).
     public var secondsByOpType: [String: Double]?
     /// Ops that ran in digital periphery (ADC, function, DAC), as `name (type)`; nil in reports
     /// written before digital fallback existed.
@@ -158,7 +159,7 @@ extension Evaluation {
         var programmingCost: ProgrammingCost?
         var byType: [String: Double] = [:]
         let ops = inputs.model.graph.ops
-        let timing: ((Int, Double) -> Void)? = profile ? { byType[ops[$0].kind.profileName, default: 0] += $1 } : nil
+        let opTotals = ProfileTotals()
         for k in 0..<chips {
             let programStart = Date()
             var programmed = try AnalogChip(graph: inputs.model.graph, config: config, seed: seed, chip: k,
@@ -181,27 +182,19 @@ extension Evaluation {
                 }
                 digitalOps = zip(ops, chip.stages).filter { $0.1.isDigital }.map { "\($0.0.name) (\($0.0.kind.typeName))" }
             }
-            var correct = 0
-            if profile {
-                // Per-op timing needs one batch at a time.
-                for range in batches {
-                    let logits = try chip.run(inputs.batch(range), firstImage: range.lowerBound, threads: threads,
-                                              timing: timing)
-                    predictions?.add(source: "\(k)", first: range.lowerBound, logits: logits, labels: inputs.dataset.labels)
-                    correct += countCorrect(logits, labels: inputs.dataset.labels, first: range.lowerBound)
-                    progress?(AnalogProgress(chip: k, chips: chips, imagesDone: range.upperBound, imagesTotal: total,
-                                             secondsElapsed: Date().timeIntervalSince(start)))
-                }
-            } else {
-                correct = try BatchRunner.sum(batches, workers: threads, blasThreads: threads, { range, threads in
-                    let logits = try chip.run(inputs.batch(range), firstImage: range.lowerBound, threads: threads)
-                    predictions?.add(source: "\(k)", first: range.lowerBound, logits: logits, labels: inputs.dataset.labels)
-                    return countCorrect(logits, labels: inputs.dataset.labels, first: range.lowerBound)
-                }, done: { images in
-                    progress?(AnalogProgress(chip: k, chips: chips, imagesDone: images, imagesTotal: total,
-                                             secondsElapsed: Date().timeIntervalSince(start)))
-                })
-            }
+            // Profiled or not, the same data-parallel run (see `Evaluation.float`): with
+            // --profile each batch times its ops on its worker and the seconds are summed.
+            let correct = try BatchRunner.sum(batches, workers: threads, blasThreads: threads, { range, threads in
+                var local: [String: Double] = [:]
+                let timing: ((Int, Double) -> Void)? = profile ? { local[ops[$0].kind.profileName, default: 0] += $1 } : nil
+                let logits = try chip.run(inputs.batch(range), firstImage: range.lowerBound, threads: threads, timing: timing)
+                if profile { opTotals.add(local) }
+                predictions?.add(source: "\(k)", first: range.lowerBound, logits: logits, labels: inputs.dataset.labels)
+                return countCorrect(logits, labels: inputs.dataset.labels, first: range.lowerBound)
+            }, done: { images in
+                progress?(AnalogProgress(chip: k, chips: chips, imagesDone: images, imagesTotal: total,
+                                         secondsElapsed: Date().timeIntervalSince(start)))
+            })
             accuracies.append(Double(correct) / Double(total))
         }
         let seconds = Date().timeIntervalSince(start)
@@ -215,7 +208,7 @@ extension Evaluation {
             imagesPerSecond: Double(total * chips) / max(seconds, 1e-9),
             floatImagesPerSecond: Double(total) / max(floatSeconds, 1e-9), batchSize: settings.batchSize,
             threads: threads, parameters: config, voltsPerUnit: voltsPerUnit, mapping: mapping,
-            secondsByOpType: profile ? byType : nil, digitalOps: digitalOps, postCalibration: calibrationSummary,
+            secondsByOpType: profile ? byType.merging(opTotals.seconds, uniquingKeysWith: +) : nil, digitalOps: digitalOps, postCalibration: calibrationSummary,
             programming: programmingCost)
     }
 

@@ -62,7 +62,8 @@ public struct EvaluationReport: Sendable, Equatable, Codable {
     public var imagesPerSecond: Double
     public var batchSize: Int
     public var threads: Int
-    /// Wall seconds per op type over the run (only when profiling was asked for).
+    /// Seconds per op type over the run, summed over the workers that ran batches side by
+    /// side (busy seconds; only when profiling was asked for).
     public var secondsByOpType: [String: Double]?
 }
 
@@ -155,43 +156,52 @@ public enum Evaluation {
         predictions: PredictionLog? = nil, progress: ((EvaluationProgress) -> Void)? = nil
     ) throws -> EvaluationReport {
         BLAS.setThreads(settings.threads)
-        let executor = FloatExecutor(graph: inputs.model.graph, threads: settings.threads)
         let total = inputs.dataset.count
         let start = Date()
-        var correct = 0
-        var done = 0
-        var byType: [String: Double] = [:]
         let ops = inputs.model.graph.ops
-        let timing: ((Int, Double) -> Void)? = profile ? { byType[ops[$0].kind.profileName, default: 0] += $1 } : nil
-        if profile {
-            // Per-op timing needs one batch at a time.
-            while done < total {
-                let range = done..<min(total, done + settings.batchSize)
-                let logits = try executor.run(inputs.batch(range), timing: timing)
-                predictions?.add(source: "float", first: range.lowerBound, logits: logits, labels: inputs.dataset.labels)
-                correct += countCorrect(logits, labels: inputs.dataset.labels, first: range.lowerBound)
-                done = range.upperBound
-                progress?(EvaluationProgress(imagesDone: done, imagesTotal: total,
-                                             secondsElapsed: Date().timeIntervalSince(start)))
-            }
-        } else {
-            let batches = stride(from: 0, to: total, by: settings.batchSize).map { $0..<min(total, $0 + settings.batchSize) }
-            let graph = inputs.model.graph
-            correct = try BatchRunner.sum(batches, workers: settings.threads, blasThreads: settings.threads, { range, threads in
-                let logits = try FloatExecutor(graph: graph, threads: threads).run(inputs.batch(range))
-                predictions?.add(source: "float", first: range.lowerBound, logits: logits, labels: inputs.dataset.labels)
-                return countCorrect(logits, labels: inputs.dataset.labels, first: range.lowerBound)
-            }, done: { images in
-                progress?(EvaluationProgress(imagesDone: images, imagesTotal: total,
-                                             secondsElapsed: Date().timeIntervalSince(start)))
-            })
-        }
+        // With --profile, every batch times its ops on its own worker and the per-type
+        // seconds are summed over workers (busy seconds, not wall): the profile is of the
+        // same data-parallel run as a plain evaluation, so each op's share is what it costs
+        // there (one batch at a time with every kernel split over threads is a different
+        // run: OpenBLAS's idle threads spin beside XbarSim's own loops on a 2-core machine).
+        let byType = ProfileTotals()
+        let batches = stride(from: 0, to: total, by: settings.batchSize).map { $0..<min(total, $0 + settings.batchSize) }
+        let graph = inputs.model.graph
+        let correct = try BatchRunner.sum(batches, workers: settings.threads, blasThreads: settings.threads, { range, threads in
+            var local: [String: Double] = [:]
+            let timing: ((Int, Double) -> Void)? = profile ? { local[ops[$0].kind.profileName, default: 0] += $1 } : nil
+            let logits = try FloatExecutor(graph: graph, threads: threads).run(inputs.batch(range), timing: timing)
+            if profile { byType.add(local) }
+            predictions?.add(source: "float", first: range.lowerBound, logits: logits, labels: inputs.dataset.labels)
+            return countCorrect(logits, labels: inputs.dataset.labels, first: range.lowerBound)
+        }, done: { images in
+            progress?(EvaluationProgress(imagesDone: images, imagesTotal: total,
+                                         secondsElapsed: Date().timeIntervalSince(start)))
+        })
         let seconds = Date().timeIntervalSince(start)
         return EvaluationReport(
             mode: "float", model: inputs.model.path, architecture: inputs.model.metadata.architecture,
             data: inputs.dataDirectory, images: total, correct: correct,
             accuracy: total > 0 ? Double(correct) / Double(total) : 0, seconds: seconds,
             imagesPerSecond: Double(total) / max(seconds, 1e-9), batchSize: settings.batchSize,
-            threads: settings.threads, secondsByOpType: profile ? byType : nil)
+            threads: settings.threads, secondsByOpType: profile ? byType.seconds : nil)
+    }
+}
+
+/// Per-op-type seconds summed over the workers of a profiled evaluation.
+final class ProfileTotals: @unchecked Sendable {
+    private let lock = NSLock()
+    private var totals: [String: Double] = [:]
+
+    func add(_ seconds: [String: Double]) {
+        lock.lock()
+        defer { lock.unlock() }
+        totals.merge(seconds, uniquingKeysWith: +)
+    }
+
+    var seconds: [String: Double] {
+        lock.lock()
+        defer { lock.unlock() }
+        return totals
     }
 }
