@@ -1090,7 +1090,8 @@ def main() -> None:
                 import json
                 prov["training_noise"] = json.dumps({"model": "hwa.py (XbarSim device model in the forward pass)",
                                                      "init_from": cargs.get("init_from"), **cargs["hwa_config"]}, sort_keys=True)
-            arch = args.architecture or "mobilenetv3_small_cifar10"
+            arch = args.architecture or ("mobilenetv3_small_cifar10" if cargs.get("arch", "mobilenetv3") == "mobilenetv3"
+                                         else f"{cargs['arch']}_x{float(cargs.get('width', 1.0))}_cifar10")
         else:
             model = build_module(args.model, args.model_kwargs)
             if args.state_dict:

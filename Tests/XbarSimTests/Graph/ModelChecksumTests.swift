@@ -9,7 +9,7 @@ struct ModelChecksumTests {
         for name in ["ops_v2", "vgg_tiny", "resnet20_tiny"] {
             #expect(try ModelFile.load(repositoryRoot + "/Weights/testnets/\(name).h5").integrity == .verified)
         }
-        #expect(try ModelFile.load(defaultModelPath).integrity == .verified)
+        for path in shippedModelPaths { #expect(try ModelFile.load(path).integrity == .verified, "\(path)") }
 
         let dir = temporaryDirectory()
         defer { try? FileManager.default.removeItem(atPath: dir) }

@@ -19,6 +19,12 @@ let repositoryRoot: String = {
 
 let defaultModelPath = repositoryRoot + "/Weights/mobilenetv3_cifar10.h5"
 
+/// The second reference design's network, trained by `Weights/train.py --arch shufflenetv2`.
+let shuffleNetModelPath = repositoryRoot + "/Weights/shufflenetv2_cifar10.h5"
+
+/// The trained networks the project ships (each with PyTorch golden outputs).
+let shippedModelPaths = [defaultModelPath, shuffleNetModelPath]
+
 /// The shared CIFAR-10 copy CI reads (`../shared/cifar10/cifar-10-batches-bin`).
 let sharedDataDirectory: String? = {
     try? CIFAR10.locate(explicit: nil, workingDirectory: repositoryRoot)
