@@ -185,10 +185,9 @@ extension Evaluation {
             // Profiled or not, the same data-parallel run (see `Evaluation.float`): with
             // --profile each batch times its ops on its worker and the seconds are summed.
             let correct = try BatchRunner.sum(batches, workers: threads, blasThreads: threads, { range, threads in
-                var local: [String: Double] = [:]
-                let timing: ((Int, Double) -> Void)? = profile ? { local[ops[$0].kind.profileName, default: 0] += $1 } : nil
-                let logits = try chip.run(inputs.batch(range), firstImage: range.lowerBound, threads: threads, timing: timing)
-                if profile { opTotals.add(local) }
+                let logits = try opTotals.measure(ops, enabled: profile) { timing in
+                    try chip.run(inputs.batch(range), firstImage: range.lowerBound, threads: threads, timing: timing)
+                }
                 predictions?.add(source: "\(k)", first: range.lowerBound, logits: logits, labels: inputs.dataset.labels)
                 return countCorrect(logits, labels: inputs.dataset.labels, first: range.lowerBound)
             }, done: { images in
@@ -208,8 +207,8 @@ extension Evaluation {
             imagesPerSecond: Double(total * chips) / max(seconds, 1e-9),
             floatImagesPerSecond: Double(total) / max(floatSeconds, 1e-9), batchSize: settings.batchSize,
             threads: threads, parameters: config, voltsPerUnit: voltsPerUnit, mapping: mapping,
-            secondsByOpType: profile ? byType.merging(opTotals.seconds, uniquingKeysWith: +) : nil, digitalOps: digitalOps, postCalibration: calibrationSummary,
-            programming: programmingCost)
+            secondsByOpType: profile ? byType.merging(opTotals.seconds, uniquingKeysWith: +) : nil,
+            digitalOps: digitalOps, postCalibration: calibrationSummary, programming: programmingCost)
     }
 
     static func countCorrect(_ logits: Tensor, labels: [Int], first: Int) -> Int {

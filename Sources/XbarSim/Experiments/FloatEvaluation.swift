@@ -168,10 +168,9 @@ public enum Evaluation {
         let batches = stride(from: 0, to: total, by: settings.batchSize).map { $0..<min(total, $0 + settings.batchSize) }
         let graph = inputs.model.graph
         let correct = try BatchRunner.sum(batches, workers: settings.threads, blasThreads: settings.threads, { range, threads in
-            var local: [String: Double] = [:]
-            let timing: ((Int, Double) -> Void)? = profile ? { local[ops[$0].kind.profileName, default: 0] += $1 } : nil
-            let logits = try FloatExecutor(graph: graph, threads: threads).run(inputs.batch(range), timing: timing)
-            if profile { byType.add(local) }
+            let logits = try byType.measure(ops, enabled: profile) { timing in
+                try FloatExecutor(graph: graph, threads: threads).run(inputs.batch(range), timing: timing)
+            }
             predictions?.add(source: "float", first: range.lowerBound, logits: logits, labels: inputs.dataset.labels)
             return countCorrect(logits, labels: inputs.dataset.labels, first: range.lowerBound)
         }, done: { images in
@@ -192,6 +191,16 @@ public enum Evaluation {
 final class ProfileTotals: @unchecked Sendable {
     private let lock = NSLock()
     private var totals: [String: Double] = [:]
+
+    /// Runs `body` with a per-op timing callback when `enabled` (nil otherwise) and adds the
+    /// seconds it reports, by op type, to the totals.
+    func measure<T>(_ ops: [Op], enabled: Bool, _ body: (((Int, Double) -> Void)?) throws -> T) rethrows -> T {
+        guard enabled else { return try body(nil) }
+        var local: [String: Double] = [:]
+        let result = try body { local[ops[$0].kind.profileName, default: 0] += $1 }
+        add(local)
+        return result
+    }
 
     func add(_ seconds: [String: Double]) {
         lock.lock()

@@ -110,6 +110,10 @@ extension Kernels {
                 Parallel.forEach(g.channels, threads: threads) { c in
                     guard let s = srcBox.value.baseAddress, let o = outBox.value.baseAddress else { return }
                     let plane = s + c * h * w * n
+                    if !average {
+                        maxPoolPlane(plane, into: o + c * oh * ow * n, geometry: g, images: n)
+                        return
+                    }
                     for oy in 0..<oh {
                         let (ky0, ky1) = PoolGeometry.validTaps(oy, stride: g.strideHeight, padding: g.paddingHeight,
                                                                 dilation: g.dilationHeight, kernel: g.kernelHeight, input: h)
@@ -144,6 +148,74 @@ extension Kernels {
                     }
                 }
             }
+        }
+    }
+
+    /// Max pooling of one channel's `[H, W, N]` plane into its `[OH, OW, N]` output: per
+    /// output, the taps inside the input (row-major, as PyTorch visits them) folded with
+    /// `maxOfRows`. A window entirely in the padding (ruled out by `invalidReason`) gives -inf.
+    static func maxPoolPlane(_ plane: UnsafePointer<Float>, into out: UnsafeMutablePointer<Float>, geometry g: PoolGeometry,
+                             images n: Int) {
+        let (oh, ow, w) = (g.outHeight, g.outWidth, g.inWidth)
+        withUnsafeTemporaryAllocation(of: UnsafePointer<Float>.self, capacity: max(1, g.windowSize)) { taps in
+            guard let rows = taps.baseAddress else { return }
+            for oy in 0..<oh {
+                let (ky0, ky1) = PoolGeometry.validTaps(oy, stride: g.strideHeight, padding: g.paddingHeight,
+                                                        dilation: g.dilationHeight, kernel: g.kernelHeight, input: g.inHeight)
+                for ox in 0..<ow {
+                    let (kx0, kx1) = PoolGeometry.validTaps(ox, stride: g.strideWidth, padding: g.paddingWidth,
+                                                            dilation: g.dilationWidth, kernel: g.kernelWidth, input: w)
+                    var count = 0
+                    for ky in ky0..<ky1 {
+                        let iy = oy * g.strideHeight - g.paddingHeight + ky * g.dilationHeight
+                        for kx in kx0..<kx1 {
+                            let ix = ox * g.strideWidth - g.paddingWidth + kx * g.dilationWidth
+                            rows[count] = plane + (iy * w + ix) * n
+                            count += 1
+                        }
+                    }
+                    let dst = out + (oy * ow + ox) * n
+                    if count == 0 {
+                        dst.update(repeating: -.infinity, count: n)
+                    } else {
+                        maxOfRows(dst, rows, count, n)
+                    }
+                }
+            }
+        }
+    }
+
+    /// `dst[k] = max(rows[0][k], ..., rows[t-1][k])` for `k < n`, folded left to right with
+    /// `maxAccumulate`'s rule (a NaN tap wins): 32 images at a time in registers, so each
+    /// output is stored once (bitwise the same as `maxAccumulate` tap after tap).
+    @inline(__always)
+    static func maxOfRows(_ dst: UnsafeMutablePointer<Float>, _ rows: UnsafePointer<UnsafePointer<Float>>, _ t: Int, _ n: Int) {
+        @inline(__always) func load(_ p: UnsafePointer<Float>) -> SIMD8<Float> {
+            UnsafeRawPointer(p).loadUnaligned(as: SIMD8<Float>.self)
+        }
+        @inline(__always) func fold(_ d: inout SIMD8<Float>, _ r: SIMD8<Float>) {
+            d.replace(with: r, where: (r .> d) .| (r .!= r))
+        }
+        var k = 0
+        while k + 32 <= n {
+            var (a, b, c, d) = (load(rows[0] + k), load(rows[0] + k + 8), load(rows[0] + k + 16), load(rows[0] + k + 24))
+            for r in 1..<t {
+                let p = rows[r] + k
+                fold(&a, load(p))
+                fold(&b, load(p + 8))
+                fold(&c, load(p + 16))
+                fold(&d, load(p + 24))
+            }
+            let out = UnsafeMutableRawPointer(dst + k)
+            out.storeBytes(of: a, as: SIMD8<Float>.self)
+            out.storeBytes(of: b, toByteOffset: 32, as: SIMD8<Float>.self)
+            out.storeBytes(of: c, toByteOffset: 64, as: SIMD8<Float>.self)
+            out.storeBytes(of: d, toByteOffset: 96, as: SIMD8<Float>.self)
+            k += 32
+        }
+        if k < n {
+            (dst + k).update(from: rows[0] + k, count: n - k)
+            for r in 1..<t { maxAccumulate(dst + k, rows[r] + k, n - k) }
         }
     }
 

@@ -78,15 +78,16 @@ struct NewOpsTests {
         return out
     }
 
-    /// Max pooling's eight-image vector path and its remainder (11 images), NaN taps included:
-    /// a NaN in a window wins, as in PyTorch.
-    @Test func maxPoolingVectorPathPropagatesNaN() {
+    /// Max pooling's vector paths (32 images in registers, then 8 at a time, then one by one),
+    /// NaN taps included: a NaN in a window wins, as in PyTorch.
+    @Test(arguments: [11, 43])
+    func maxPoolingVectorPathPropagatesNaN(n: Int) {
         let g = PoolGeometry(channels: 2, input: (5, 5), kernel: (3, 3), stride: (2, 2), padding: (1, 1))
-        let n = 11
         var values = TestValues(seed: 21)
         var x = values.array(2 * 25 * n)
-        x[(0 * 25 + 6) * n + 2] = .nan      // channel 0, pixel (1, 1), image 2 (vector lanes)
-        x[(1 * 25 + 24) * n + 9] = .nan     // channel 1, pixel (4, 4), image 9 (remainder)
+        x[(0 * 25 + 6) * n + 2] = .nan      // channel 0, pixel (1, 1), image 2 (first vector block)
+        x[(1 * 25 + 24) * n + n - 2] = .nan // channel 1, pixel (4, 4), image n - 2 (scalar remainder)
+        x[(0 * 25 + 0) * n + n - 5] = .nan  // channel 0, pixel (0, 0) (a window's first tap), image n - 5
         let y = Kernels.pool(Tensor(shape: [2, 5, 5, n], scalars: x), geometry: g, average: false, threads: 1)
         for c in 0..<2 {
             for oy in 0..<3 {
@@ -105,7 +106,7 @@ struct NewOpsTests {
                 }
             }
         }
-        #expect(y.scalars.filter(\.isNaN).count == 4 + 1)  // pixel (1,1) is in 4 windows, (4,4) in 1
+        #expect(y.scalars.filter(\.isNaN).count == 4 + 1 + 1)  // pixel (1,1) is in 4 windows, (4,4) and (0,0) in 1
     }
 
     @Test func poolingMatchesTheDefinition() throws {
@@ -117,7 +118,8 @@ struct NewOpsTests {
             (PoolGeometry(channels: 1, input: (6, 6), kernel: (4, 4), stride: (3, 3), padding: (2, 2), ceilMode: true), true),
         ]
         var values = TestValues(seed: 11)
-        let n = 3
+        // 3 images: the scalar tail only; 37: a 32-image register block, then the tail.
+        for n in [3, 37] {
         for (g, countIncludePad) in cases {
             #expect(g.invalidReason == nil)
             let x = values.array(g.channels * g.inHeight * g.inWidth * n)
@@ -127,8 +129,10 @@ struct NewOpsTests {
                 let y = Kernels.pool(t, geometry: g, average: average, countIncludePad: countIncludePad, threads: 2)
                 let reference = Self.referencePool(x, g, n: n, average: average, countIncludePad: countIncludePad)
                 #expect(y.shape == [g.channels, g.outHeight, g.outWidth, n])
-                #expect(GoldenCheck.relativeError(y.scalars, reference.map(Float.init)) <= 1e-6, "\(g) average \(average) include pad \(countIncludePad)")
+                #expect(GoldenCheck.relativeError(y.scalars, reference.map(Float.init)) <= 1e-6,
+                        "\(g) average \(average) include pad \(countIncludePad), \(n) images")
             }
+        }
         }
         // PyTorch's ceil_mode sizes: 32 -> 17 (k3 s2 p1), 17 -> 9, 7 -> 4; floor: 7 -> 3.
         #expect(PoolGeometry(channels: 1, input: (32, 32), kernel: (3, 3), stride: (2, 2), padding: (1, 1), ceilMode: true).outHeight == 17)
