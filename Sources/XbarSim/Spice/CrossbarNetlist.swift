@@ -25,12 +25,16 @@ extension SpiceCircuitBuilder {
     /// - Global drift compensation `c` (`ProgrammedCrossbar.driftCompensation`) is an ideal
     ///   gain stage after the TIA (paper), the subtractor's gain (differential) or the output
     ///   inverter's gain (inverted-output), before the rails.
+    /// - `feedbackScale` multiplies every TIA's feedback resistance (and, inverted-output, the
+    ///   resistor coupling its two TIAs): an average-pooling column whose window has fewer taps
+    ///   than the kernel (`AnalogStage.averagePool`'s `divisorScale`) is read with gain `kh·kw/divisor`.
     /// - Parameter inputNode: `(output, logical input row) -> node` holding `x·u` volts.
     /// - Returns: per output of `outputs`, the node holding `y·u` volts.
     public mutating func crossbar(
         _ name: String, mapped: MappedCrossbar, positiveSiemens: [Double], negativeSiemens: [Double], tile: TileSize,
         wires: WireParameters, opAmp: OpAmp, voltsPerUnit u: Double, outputs: [Int], sharedInputs: Bool,
-        driftCompensation: Double = 1, batchNormStage: Bool = false, inputNode: (Int, Int) -> String
+        driftCompensation: Double = 1, batchNormStage: Bool = false, feedbackScale: Double = 1,
+        inputNode: (Int, Int) -> String
     ) -> [String] {
         let tiaRole = batchNormStage ? "batchNorm" : "tias"
         let subtractorRole = batchNormStage ? "batchNorm" : "subtractors"
@@ -96,7 +100,7 @@ extension SpiceCircuitBuilder {
                     seen[o] = position + 1
                     let node = "\(name)g\(gi)_o\(o)_t\(position)"
                     if feedback[node] == nil {
-                        feedback[node] = c.feedbackOhms[k]
+                        feedback[node] = c.feedbackOhms[k] * feedbackScale
                         tiaOrder[o, default: []].append(node)
                     }
                     return node
@@ -114,7 +118,7 @@ extension SpiceCircuitBuilder {
                     // TIA_a reads the G- column: V_a = -R_f·I⁻; V_a enters TIA_b's virtual ground
                     // through R_f, TIA_b also reads the G+ column: V_b = -R_f·I⁺ - V_a; the inverter
                     // (ideal, gain -c with global drift compensation c) gives y = -c·V_b, then rails.
-                    let rf = 1 / mapped.siemensPerUnit[o]
+                    let rf = feedbackScale / mapped.siemensPerUnit[o]
                     let (positive, negative) = (nodes[0], nodes[1])
                     invertingStage("\(negative)_A", inputNode: negative, outputNode: "\(negative)_out", feedbackOhms: rf,
                                    openLoopGain: opAmp.openLoopGain, railVolts: opAmp.railVolts, role: tiaRole)

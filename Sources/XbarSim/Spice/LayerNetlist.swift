@@ -204,8 +204,31 @@ public struct LayerNetlist: Sendable {
             throw SpiceError.unsupported("op \(index) \(op.name) is \(op.kind.typeName): wiring only, no circuit")
         case .digital:
             throw SpiceError.unsupported("op \(index) \(op.name) (\(op.kind.typeName)) runs in digital periphery: no analog circuit")
-        case .averagePool:
-            throw SpiceError.unsupported("op \(index) \(op.name): average-pooling crossbars are not netlisted yet (GAP is)")
+        case .averagePool(let layer, let p, let divisorScale):
+            // A depthwise crossbar over the padded map, every weight 1/(kh·kw): one circuit per
+            // channel and position; taps in the padding or the ceil_mode overhang are rows at 0 V.
+            let g = layer.geometry
+            let (tile, layerWires) = Self.circuit(of: layer, wires: wires)
+            let outW = max(g.outWidth, 1)
+            for position in chosenPositions {
+                let (oy, ox) = (position / outW, position % outW)
+                let ys = b.crossbar(
+                    "L\(position)_", mapped: layer.mapped, positiveSiemens: layer.programmed.positiveSiemens,
+                    negativeSiemens: layer.programmed.negativeSiemens, tile: tile, wires: layerWires,
+                    opAmp: chip.config.periphery.opAmp, voltsPerUnit: u, outputs: chosenChannels, sharedInputs: false,
+                    driftCompensation: layer.programmed.driftCompensation,
+                    feedbackScale: Double(divisorScale?[position] ?? 1)
+                ) { c, l in
+                    let iy = oy * g.strideHeight + l / g.kernelWidth - p.paddingHeight
+                    let ix = ox * g.strideWidth + l % g.kernelWidth - p.paddingWidth
+                    guard iy >= 0, iy < p.inHeight, ix >= 0, ix < p.inWidth else { return "0" }
+                    return inputNode(0, (c * p.inHeight + iy) * p.inWidth + ix)
+                }
+                for (c, y) in zip(chosenChannels, ys) {
+                    elements.append(c * plane + position)
+                    nodes.append(y)
+                }
+            }
         }
         b.netlist.comment("inputs: the engine's activations, volts")
         for (key, volts) in used { b.source("V\(key)", node: key, volts: volts) }
