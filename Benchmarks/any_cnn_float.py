@@ -5,9 +5,10 @@
    BasicBlocks [2, 2, 2, 2] of widths 64-512, random weights): `xbarsim eval --float` and
    PyTorch (NCHW and channels_last) at 2 threads, each at its best batch of 32/64/128/256,
    the two tools alternated within the run, best of `--repeats`.
-2. ShuffleNetV2 x1.0 (torchvision, random weights): `xbarsim eval --float --profile`, the
-   share of float time spent in the new ops (max_pool2d, concat, channel_slice, channel_shuffle),
-   `--repeats` runs and their median.
+2. ShuffleNetV2 x1.0 (torchvision, random weights) and the shipped CIFAR ShuffleNetV2
+   (`Weights/shufflenetv2_cifar10.h5`): `xbarsim eval --float --profile`, the share of float
+   time spent in the new ops (max_pool2d, concat, channel_slice, channel_shuffle), `--repeats`
+   runs and their median.
 
     ~/torchenv/bin/python Benchmarks/any_cnn_float.py [--images 2000] [--repeats 3] [--xbarsim .build/release/xbarsim]
         [--im2col-baseline] [--skip-shufflenet]
@@ -117,22 +118,29 @@ def main() -> None:
     if args.skip_shufflenet:
         print(json.dumps(result, indent=1))
         return
-    # ShuffleNetV2: share of the new ops in float time.
+    # ShuffleNetV2: share of the new ops in float time, for torchvision's x1.0 (random weights,
+    # 3x3/2 stem conv and max pool: 8x8 maps into stage 2) and, when present, the project's
+    # trained CIFAR ShuffleNetV2 (3x3/1 stem: 16x16 maps into stage 2, 4x the activations).
     sh = os.path.join(args.out, "shufflenet_v2_x1_0.h5")
     export_random("shufflenet_v2_x1_0", torchvision_net("shufflenet_v2_x1_0"), sh, ds, golden=16)
+    networks = [("shufflenet_v2_x1_0", sh)]
+    shipped = os.path.join(HERE, "..", "Weights", "shufflenetv2_cifar10.h5")
+    if os.path.exists(shipped):
+        networks.append(("shufflenetv2_cifar10", shipped))
     # The profile is the plain data-parallel run timed op by op (busy seconds summed over the
     # workers); one run of 1,000 images takes ~0.1 s, so it is repeated and the median reported.
-    runs = []
-    for _ in range(args.repeats):
-        r = subprocess.run([args.xbarsim, "eval", "--float", "--model", sh, "--limit", str(args.images), "--threads", "2",
-                            "--profile", "--json"], capture_output=True, text=True, check=True)
-        prof = json.loads(r.stdout)["secondsByOpType"]
-        new = sum(v for k, v in prof.items() if k in ("max_pool2d", "concat", "channel_slice", "channel_shuffle"))
-        runs.append({"newOpsSeconds": round(new, 4), "totalOpSeconds": round(sum(prof.values()), 4),
-                     "newOpsShare": round(new / max(sum(prof.values()), 1e-9), 4),
-                     "byType": {k: round(v, 4) for k, v in sorted(prof.items(), key=lambda kv: -kv[1])}})
-    shares = sorted(r["newOpsShare"] for r in runs)
-    result["shufflenet_v2_x1_0"] = {"newOpsShareMedian": shares[len(shares) // 2], "newOpsShares": shares, "runs": runs}
+    for name, model in networks:
+        runs = []
+        for _ in range(args.repeats):
+            r = subprocess.run([args.xbarsim, "eval", "--float", "--model", model, "--limit", str(args.images),
+                                "--threads", "2", "--profile", "--json"], capture_output=True, text=True, check=True)
+            prof = json.loads(r.stdout)["secondsByOpType"]
+            new = sum(v for k, v in prof.items() if k in ("max_pool2d", "concat", "channel_slice", "channel_shuffle"))
+            runs.append({"newOpsSeconds": round(new, 4), "totalOpSeconds": round(sum(prof.values()), 4),
+                         "newOpsShare": round(new / max(sum(prof.values()), 1e-9), 4),
+                         "byType": {k: round(v, 4) for k, v in sorted(prof.items(), key=lambda kv: -kv[1])}})
+        shares = sorted(r["newOpsShare"] for r in runs)
+        result[name] = {"newOpsShareMedian": shares[len(shares) // 2], "newOpsShares": shares, "runs": runs}
     print(json.dumps(result, indent=1))
 
 

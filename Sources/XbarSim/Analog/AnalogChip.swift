@@ -311,10 +311,9 @@ public struct AnalogChip: Sendable {
         let lastUse = graph.lastUse
         for (i, op) in graph.ops.enumerated() {
             var inputs: [Tensor] = []
-            for v in op.inputs {
-                inputs.append(values[v]!)
-                if lastUse[v] == i { values[v] = nil }
-            }
+            for v in op.inputs { inputs.append(values[v]!) }
+            // Freed after all are read: an op may read one value twice (`x + x`, `cat([x, x])`).
+            for v in op.inputs where lastUse[v] == i { values[v] = nil }
             let start = timing == nil ? 0 : DispatchTime.now().uptimeNanoseconds
             values[i + 1] = apply(stage: i, inputs: &inputs, firstImage: firstImage, threads: threads, observe: observe)
             if let timing { timing(i, Double(DispatchTime.now().uptimeNanoseconds - start) * 1e-9) }

@@ -276,8 +276,9 @@ extension AnalogChip {
                     throw ExecutionError(op: op.name, message: "calibration: input value \(v) is not available")
                 }
                 inputs.append(value)
-                if lastUse[v] == i { values[v] = nil }
             }
+            // Freed after all are read: an op may read one value twice (`x + x`, `cat([x, x])`).
+            for v in op.inputs where lastUse[v] == i { values[v] = nil }
             let key: [UInt64] = [UInt64(chip), UInt64(i)]
             let opConfig = opConfigs[i]
             let rail = railUnits(op: i)

@@ -115,9 +115,11 @@ extension Evaluation {
         let total = inputs.dataset.count
         let start = Date()
         let batches = stride(from: 0, to: total, by: settings.batchSize).map { $0..<min(total, $0 + settings.batchSize) }
-        let graph = inputs.model.graph
+        let prepared = FloatExecutor(graph: inputs.model.graph, preparingWeights: true)
         let correct = try BatchRunner.sum(batches, workers: settings.threads, blasThreads: settings.threads) { range, threads in
-            let logits = try FloatExecutor(graph: graph, threads: threads).run(inputs.batch(range))
+            var executor = prepared
+            executor.threads = threads
+            let logits = try executor.run(inputs.batch(range))
             predictions?.add(source: "float", first: range.lowerBound, logits: logits, labels: inputs.dataset.labels)
             return countCorrect(logits, labels: inputs.dataset.labels, first: range.lowerBound)
         }

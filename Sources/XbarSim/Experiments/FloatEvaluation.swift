@@ -166,10 +166,12 @@ public enum Evaluation {
         // run: OpenBLAS's idle threads spin beside XbarSim's own loops on a 2-core machine).
         let byType = ProfileTotals()
         let batches = stride(from: 0, to: total, by: settings.batchSize).map { $0..<min(total, $0 + settings.batchSize) }
-        let graph = inputs.model.graph
+        let prepared = FloatExecutor(graph: inputs.model.graph, preparingWeights: true)
         let correct = try BatchRunner.sum(batches, workers: settings.threads, blasThreads: settings.threads, { range, threads in
+            var executor = prepared
+            executor.threads = threads
             let logits = try byType.measure(ops, enabled: profile) { timing in
-                try FloatExecutor(graph: graph, threads: threads).run(inputs.batch(range), timing: timing)
+                try executor.run(inputs.batch(range), timing: timing)
             }
             predictions?.add(source: "float", first: range.lowerBound, logits: logits, labels: inputs.dataset.labels)
             return countCorrect(logits, labels: inputs.dataset.labels, first: range.lowerBound)

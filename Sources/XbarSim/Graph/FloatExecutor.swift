@@ -20,10 +20,22 @@ public struct FloatExecutor: Sendable {
     public let graph: Graph
     /// Threads for XbarSim's own loops (BLAS threads are set with `BLAS.setThreads`).
     public var threads: Int
+    /// Op index → the convolution's Winograd-transformed weights, when prepared.
+    let transformedWeights: [Int: [Float]]
 
-    public init(graph: Graph, threads: Int = 1) {
+    /// - Parameter preparingWeights: transform the weights of Winograd convolutions once, here,
+    ///   instead of on every batch (for an executor that runs many batches; costs 16/9 of
+    ///   those layers' weights in memory).
+    public init(graph: Graph, threads: Int = 1, preparingWeights: Bool = false) {
         self.graph = graph
         self.threads = threads
+        var transformed: [Int: [Float]] = [:]
+        if preparingWeights {
+            for (i, op) in graph.ops.enumerated() {
+                if case .conv2d(let g, let w, _) = op.kind, let u = Kernels.winogradWeights(w, geometry: g) { transformed[i] = u }
+            }
+        }
+        transformedWeights = transformed
     }
 
     /// Runs the network on a `[C, H, W, N]` batch; returns `[classes, N]` logits.
@@ -41,6 +53,7 @@ public struct FloatExecutor: Sendable {
         // Without an observer (which must see every op's output), copies are fused: see `CopyFusion`.
         let fusion = observe == nil ? CopyFusion(graph) : nil
         var views: [Int: (tensor: Tensor, channels: Range<Int>)] = [:]
+        var concatenations: [Int: Tensor] = [:]   // concat op → its buffer, while its parts are computed in it
         var computedEarlier = -1                  // an op already computed with the one before it
         for (i, op) in graph.ops.enumerated() {
             if i == computedEarlier {
@@ -51,23 +64,52 @@ public struct FloatExecutor: Sendable {
             // Inputs read for the last time are moved out, so elementwise ops can reuse their storage.
             var parts: [(tensor: Tensor, channels: Range<Int>)] = []
             for v in op.inputs {
+                if fusion?.inConcatenation[v] != nil { continue }   // already in its concatenation's buffer
                 if let view = views[v] {
                     parts.append(view)
                 } else {
                     let t = values[v]!
                     parts.append((t, 0..<t.shape[0]))
                 }
-                if lastUse[v] == i { (values[v], views[v]) = (nil, nil) }
             }
+            // Freed after all are read: an op may read one value twice (`x + x`, `cat([x, x])`).
+            for v in op.inputs where lastUse[v] == i { (values[v], views[v]) = (nil, nil) }
             if let fusion, fusion.sliceIsView[i], case .channelSlice(let first, let stop) = op.kind {
                 let offset = parts[0].channels.lowerBound
                 views[i + 1] = (parts[0].tensor, (offset + first)..<(offset + stop))
+            } else if let fusion, let rows = fusion.inConcatenation[i + 1] {
+                // Computed in place in its concatenation's buffer (see `CopyFusion.inConcatenation`).
+                let channels = op.outputShape[0]
+                if case .conv2d(let geometry, let weight, let bias) = op.kind {
+                    let x = parts[0]
+                    var out = concatenations.removeValue(forKey: rows.concat)
+                        ?? Tensor(shape: [graph.ops[rows.concat].outputShape[0]] + x.tensor.shape.dropFirst(), filling: { _ in })
+                    Kernels.pointwiseConv2d(x.tensor, channels: x.channels, weight: weight, bias: bias, geometry: geometry,
+                                            into: &out, firstRow: rows.firstRow, rowStride: rows.rowStride)
+                    concatenations[rows.concat] = out
+                } else if var out = concatenations.removeValue(forKey: rows.concat) {
+                    Self.applyPerChannel(op, to: &out, rows: rows, channels: channels, threads: threads)
+                    concatenations[rows.concat] = out
+                }
             } else if let fusion, case .concat = op.kind {
-                if let groups = fusion.shuffleAfter[i] {
-                    values[i + 2] = Kernels.concatenateChannels(parts, shuffleGroups: groups, threads: threads)
+                // The parts not computed in the buffer are copied in, at their (shuffled) rows.
+                let groups = fusion.shuffleAfter[i] ?? 1
+                var out = concatenations.removeValue(forKey: i)
+                    ?? Tensor(shape: [op.outputShape[0]] + parts[0].tensor.shape.dropFirst(), filling: { _ in })
+                var (first, next) = (0, 0)
+                for v in op.inputs {
+                    if fusion.inConcatenation[v] == nil {
+                        Kernels.placeChannels(parts[next].tensor, channels: parts[next].channels, into: &out, first: first,
+                                              shuffleGroups: groups, threads: threads)
+                        next += 1
+                    }
+                    first += graph.shape(ofValue: v)[0]
+                }
+                if fusion.shuffleAfter[i] != nil {
+                    values[i + 2] = out
                     computedEarlier = i + 1
                 } else {
-                    values[i + 1] = Kernels.concatenateChannels(parts, threads: threads)
+                    values[i + 1] = out
                 }
             } else if case .conv2d(let geometry, let weight, let bias) = op.kind, geometry.isPointwise,
                       parts.count == 1, parts[0].channels.count != parts[0].tensor.shape[0] {
@@ -80,7 +122,12 @@ public struct FloatExecutor: Sendable {
                         : Kernels.sliceChannels(part.tensor, start: part.channels.lowerBound, stop: part.channels.upperBound)
                 }
                 parts = []                          // so elementwise ops own their input's storage
-                values[i + 1] = apply(op, &inputs)
+                if case .conv2d(let geometry, let weight, let bias) = op.kind, let u = transformedWeights[i] {
+                    values[i + 1] = Kernels.conv2d(inputs[0], weight: weight, bias: bias, geometry: geometry, threads: threads,
+                                                   transformedWeights: u)
+                } else {
+                    values[i + 1] = apply(op, &inputs)
+                }
             }
             if let timing { timing(i, Double(DispatchTime.now().uptimeNanoseconds - start) * 1e-9) }
             if let observe { observe(i, values[i + 1]!) }
@@ -141,6 +188,24 @@ public struct FloatExecutor: Sendable {
         }
     }
 
+    /// A per-channel op (`CopyFusion.isPerChannel`) in place on its channels' rows of `out`.
+    static func applyPerChannel(_ op: Op, to out: inout Tensor, rows: CopyFusion.Rows, channels: Int, threads: Int) {
+        func each(_ body: (Int, UnsafeMutablePointer<Float>, Int) -> Void) {
+            Kernels.forEachChannelRow(&out, firstRow: rows.firstRow, rowStride: rows.rowStride, channels: channels,
+                                      threads: threads, body)
+        }
+        switch op.kind {
+        case .batchNorm(let bn):
+            let (scale, shift) = (bn.scale, bn.shift)
+            each { c, row, n in Kernels.affineRow(row, n, scale[c], shift[c]) }
+        case .relu: each { _, row, n in Kernels.activateRow(row, n, .relu) }
+        case .hardSigmoid: each { _, row, n in Kernels.activateRow(row, n, .hardSigmoid) }
+        case .hardSwish: each { _, row, n in Kernels.activateRow(row, n, .hardSwish) }
+        case .elementwise(let f): each { _, row, n in Kernels.applyRow(row, n, f) }
+        default: preconditionFailure("op \(op.name) is not a per-channel op")
+        }
+    }
+
     private func activate(_ x: Tensor, _ f: ActivationFunction) -> Tensor {
         var y = x
         Kernels.activate(&y, f, threads: threads)
@@ -150,16 +215,40 @@ public struct FloatExecutor: Sendable {
 
 /// Copies `FloatExecutor.run` leaves out in ShuffleNet-style graphs, where a unit's input
 /// is split by two channel slices and its output is a concatenation then a channel shuffle:
-/// a slice read only by concatenations and pointwise convolutions stays a view of its input
-/// (its channels are copied once, by the concatenation; the convolution's GEMM reads them in
-/// place: in `[C, H, W, N]` a channel range is one contiguous block), and a concatenation read only by the shuffle right after it
-/// is written shuffled. Every value is bitwise the one the unfused ops give.
+/// - a slice read only by concatenations and pointwise convolutions stays a view of its input
+///   (its channels are copied once, by the concatenation; the convolution's GEMM reads them in
+///   place: in `[C, H, W, N]` a channel range is one contiguous block);
+/// - a concatenation read only by the shuffle right after it is written shuffled;
+/// - a branch ending in a pointwise convolution and per-channel ops (BN, ReLU, ...) is computed
+///   in the concatenation's buffer: the GEMM writes the (shuffled) rows, the per-channel ops
+///   run on them in place, and nothing is copied.
+/// Every value is bitwise the one the unfused ops give.
 struct CopyFusion {
+    /// Rows of a concatenation's buffer: a value's channel `c` is row `firstRow + c·rowStride`.
+    struct Rows: Equatable {
+        var concat: Int
+        var firstRow: Int
+        var rowStride: Int
+    }
+
     /// `sliceIsView[i]`: op `i` is a channel slice read only by concatenations and pointwise
     /// convolutions, not the output.
     var sliceIsView: [Bool]
     /// Op `i` (a concatenation) → the groups of the channel shuffle `i + 1` that alone reads it.
     var shuffleAfter: [Int: Int] = [:]
+    /// Value `v` → its rows, for a value computed in its concatenation's buffer: a part of a
+    /// concatenation read by nothing else, produced by a pointwise convolution followed by
+    /// per-channel ops each read only by the next, whose channels land on evenly spaced rows
+    /// (all in one shuffle group: rows `j·g + i` for one `i`), and each value of that chain.
+    var inConcatenation: [Int: Rows] = [:]
+
+    /// Ops that act on each channel alone, elementwise (they can run on any rows in place).
+    static func isPerChannel(_ kind: OpKind) -> Bool {
+        switch kind {
+        case .batchNorm, .relu, .hardSigmoid, .hardSwish, .elementwise: true
+        default: false
+        }
+    }
 
     init(_ graph: Graph) {
         var readers = [[Int]](repeating: [], count: graph.ops.count + 1)
@@ -174,6 +263,31 @@ struct CopyFusion {
             if case .channelShuffle(let groups) = graph.ops[i + 1].kind, graph.ops[i + 1].inputs == [i + 1],
                readers[i + 1] == [i + 1] {
                 shuffleAfter[i] = groups
+            }
+        }
+        for (c, op) in graph.ops.enumerated() where isConcat(c) {
+            let groups = shuffleAfter[c] ?? 1
+            let perGroup = op.outputShape[0] / groups
+            var first = 0                         // the part's first channel in the concatenation
+            for v in op.inputs {
+                let n = graph.shape(ofValue: v)[0]
+                defer { first += n }
+                guard v > 0, n > 0, readers[v] == [c], op.inputs.filter({ $0 == v }).count == 1,
+                      first / perGroup == (first + n - 1) / perGroup else { continue }
+                // Back from the part through per-channel ops to a pointwise convolution.
+                var chain: [Int] = []
+                var value = v
+                while value > 0, value - 1 != graph.outputIndex {
+                    let producer = graph.ops[value - 1]
+                    chain.append(value)
+                    if case .conv2d(let g, _, _) = producer.kind, g.isPointwise, producer.inputs.count == 1 { break }
+                    guard Self.isPerChannel(producer.kind), producer.inputs.count == 1,
+                          readers[producer.inputs[0]] == [value - 1] else { chain = []; break }
+                    value = producer.inputs[0]
+                }
+                guard let root = chain.last, root > 0, case .conv2d = graph.ops[root - 1].kind else { continue }
+                let rows = Rows(concat: c, firstRow: (first % perGroup) * groups + first / perGroup, rowStride: groups)
+                for value in chain { inConcatenation[value] = rows }
             }
         }
     }

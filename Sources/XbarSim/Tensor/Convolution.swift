@@ -59,8 +59,12 @@ extension Kernels {
     /// `winogradConvolution`); other regular and grouped ones as im2col + `cblas_sgemm`
     /// (pointwise ones as one GEMM with no copy); depthwise ones as a direct loop over kernel taps whose
     /// inner loop runs over the images, which BLAS cannot speed up.
+    ///
+    /// `transformedWeights`: this layer's `winogradWeights(_:geometry:)`, computed once by the
+    /// caller (nil: computed here when Winograd is used).
     public static func conv2d(
-        _ input: Tensor, weight: [Float], bias: [Float]?, geometry g: Conv2DGeometry, threads: Int
+        _ input: Tensor, weight: [Float], bias: [Float]?, geometry g: Conv2DGeometry, threads: Int,
+        transformedWeights: [Float]? = nil
     ) -> Tensor {
         precondition(input.shape.count == 4 && input.shape[0] == g.inChannels
             && input.shape[1] == g.inHeight && input.shape[2] == g.inWidth, "input \(input.shape) vs \(g)")
@@ -89,7 +93,7 @@ extension Kernels {
                     } else if g.isDepthwise {
                         depthwise(x, w, out, g, images: n, threads: threads)
                     } else if winogradAllowed && usesWinograd(g) {
-                        winogradConvolution(x, w, out, g, images: n, threads: threads)
+                        winogradConvolution(x, w, out, g, images: n, threads: threads, transformed: transformedWeights)
                     } else {
                         im2colConvolution(x, w, out, g, images: n, threads: threads)
                     }
@@ -120,6 +124,39 @@ extension Kernels {
         }
         if let bias { addChannelBias(&output, bias, threads: 1) }
         return output
+    }
+
+    /// `pointwiseConv2d` written into rows of a bigger `[C', H, W, N]` batch `out`: output
+    /// channel `o` becomes row `firstRow + o·rowStride` (a concatenation's channels, shuffled
+    /// or not), the GEMM's `ldc` doing the spacing; the bias is added to those rows. The values
+    /// are `pointwiseConv2d`'s, bit for bit.
+    public static func pointwiseConv2d(
+        _ input: Tensor, channels: Range<Int>, weight: [Float], bias: [Float]?, geometry g: Conv2DGeometry,
+        into out: inout Tensor, firstRow: Int, rowStride: Int
+    ) {
+        precondition(g.isPointwise && channels.count == g.inChannels && channels.upperBound <= input.shape[0]
+            && input.shape.count == 4 && input.shape[1] == g.inHeight && input.shape[2] == g.inWidth)
+        precondition(weight.count == g.outChannels * g.inChannels && rowStride > 0)
+        let n = input.shape[3]
+        let plane = g.inHeight * g.inWidth * n
+        precondition(out.shape.count == 4 && Array(out.shape.dropFirst()) == [g.outHeight, g.outWidth, n]
+            && firstRow >= 0 && firstRow + (g.outChannels - 1) * rowStride < out.shape[0])
+        input.scalars.withUnsafeBufferPointer { x in
+            weight.withUnsafeBufferPointer { w in
+                out.scalars.withUnsafeMutableBufferPointer { o in
+                    guard let xs = x.baseAddress, let ws = w.baseAddress, let os = o.baseAddress else { return }
+                    BLAS.sgemm(m: g.outChannels, n: plane, k: g.inChannels, a: ws, lda: g.inChannels,
+                               b: xs + channels.lowerBound * plane, ldb: plane, c: os + firstRow * plane,
+                               ldc: rowStride * plane)
+                }
+            }
+        }
+        if let bias {
+            forEachChannelRow(&out, firstRow: firstRow, rowStride: rowStride, channels: g.outChannels, threads: 1) { o, row, count in
+                let b = bias[o]
+                for k in 0..<count { row[k] += b }
+            }
+        }
     }
 
     /// Convolution over the receptive-field rows `inputRows` only (a row tile of a

@@ -87,14 +87,20 @@ extension Kernels {
             Parallel.forEach(blocks, threads: threads) { b in
                 guard let p = box.value.baseAddress else { return }
                 let range = (n * b / blocks)..<(n * (b + 1) / blocks)
-                if case .clamp(let lo, let hi) = f {
-                    // The common case gets a loop that vectorises.
-                    let (l, h) = (lo ?? -.infinity, hi ?? .infinity)
-                    for k in range { p[k] = min(max(p[k], l), h) }
-                    return
-                }
-                for k in range { p[k] = f(p[k]) }
+                applyRow(p + range.lowerBound, range.count, f)
             }
         }
+    }
+
+    /// `p[k] = f(p[k])` for `k < n`: the one formula of `apply`, in place.
+    @inline(__always)
+    public static func applyRow(_ p: UnsafeMutablePointer<Float>, _ n: Int, _ f: ElementwiseFunction) {
+        if case .clamp(let lo, let hi) = f {
+            // The common case gets a loop that vectorises.
+            let (l, h) = (lo ?? -.infinity, hi ?? .infinity)
+            for k in 0..<n { p[k] = min(max(p[k], l), h) }
+            return
+        }
+        for k in 0..<n { p[k] = f(p[k]) }
     }
 }

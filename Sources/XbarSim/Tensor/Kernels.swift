@@ -11,9 +11,44 @@ public enum Kernels {
         x.scalars.withUnsafeMutableBufferPointer { buf in
             let box = UncheckedSendable(buf)
             Parallel.forEach(c, threads: threads) { ch in
-                let (a, b) = (scale[ch], shift[ch])
-                let p = box.value.baseAddress! + ch * inner
-                for k in 0..<inner { p[k] = p[k] * a + b }
+                guard let base = box.value.baseAddress else { return }
+                affineRow(base + ch * inner, inner, scale[ch], shift[ch])
+            }
+        }
+    }
+
+    /// `p[k] = p[k] * a + b` for `k < n`: the one formula of `channelAffine`, in place.
+    @inline(__always)
+    public static func affineRow(_ p: UnsafeMutablePointer<Float>, _ n: Int, _ a: Float, _ b: Float) {
+        for k in 0..<n { p[k] = p[k] * a + b }
+    }
+
+    /// `p[k] = f(p[k])` for `k < n`, one specialised loop per function so each vectorises:
+    /// the one formula of `activate`, in place.
+    @inline(__always)
+    public static func activateRow(_ p: UnsafeMutablePointer<Float>, _ n: Int, _ function: ActivationFunction) {
+        switch function {
+        case .relu: for k in 0..<n { p[k] = max(p[k], 0) }
+        case .hardSigmoid: for k in 0..<n { p[k] = min(max(p[k] + 3, 0), 6) / 6 }
+        case .hardSwish: for k in 0..<n { p[k] = p[k] * min(max(p[k] + 3, 0), 6) / 6 }
+        }
+    }
+
+    /// Runs `body(c, row, count)` on channel rows `firstRow + c·rowStride` (`c < channels`)
+    /// of a `[C, ...]` batch, in place, spread over up to `threads` threads: per-channel ops
+    /// on a value that lives in some rows of a bigger buffer (a concatenation's).
+    public static func forEachChannelRow(
+        _ x: inout Tensor, firstRow: Int, rowStride: Int, channels: Int, threads: Int,
+        _ body: (_ channel: Int, UnsafeMutablePointer<Float>, _ count: Int) -> Void
+    ) {
+        let inner = x.count / max(1, x.shape[0])
+        precondition(channels == 0 || (firstRow >= 0 && firstRow + (channels - 1) * rowStride < x.shape[0]))
+        let workers = min(threads, max(1, channels * inner / 16_384))
+        x.scalars.withUnsafeMutableBufferPointer { buf in
+            guard let base = buf.baseAddress else { return }
+            let box = UncheckedSendable(base)
+            Parallel.forEach(channels, threads: workers) { c in
+                body(c, box.value + (firstRow + c * rowStride) * inner, inner)
             }
         }
     }
@@ -25,14 +60,9 @@ public enum Kernels {
         x.scalars.withUnsafeMutableBufferPointer { buf in
             let box = UncheckedSendable(buf)
             Parallel.forEach(blocks, threads: threads) { b in
-                let p = box.value.baseAddress!
+                guard let p = box.value.baseAddress else { return }
                 let range = (n * b / blocks)..<(n * (b + 1) / blocks)
-                // One specialised loop per function, so each vectorises.
-                switch function {
-                case .relu: for k in range { p[k] = max(p[k], 0) }
-                case .hardSigmoid: for k in range { p[k] = min(max(p[k] + 3, 0), 6) / 6 }
-                case .hardSwish: for k in range { p[k] = p[k] * min(max(p[k] + 3, 0), 6) / 6 }
-                }
+                activateRow(p + range.lowerBound, range.count, function)
             }
         }
     }

@@ -263,31 +263,47 @@ extension Kernels {
     public static func concatenateChannels(
         _ parts: [(tensor: Tensor, channels: Range<Int>)], shuffleGroups g: Int = 1, threads: Int = 1
     ) -> Tensor {
-        precondition(!parts.isEmpty && g > 0)
-        let inner = parts[0].tensor.count / max(1, parts[0].tensor.shape[0])
+        precondition(!parts.isEmpty)
         var shape = parts[0].tensor.shape
         shape[0] = parts.reduce(0) { $0 + $1.channels.count }
-        precondition(shape[0] % g == 0)
-        let perGroup = shape[0] / g
+        var out = Tensor(shape: shape, filling: { _ in })
+        var first = 0                             // concatenated index of the part's first channel
+        for (tensor, channels) in parts {
+            placeChannels(tensor, channels: channels, into: &out, first: first, shuffleGroups: g, threads: threads)
+            first += channels.count
+        }
+        return out
+    }
+
+    /// Where channel `k` of a `channels`-channel concatenation lands once channel-shuffled
+    /// with `groups` groups: `(k % (C/g))·g + k / (C/g)` (with one group, `k`).
+    @inline(__always)
+    public static func shuffledChannel(_ k: Int, channels: Int, groups: Int) -> Int {
+        let perGroup = channels / groups
+        return (k % perGroup) * groups + k / perGroup
+    }
+
+    /// Copies channels `channels` of `x` into the concatenation `out` (allocated whole, filled
+    /// part by part) as its channels `first...`, at their shuffled places (`shuffledChannel`).
+    /// Channels are copied on up to `threads` threads (each channel whole, by index).
+    public static func placeChannels(
+        _ x: Tensor, channels: Range<Int>, into out: inout Tensor, first: Int, shuffleGroups g: Int, threads: Int
+    ) {
+        let inner = x.count / max(1, x.shape[0])
+        let c = out.shape[0]
+        precondition(g > 0 && c % g == 0 && channels.upperBound <= x.shape[0] && first + channels.count <= c)
+        precondition(out.count == c * inner && Array(out.shape.dropFirst()) == Array(x.shape.dropFirst()))
         // Below about 64 KiB per worker a thread costs more than it copies.
-        let workers = min(threads, max(1, shape[0] * inner / 16_384))
-        return Tensor(shape: shape) { out in
-            guard let o = out.baseAddress else { return }
-            let outBox = UncheckedSendable(o)
-            var first = 0                         // concatenated index of the part's first channel
-            for (tensor, channels) in parts {
-                precondition(tensor.count == tensor.shape[0] * inner && channels.upperBound <= tensor.shape[0])
-                tensor.scalars.withUnsafeBufferPointer { src in
-                    guard let s = src.baseAddress else { return }
-                    let srcBox = UncheckedSendable(s)
-                    Parallel.forEach(channels.count, threads: workers) { j in
-                        let k = first + j
-                        let destination = (k % perGroup) * g + k / perGroup
-                        (outBox.value + destination * inner).update(from: srcBox.value + (channels.lowerBound + j) * inner,
-                                                                    count: inner)
-                    }
+        let workers = min(threads, max(1, channels.count * inner / 16_384))
+        x.scalars.withUnsafeBufferPointer { src in
+            out.scalars.withUnsafeMutableBufferPointer { dst in
+                guard let s = src.baseAddress, let o = dst.baseAddress else { return }
+                let (srcBox, outBox) = (UncheckedSendable(s), UncheckedSendable(o))
+                Parallel.forEach(channels.count, threads: workers) { j in
+                    let destination = shuffledChannel(first + j, channels: c, groups: g)
+                    (outBox.value + destination * inner).update(from: srcBox.value + (channels.lowerBound + j) * inner,
+                                                                count: inner)
                 }
-                first += channels.count
             }
         }
     }

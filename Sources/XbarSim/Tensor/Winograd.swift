@@ -29,6 +29,14 @@ extension Kernels {
             && g.outHeight > 0 && g.outWidth > 0
     }
 
+    /// The Winograd-transformed weights `conv2d` would compute on every call for this layer
+    /// (nil when it does not use Winograd): computed once and passed back as
+    /// `conv2d(transformedWeights:)`, a network's repeated batches skip the transform.
+    public static func winogradWeights(_ weight: [Float], geometry g: Conv2DGeometry) -> [Float]? {
+        guard winogradAllowed && usesWinograd(g) && weight.count == g.outChannels * g.fanIn else { return nil }
+        return weight.withUnsafeBufferPointer { winogradWeights($0, outChannels: g.outChannels, inChannels: g.inChannels) }
+    }
+
     /// `U[ξ] = G g Gᵀ` for every (out, in) kernel: `[16, Cout, Cin]`, computed in double.
     static func winogradWeights(_ w: UnsafeBufferPointer<Float>, outChannels: Int, inChannels: Int) -> [Float] {
         let plane = outChannels * inChannels
@@ -65,16 +73,18 @@ extension Kernels {
     static let winogradBudget = 1 << 21
 
     /// Winograd F(2x2, 3x3) convolution of a `[Cin, H, W, N]` batch into `[Cout, OH, OW, N]`
-    /// (no bias). Requires `usesWinograd(g)`.
+    /// (no bias). Requires `usesWinograd(g)`. `transformed`: the weights' `U`, if already
+    /// computed (`winogradWeights(_:geometry:)`).
     static func winogradConvolution(
         _ x: UnsafeBufferPointer<Float>, _ w: UnsafeBufferPointer<Float>, _ out: UnsafeMutableBufferPointer<Float>,
-        _ g: Conv2DGeometry, images n: Int, threads: Int
+        _ g: Conv2DGeometry, images n: Int, threads: Int, transformed: [Float]? = nil
     ) {
         precondition(usesWinograd(g))
         let (cin, cout) = (g.inChannels, g.outChannels)
         let (oh, ow) = (g.outHeight, g.outWidth)
         let tilesH = (oh + 1) / 2, tilesW = (ow + 1) / 2
-        let u = winogradWeights(w, outChannels: cout, inChannels: cin)
+        precondition(transformed == nil || transformed?.count == 16 * cout * cin)
+        let u = transformed ?? winogradWeights(w, outChannels: cout, inChannels: cin)
         let perTileRow = 16 * max(cin, cout) * tilesW * n
         let chunk = max(1, min(tilesH, winogradBudget / max(1, perTileRow)))
         let maxColumns = chunk * tilesW * n

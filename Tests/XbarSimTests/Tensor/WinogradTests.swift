@@ -1,6 +1,7 @@
 import Testing
 @testable import XbarSim
 @testable import XbarSimTensor
+@testable import XbarSimGraph
 
 /// `[Cout, OH, OW, N]` output of the im2col + GEMM path alone (no Winograd), no bias.
 func im2colConv2d(_ x: Tensor, weight: [Float], g: Conv2DGeometry, threads: Int) -> Tensor {
@@ -99,6 +100,44 @@ struct WinogradTests {
         let reference = referenceConv2d(input: inputNCHW, n: n, weight: weight, bias: nil, g: g)
         let y = winogradConv2d(x, weight: weight, g: g, threads: 2).movingLastAxisToFirst()
         #expect(relativeError(y.scalars, reference) <= 1e-5)
+    }
+
+    /// Weights transformed once (`winogradWeights(_:geometry:)`, what a prepared `FloatExecutor`
+    /// keeps) give `conv2d` the same bits as transforming them on the call; geometries without
+    /// Winograd get none. A float executor with prepared weights runs a two-convolution
+    /// network to the same bits as one without, batch after batch.
+    @Test func weightsTransformedOnceGiveTheSameBits() throws {
+        let g = Conv2DGeometry(inChannels: 6, outChannels: 5, kernel: (3, 3), padding: (1, 1), input: (7, 6))
+        var values = TestValues(seed: 77)
+        let weight = values.array(g.outChannels * g.fanIn), bias = values.array(g.outChannels)
+        let x = Tensor(shape: [6, 7, 6, 4], scalars: values.array(6 * 42 * 4))
+        let u = try #require(Kernels.winogradWeights(weight, geometry: g))
+        #expect(u.count == 16 * 5 * 6)
+        let once = Kernels.conv2d(x, weight: weight, bias: bias, geometry: g, threads: 2, transformedWeights: u)
+        #expect(once == Kernels.conv2d(x, weight: weight, bias: bias, geometry: g, threads: 2))
+        let strided = Conv2DGeometry(inChannels: 6, outChannels: 5, kernel: (3, 3), stride: (2, 2), padding: (1, 1),
+                                     input: (7, 6))
+        #expect(Kernels.winogradWeights(weight, geometry: strided) == nil)
+
+        let second = Conv2DGeometry(inChannels: 5, outChannels: 3, kernel: (3, 3), padding: (1, 1), input: (7, 6))
+        let graph = Graph(inputShape: [6, 7, 6], ops: [
+            Op(name: "c1", path: "", kind: .conv2d(geometry: g, weight: weight, bias: bias), inputs: [0], outputShape: [5, 7, 6]),
+            Op(name: "r", path: "", kind: .relu, inputs: [1], outputShape: [5, 7, 6]),
+            Op(name: "c2", path: "", kind: .conv2d(geometry: second, weight: values.array(3 * 45), bias: nil),
+               inputs: [2], outputShape: [3, 7, 6]),
+            Op(name: "c3", path: "", kind: .conv2d(geometry: strided, weight: values.array(5 * 54), bias: nil),
+               inputs: [0], outputShape: [5, 4, 3]),
+            Op(name: "g", path: "", kind: .globalAveragePool, inputs: [3], outputShape: [3, 1, 1]),
+            Op(name: "f", path: "", kind: .flatten, inputs: [5], outputShape: [3]),
+        ], outputIndex: 5)
+        let prepared = FloatExecutor(graph: graph, threads: 2, preparingWeights: true)
+        #expect(prepared.transformedWeights.keys.sorted() == (Kernels.winogradAllowed ? [0, 2] : []))
+        let plain = FloatExecutor(graph: graph, threads: 2)
+        #expect(plain.transformedWeights.isEmpty)
+        for batch in 0..<2 {
+            let input = Tensor(shape: [6, 7, 6, 3], scalars: values.array(6 * 42 * 3))
+            #expect(try prepared.run(input) == (try plain.run(input)), "batch \(batch)")
+        }
     }
 
     @Test func otherGeometriesKeepIm2col() {

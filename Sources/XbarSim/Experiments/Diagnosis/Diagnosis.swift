@@ -203,9 +203,10 @@ public enum Diagnosis {
         let n = images.count
         let classes = images.graph.outputFeatures
         var out = [Float](repeating: 0, count: classes * n)
+        let executor = FloatExecutor(graph: images.graph, threads: threads, preparingWeights: true)
         for start in stride(from: 0, to: n, by: batchSize) {
             let range = start..<min(n, start + batchSize)
-            let logits = try FloatExecutor(graph: images.graph, threads: threads).run(images.batch(range))
+            let logits = try executor.run(images.batch(range))
             for c in 0..<classes {
                 for j in 0..<range.count { out[c * n + start + j] = logits.scalars[c * range.count + j] }
             }
