@@ -87,7 +87,11 @@ public struct FloatExecutor: Sendable {
                     Kernels.pointwiseConv2d(x.tensor, channels: x.channels, weight: weight, bias: bias, geometry: geometry,
                                             into: &out, firstRow: rows.firstRow, rowStride: rows.rowStride)
                     concatenations[rows.concat] = out
-                } else if var out = concatenations.removeValue(forKey: rows.concat) {
+                } else {
+                    // The chain's convolution ran earlier (ops are in execution order) and made the buffer.
+                    guard var out = concatenations.removeValue(forKey: rows.concat) else {
+                        preconditionFailure("op \(op.name): its concatenation's buffer was not made by the convolution before it")
+                    }
                     Self.applyPerChannel(op, to: &out, rows: rows, channels: channels, threads: threads)
                     concatenations[rows.concat] = out
                 }
