@@ -292,19 +292,8 @@ struct TileLines: Sendable {
                     let (up, down) = (r > 0, r < rows - 1)
                     for c in 0..<columns {
                         let i = r * columns + c
-                        let (x, y, di) = (p + i * n, q + i * n, d[i])
-                        if up && down {
-                            let (above, below) = (x - width, x + width)   // pointers: no index arithmetic to trap in the loop
-                            for k in 0..<n { y[k] = di * x[k] - gs * above[k] - gs * below[k] }
-                        } else if up {
-                            let above = x - width
-                            for k in 0..<n { y[k] = di * x[k] - gs * above[k] }
-                        } else if down {
-                            let below = x + width
-                            for k in 0..<n { y[k] = di * x[k] - gs * below[k] }
-                        } else {
-                            for k in 0..<n { y[k] = di * x[k] }
-                        }
+                        let (x, y) = (p + i * n, q + i * n)
+                        Self.bitLineStencil(x, into: y, diagonal: d[i], segment: gs, width: width, up: up, down: down, batch: n)
                         if let u {
                             let (dst, gi) = (u + i * n, g[i])
                             for k in 0..<n { dst[k] = gi * x[k] }
@@ -312,6 +301,25 @@ struct TileLines: Sendable {
                     }
                 }
             }
+        }
+    }
+
+    /// One node of `A_b·p` on chained bit lines: `y = d·x − g_s·(x above) − g_s·(x below)`, the
+    /// neighbours one row (`width` doubles) away where they exist, for `n` batch entries.
+    @inline(__always)
+    static func bitLineStencil(_ x: UnsafePointer<Double>, into y: UnsafeMutablePointer<Double>, diagonal di: Double,
+                               segment gs: Double, width: Int, up: Bool, down: Bool, batch n: Int) {
+        if up && down {
+            let (above, below) = (x - width, x + width)   // pointers: no index arithmetic to trap in the loop
+            for k in 0..<n { y[k] = di * x[k] - gs * above[k] - gs * below[k] }
+        } else if up {
+            let above = x - width
+            for k in 0..<n { y[k] = di * x[k] - gs * above[k] }
+        } else if down {
+            let below = x + width
+            for k in 0..<n { y[k] = di * x[k] - gs * below[k] }
+        } else {
+            for k in 0..<n { y[k] = di * x[k] }
         }
     }
 
@@ -335,19 +343,8 @@ struct TileLines: Sendable {
                 // A_b·p on the row, and the word line's forward sweep of G∘p.
                 for c in 0..<columns {
                     let i = r * columns + c
-                    let (x, y, sc, di, gi) = (pr + c * n, qr + c * n, s + c * n, d[i], g[i])
-                    if up && down {
-                        let (above, below) = (x - width, x + width)   // pointers: no index arithmetic to trap in the loop
-                            for k in 0..<n { y[k] = di * x[k] - gs * above[k] - gs * below[k] }
-                    } else if up {
-                        let above = x - width
-                            for k in 0..<n { y[k] = di * x[k] - gs * above[k] }
-                    } else if down {
-                        let below = x + width
-                            for k in 0..<n { y[k] = di * x[k] - gs * below[k] }
-                    } else {
-                        for k in 0..<n { y[k] = di * x[k] }
-                    }
+                    let (x, y, sc, gi) = (pr + c * n, qr + c * n, s + c * n, g[i])
+                    Self.bitLineStencil(x, into: y, diagonal: d[i], segment: gs, width: width, up: up, down: down, batch: n)
                     if c == 0 {
                         for k in 0..<n { sc[k] = gi * x[k] }
                     } else {

@@ -151,7 +151,7 @@ extension Evaluation {
         let total = inputs.dataset.count
         let batches = stride(from: 0, to: total, by: settings.batchSize).map { $0..<min(total, $0 + settings.batchSize) }
 
-        let executor = FloatExecutor(graph: graph, threads: threads)
+        let executor = FloatExecutor(graph: graph, threads: threads, preparingWeights: true)
         var floatCorrect = 0
         var floatSeconds = 0.0
         for range in batches {
