@@ -1,6 +1,7 @@
 import Testing
 @testable import XbarSim
 @testable import XbarSimGraph
+@testable import XbarSimAnalog
 
 /// The float engine's fused channel wiring (slices as views, concat + shuffle in one write)
 /// against the same ops run one at a time.
@@ -98,6 +99,27 @@ struct CopyFusionTests {
         #expect(GoldenCheck.relativeError(try chip.run(x, firstImage: 0, threads: 1).scalars, float.scalars) <= 1e-5)
         let (calibrated, _) = try chip.calibrated(images: x, mode: .column, source: "test", threads: 1)
         #expect(GoldenCheck.relativeError(try calibrated.run(x, firstImage: 0, threads: 1).scalars, float.scalars) <= 1e-4)
+    }
+
+    /// The analog engine writes a concatenation read only by the shuffle after it shuffled, in
+    /// one copy, unless a value observer must see every op: same bits either way (rram chip,
+    /// read noise on), and the plain run reports the shuffle with no time of its own.
+    @Test func analogChipWritesTheConcatenationShuffled() throws {
+        let graph = Self.unitGraph()
+        var config = Preset.rram.config
+        config.mode = .analog
+        let calibration = Calibration(maxAbs: [Float](repeating: 3, count: graph.ops.count + 1), images: 1)
+        let chip = try AnalogChip(graph: graph, config: config, seed: 4, chip: 0, inputMaxAbs: 3, calibration: calibration)
+        #expect(chip.shuffleAfterConcatenation(3, lastUse: graph.lastUse) == 2)
+        #expect(chip.shuffleAfterConcatenation(8, lastUse: graph.lastUse) == nil)   // cat2: no shuffle after it
+        var values = TestValues(seed: 9)
+        let x = Tensor(shape: [4, 3, 3, 6], scalars: values.array(36 * 6))
+        var timed: [Int: Double] = [:]
+        let fused = try chip.run(x, firstImage: 0, threads: 2, timing: { timed[$0] = $1 })
+        var seen = 0
+        let observed = try chip.run(x, firstImage: 0, threads: 2, values: { _, _ in seen += 1 })
+        #expect(fused == observed && seen == graph.ops.count)
+        #expect(timed.count == graph.ops.count && timed[4] == 0)
     }
 
     @Test func planFusesOnlyWhatItMay() {
