@@ -292,15 +292,6 @@ public struct AnalogChip: Sendable {
         return Float(rail / voltsPerUnit)
     }
 
-    /// The groups of the channel shuffle right after op `i` when `i` is a concatenation that
-    /// only that shuffle reads (ShuffleNet's unit output), else nil.
-    func shuffleAfterConcatenation(_ i: Int, lastUse: [Int]) -> Int? {
-        guard case .concat = graph.ops[i].kind, i != graph.outputIndex, i + 1 < graph.ops.count,
-              case .channelShuffle(let groups) = graph.ops[i + 1].kind, graph.ops[i + 1].inputs == [i + 1],
-              lastUse[i + 1] == i + 1 else { return nil }
-        return groups
-    }
-
     /// Runs a `[C, H, W, N]` batch whose first image has test-set index `firstImage`;
     /// returns `[classes, N]` logits. Throws if an output is NaN or infinite.
     ///
@@ -329,7 +320,7 @@ public struct AnalogChip: Sendable {
             // Freed after all are read: an op may read one value twice (`x + x`, `cat([x, x])`).
             for v in op.inputs where lastUse[v] == i { values[v] = nil }
             let start = timing == nil ? 0 : DispatchTime.now().uptimeNanoseconds
-            if observeValue == nil, let groups = shuffleAfterConcatenation(i, lastUse: lastUse) {
+            if observeValue == nil, let groups = graph.shuffleGroupsAfterConcatenation(i, lastUse: lastUse) {
                 // Both are wiring (no devices): one copy writes the concatenation shuffled, as in
                 // the float engine. With a value observer every op's output is made.
                 values[i + 2] = Kernels.concatenateChannels(inputs.map { ($0, 0..<$0.shape[0]) }, shuffleGroups: groups,

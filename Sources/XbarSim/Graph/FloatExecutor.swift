@@ -263,11 +263,9 @@ struct CopyFusion {
             guard case .channelSlice = graph.ops[i].kind, i != graph.outputIndex else { return false }
             return !readers[i + 1].isEmpty && readers[i + 1].allSatisfy { isConcat($0) || isPointwise($0) }
         }
-        for i in graph.ops.indices where isConcat(i) && i != graph.outputIndex && i + 1 < graph.ops.count {
-            if case .channelShuffle(let groups) = graph.ops[i + 1].kind, graph.ops[i + 1].inputs == [i + 1],
-               readers[i + 1] == [i + 1] {
-                shuffleAfter[i] = groups
-            }
+        let lastUse = graph.lastUse
+        for i in graph.ops.indices {
+            if let groups = graph.shuffleGroupsAfterConcatenation(i, lastUse: lastUse) { shuffleAfter[i] = groups }
         }
         for (c, op) in graph.ops.enumerated() where isConcat(c) {
             let groups = shuffleAfter[c] ?? 1

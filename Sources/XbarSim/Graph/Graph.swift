@@ -25,6 +25,16 @@ public struct Graph: Sendable, Equatable {
         return last
     }
 
+    /// The groups of the channel shuffle right after op `i` when `i` is a concatenation that
+    /// only that shuffle reads (ShuffleNet's unit output: both can be written in one copy),
+    /// else nil. `lastUse` is this graph's `lastUse`.
+    public func shuffleGroupsAfterConcatenation(_ i: Int, lastUse: [Int]) -> Int? {
+        guard case .concat = ops[i].kind, i != outputIndex, i + 1 < ops.count,
+              case .channelShuffle(let groups) = ops[i + 1].kind, ops[i + 1].inputs == [i + 1],
+              lastUse[i + 1] == i + 1 else { return nil }
+        return groups
+    }
+
     /// Multiply-accumulates per image of all convolutions and linear layers.
     public var macsPerImage: Int {
         ops.reduce(0) { total, op in

@@ -109,20 +109,10 @@ extension Kernels {
     public static func pointwiseConv2d(
         _ input: Tensor, channels: Range<Int>, weight: [Float], bias: [Float]?, geometry g: Conv2DGeometry
     ) -> Tensor {
-        precondition(g.isPointwise && channels.count == g.inChannels && channels.upperBound <= input.shape[0]
-            && input.shape.count == 4 && input.shape[1] == g.inHeight && input.shape[2] == g.inWidth)
-        precondition(weight.count == g.outChannels * g.inChannels)
-        let n = input.shape[3]
-        let plane = g.inHeight * g.inWidth * n
-        var output = Tensor(shape: [g.outChannels, g.outHeight, g.outWidth, n]) { out in
-            input.scalars.withUnsafeBufferPointer { x in
-                weight.withUnsafeBufferPointer { w in
-                    BLAS.sgemm(m: g.outChannels, n: plane, k: g.inChannels, a: w.baseAddress!, lda: g.inChannels,
-                               b: x.baseAddress! + channels.lowerBound * plane, ldb: plane, c: out.baseAddress!, ldc: plane)
-                }
-            }
-        }
-        if let bias { addChannelBias(&output, bias, threads: 1) }
+        var output = Tensor(shape: [g.outChannels, g.outHeight, g.outWidth, input.shape.count == 4 ? input.shape[3] : 0],
+                            filling: { _ in })
+        pointwiseConv2d(input, channels: channels, weight: weight, bias: bias, geometry: g, into: &output, firstRow: 0,
+                        rowStride: 1)
         return output
     }
 

@@ -110,8 +110,8 @@ struct CopyFusionTests {
         config.mode = .analog
         let calibration = Calibration(maxAbs: [Float](repeating: 3, count: graph.ops.count + 1), images: 1)
         let chip = try AnalogChip(graph: graph, config: config, seed: 4, chip: 0, inputMaxAbs: 3, calibration: calibration)
-        #expect(chip.shuffleAfterConcatenation(3, lastUse: graph.lastUse) == 2)
-        #expect(chip.shuffleAfterConcatenation(8, lastUse: graph.lastUse) == nil)   // cat2: no shuffle after it
+        #expect(graph.shuffleGroupsAfterConcatenation(3, lastUse: graph.lastUse) == 2)
+        #expect(graph.shuffleGroupsAfterConcatenation(8, lastUse: graph.lastUse) == nil)   // cat2: no shuffle after it
         var values = TestValues(seed: 9)
         let x = Tensor(shape: [4, 3, 3, 6], scalars: values.array(36 * 6))
         var timed: [Int: Double] = [:]
